@@ -1,0 +1,49 @@
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AgentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    model: str = Field("renum-local", max_length=200, description="a model name from GET /v1/models")
+    system_prompt: str = Field("", max_length=20000, description="Jinja template rendered in a sandbox")
+    knowledge_base_ids: list[UUID] = Field(default_factory=list, max_length=20)
+    temperature: float = Field(0.3, ge=0, le=2)
+    max_tokens: int = Field(512, ge=1, le=8192)
+    memory_enabled: bool = True
+    retention_days: int | None = Field(None, gt=0, le=36500)
+    settings: dict = Field(default_factory=dict)
+
+
+class AgentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    model: str | None = Field(None, max_length=200)
+    system_prompt: str | None = Field(None, max_length=20000)
+    knowledge_base_ids: list[UUID] | None = Field(None, max_length=20)
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1, le=8192)
+    memory_enabled: bool | None = None
+    retention_days: int | None = Field(None, gt=0, le=36500)
+    settings: dict | None = None
+
+
+class Agent(BaseModel):
+    id: UUID
+    organization_id: UUID
+    name: str
+    description: str
+    model: str
+    system_prompt: str
+    knowledge_base_ids: list[UUID]
+    temperature: float
+    max_tokens: int
+    memory_enabled: bool
+    retention_days: int | None
+    settings: dict
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,36 @@
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    external_id: str | None = Field(None, min_length=1, max_length=200, description="id in your channel or CRM")
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(None, max_length=50)
+    locale: str | None = Field(None, max_length=20)
+    metadata: dict = Field(default_factory=dict)
+
+
+class ContactUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(None, max_length=50)
+    locale: str | None = Field(None, max_length=20)
+    metadata: dict | None = None
+
+
+class Contact(BaseModel):
+    id: UUID
+    organization_id: UUID
+    external_id: str | None
+    name: str | None
+    email: str | None
+    phone: str | None
+    locale: str | None
+    metadata: dict
+    created_at: datetime
+    updated_at: datetime

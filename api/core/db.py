@@ -1,0 +1,101 @@
+"""Connection pools and the one-transaction-per-request (or task) unit of work.
+
+Every unit of work runs `set_config('role', 'authenticated', true)` and sets
+`request.jwt.claims` with is_local=true inside its own transaction, so nothing outlives the
+transaction on a pooled connection. `prepare_threshold=None` keeps psycopg from creating
+server-side prepared statements, which Supavisor's transaction pooling cannot route.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager, contextmanager
+from typing import AsyncIterator, Callable, Iterator
+
+from pgvector.psycopg import register_vector, register_vector_async
+from psycopg import AsyncConnection, Connection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from api.core.principal import Principal
+
+log = logging.getLogger("renum.db")
+_SET_CLAIMS = "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)"
+# Belt and braces: a connection that somehow carries session-level role/GUCs is cleaned
+# before the pool hands it out again.
+_RESET = "reset role; reset all"
+_CONN_KWARGS = {"prepare_threshold": None, "autocommit": True, "row_factory": dict_row}
+
+
+async def _configure_async(conn: AsyncConnection) -> None:
+    await register_vector_async(conn)
+
+
+async def _reset_async(conn: AsyncConnection) -> None:
+    await conn.execute(_RESET)
+
+
+def _configure(conn: Connection) -> None:
+    register_vector(conn)
+
+
+def _reset(conn: Connection) -> None:
+    conn.execute(_RESET)
+
+
+def async_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
+    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=_CONN_KWARGS,
+                               configure=_configure_async, reset=_reset_async, open=False,
+                               name="renum-api")
+
+
+def sync_pool(url: str, *, min_size: int = 1, max_size: int = 4) -> ConnectionPool:
+    return ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=_CONN_KWARGS,
+                          configure=_configure, reset=_reset, open=False, name="renum-worker")
+
+
+class Session:
+    """A connection inside the request's transaction, plus work to run after it commits."""
+
+    def __init__(self, conn, principal: Principal):
+        self.conn = conn
+        self.principal = principal
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` only once the transaction has committed (e.g. enqueue a Celery task)."""
+        self._after_commit.append(fn)
+
+    def run_after_commit(self) -> None:
+        for fn in self._after_commit:
+            fn()
+        self._after_commit.clear()
+
+
+@asynccontextmanager
+async def unit_of_work(pool: AsyncConnectionPool, principal: Principal) -> AsyncIterator[Session]:
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            await conn.execute(_SET_CLAIMS, [json.dumps(principal.claims)])
+            session = Session(conn, principal)
+            yield session
+    session.run_after_commit()
+
+
+@contextmanager
+def sync_unit_of_work(pool: ConnectionPool, principal: Principal) -> Iterator[Session]:
+    with pool.connection() as conn:
+        with conn.transaction():
+            conn.execute(_SET_CLAIMS, [json.dumps(principal.claims)])
+            session = Session(conn, principal)
+            yield session
+    session.run_after_commit()
+
+
+@asynccontextmanager
+async def anon_unit_of_work(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
+    """For the few pre-auth lookups (API key resolution), as Supabase's `anon` role."""
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            await conn.execute("select set_config('role', 'anon', true)")
+            yield conn

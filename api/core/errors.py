@@ -1,0 +1,118 @@
+"""Domain errors carry their HTTP status; one handler renders every error the same way.
+
+Any exception with `status_code`, `code` and `message` attributes (including the document,
+LLM and prompt errors) is rendered as {"error": {"code", "message"}}; database errors are
+mapped to 4xx without echoing SQL or other tenants' identifiers.
+"""
+from __future__ import annotations
+
+import logging
+
+import psycopg.errors as pg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("renum.errors")
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.headers = headers or {}
+
+
+class Unauthorized(DomainError):
+    status_code, code = 401, "unauthorized"
+
+    def __init__(self, message: str = "missing or invalid credentials", **kw):
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kw)
+
+
+class Forbidden(DomainError):
+    status_code, code = 403, "forbidden"
+
+
+class NotFound(DomainError):
+    status_code, code = 404, "not_found"
+
+
+class Conflict(DomainError):
+    status_code, code = 409, "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status_code, code = 413, "payload_too_large"
+
+
+class Unprocessable(DomainError):
+    status_code, code = 422, "invalid_request"
+
+
+class RateLimited(DomainError):
+    status_code, code = 429, "rate_limited"
+
+
+class Locked(DomainError):
+    status_code, code = 409, "conversation_busy"
+
+
+class Unavailable(DomainError):
+    status_code, code = 503, "unavailable"
+
+
+def _body(code: str, message: str, **extra) -> dict:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+# SQLSTATE classes a client can cause; everything else is a 500 and gets logged.
+_PG_MAP: list[tuple[type[Exception], int, str, str]] = [
+    (pg.InsufficientPrivilege, 403, "forbidden", "your role does not allow this action"),
+    (pg.UniqueViolation, 409, "conflict", "a resource with these unique fields already exists"),
+    (pg.ForeignKeyViolation, 404, "not_found", "a referenced resource does not exist"),
+    (pg.CheckViolation, 422, "invalid_request", "a value is outside its allowed range"),
+    (pg.NotNullViolation, 422, "invalid_request", "a required value is missing"),
+    (pg.InvalidTextRepresentation, 422, "invalid_request", "a value has an invalid format"),
+    (pg.StringDataRightTruncation, 422, "invalid_request", "a value is too long"),
+    (pg.NumericValueOutOfRange, 422, "invalid_request", "a number is out of range"),
+    (pg.InvalidParameterValue, 422, "invalid_request", "a parameter has an invalid value"),
+]
+
+
+def install_error_handlers(app: FastAPI, extra: tuple[type[Exception], ...] = ()) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        details = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                   for e in exc.errors()]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"][1:]) or "body"
+        return JSONResponse(_body("validation_error", f"{where}: {first['msg']}", details=details), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(_body(code, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(pg.Error)
+    async def _database(_: Request, exc: pg.Error):
+        for cls, status, code, message in _PG_MAP:
+            if isinstance(exc, cls):
+                return JSONResponse(_body(code, message), status)
+        log.exception("database error", exc_info=exc)
+        return JSONResponse(_body("internal_error", "internal error"), 500)
+
+    async def _domain(_: Request, exc: Exception):
+        return JSONResponse(_body(getattr(exc, "code", "error"), getattr(exc, "message", str(exc))),
+                            getattr(exc, "status_code", 400), headers=getattr(exc, "headers", None) or None)
+
+    # Starlette matches handlers by class, so each error family is registered explicitly.
+    for cls in (DomainError, *extra):
+        app.add_exception_handler(cls, _domain)

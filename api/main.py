@@ -1,0 +1,51 @@
+"""The FastAPI application."""
+import logging
+import os
+from contextlib import asynccontextmanager
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from fastapi import FastAPI  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+
+from api.agents.router import router as agents_router  # noqa: E402
+from api.api_keys.router import router as api_keys_router  # noqa: E402
+from api.contacts.router import router as contacts_router  # noqa: E402
+from api.core.config import get_settings  # noqa: E402
+from api.core.db import async_pool  # noqa: E402
+from api.core.errors import install_error_handlers  # noqa: E402
+from api.health.router import router as health_router  # noqa: E402
+from api.knowledge_bases.router import router as knowledge_bases_router  # noqa: E402
+from api.memberships.router import router as memberships_router  # noqa: E402
+from api.organizations.router import router as organizations_router  # noqa: E402
+
+ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
+           agents_router, contacts_router]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (./renum run sets them for local use)")
+    app.state.db = async_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    await app.state.db.open(wait=True, timeout=30)
+    app.state.redis = Redis.from_url(settings.redis_url)
+    try:
+        yield
+    finally:
+        await app.state.db.close()
+        await app.state.redis.aclose()
+
+
+def create_app() -> FastAPI:
+    logging.basicConfig(level=logging.INFO)
+    app = FastAPI(title="Renum", version="0.1.0", lifespan=lifespan,
+                  description="Multi-tenant backend for AI agents that remember their customers.")
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+app = create_app()

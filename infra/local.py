@@ -1,0 +1,134 @@
+"""Local runner behind `./renum run` and `./renum test`.
+
+`run` starts (or reuses) the embedded Postgres 18 + pgvector and Redis, applies migrations,
+starts a Celery worker and the API, and prints the URL with a dev token. With DATABASE_URL
+and REDIS_URL set (e.g. hosted Supabase) it uses those and starts no database or Redis.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-00000000d3e5")
+WORKER_QUEUES = "default,ingest,memory,webhooks"
+
+
+def embedded_urls(data_dir: Path, pg_port: int, redis_port: int, database: str = "renum") -> dict[str, str]:
+    """Start embedded services; returns the environment the API and workers need."""
+    from infra import migrate, services
+    pg = services.start_postgres(data_dir, pg_port)
+    admin_url = services.ensure_database(pg, database)
+    migrate.migrate(admin_url, shim=True)
+    return {"MIGRATION_DATABASE_URL": admin_url, "DATABASE_URL": pg.url(database, user="renum_app"),
+            "REDIS_URL": services.start_redis(data_dir, redis_port)}
+
+
+def seed_dev(admin_url: str) -> tuple[str, str]:
+    """A dev user with an organization; returns (org id, token)."""
+    import psycopg
+
+    from api.core.auth import mint_dev_token
+    from api.core.config import get_settings
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (id, email) values (%s, 'dev@renum.local') on conflict do nothing",
+                     [DEV_USER_ID])
+        conn.execute("insert into public.organizations (name, slug, created_by) values ('Dev', 'dev', %s) "
+                     "on conflict (slug) do nothing", [DEV_USER_ID])
+        org_id = conn.execute("select id from public.organizations where slug = 'dev'").fetchone()[0]
+    return str(org_id), mint_dev_token(DEV_USER_ID, get_settings(), email="dev@renum.local")
+
+
+def worker_command(concurrency: int = 2) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", WORKER_QUEUES,
+            "-c", str(concurrency), "--loglevel", "INFO", "-n", f"renum-{os.getpid()}@%h"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from api.core.config import get_settings
+    started = time.monotonic()
+    settings = get_settings()
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(ROOT))
+    if settings.embedded_database:
+        env.update(embedded_urls(settings.data_dir, settings.pg_port, settings.redis_port))
+        os.environ.update(env)
+        get_settings.cache_clear()
+        org_id, token = seed_dev(env["MIGRATION_DATABASE_URL"])
+    else:
+        org_id, token = "(hosted)", "(use a Supabase user token or an API key)"
+    procs = [subprocess.Popen(worker_command(), env=env, cwd=ROOT),
+             subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app",
+                               "beat", "--loglevel", "WARNING", "-s", str(settings.data_dir / "celerybeat-schedule")],
+                              env=env, cwd=ROOT),
+             subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
+                               "--port", str(settings.api_port)], env=env, cwd=ROOT)]
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    _wait_http(url + "/healthz", 60)
+    print(f"\nRenum is up in {time.monotonic() - started:.1f}s: {url}  (docs: {url}/docs)\n"
+          f"dev organization: {org_id}\ndev token: {token}\n"
+          f"try: curl -H 'Authorization: Bearer {token[:16]}...' {url}/v1/organizations\n", flush=True)
+    return _supervise(procs)
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    import httpx
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _supervise(procs: list[subprocess.Popen]) -> int:
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    finally:
+        stop()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return max((p.returncode or 0) for p in procs)
+
+
+def test(extra: list[str]) -> int:
+    # pytest exits 5 when nothing was collected; CI must treat that as a failure too.
+    return subprocess.call([sys.executable, "-m", "pytest", *extra], cwd=ROOT,
+                           env=dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="renum", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="start the service with embedded defaults")
+    sub.add_parser("test", help="run the test suite (extra args go to pytest)")
+    sub.add_parser("migrate", help="apply migrations to MIGRATION_DATABASE_URL")
+    args, extra = parser.parse_known_args(argv)
+    if args.cmd == "run":
+        return run(args)
+    if args.cmd == "test":
+        return test(extra)
+    from infra.migrate import main as migrate_main
+    return migrate_main(extra)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Test stack: real embedded Postgres + pgvector, real Redis, real Celery worker.
+
+The session gets its own data dir and ports (.renum/test, 15433/16380), a database
+recreated from zero with the real migrations, and the API through Starlette's TestClient.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DIR = ROOT / ".renum" / "test"
+PG_PORT = int(os.environ.get("RENUM_TEST_PG_PORT", "15433"))
+REDIS_PORT = int(os.environ.get("RENUM_TEST_REDIS_PORT", "16380"))
+
+
+def _start_stack() -> dict[str, str]:
+    from infra import migrate, services
+    pg = services.start_postgres(TEST_DIR, PG_PORT)
+    admin_url = services.ensure_database(pg, "renum_test", recreate=True)
+    migrate.migrate(admin_url, shim=True)
+    redis_url = services.start_redis(TEST_DIR, REDIS_PORT)
+    redis.Redis.from_url(redis_url).flushall()
+    return {"MIGRATION_DATABASE_URL": admin_url, "DATABASE_URL": pg.url("renum_test", user="renum_app"),
+            "REDIS_URL": redis_url}
+
+
+# Environment is fixed before any project module reads settings.
+STACK = _start_stack()
+os.environ.update(STACK, RENUM_ENV="test", LITELLM_LOCAL_MODEL_COST_MAP="True",
+                  RENUM_TASK_VISIBILITY_TIMEOUT_S="15", RENUM_RATE_LIMIT_PER_MINUTE="100000",
+                  RENUM_ORG_RATE_LIMIT_PER_MINUTE="100000")
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    return STACK["MIGRATION_DATABASE_URL"]
+
+
+@pytest.fixture
+def admin_conn(admin_url):
+    """Superuser connection for arranging data and inspecting what the API wrote."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def redis_client():
+    """A real Redis client on a database of its own, empty at the start of each test."""
+    client = redis.Redis.from_url(STACK["REDIS_URL"].rsplit("/", 1)[0] + "/2")
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def client():
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    with TestClient(create_app()) as c:
+        yield c
+
+
+@dataclass
+class Tenant:
+    user_id: uuid.UUID
+    token: str
+    org_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "X-Organization-Id": self.org_id}
+
+
+def make_user(admin_url: str) -> tuple[uuid.UUID, str]:
+    from api.core.auth import mint_dev_token
+    from api.core.config import get_settings
+    user_id = uuid.uuid4()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (id, email) values (%s, %s)", [user_id, f"{user_id}@test.local"])
+    return user_id, mint_dev_token(user_id, get_settings())
+
+
+@pytest.fixture
+def new_user(admin_url):
+    return lambda: make_user(admin_url)
+
+
+@pytest.fixture
+def new_tenant(client, admin_url):
+    """Factory: a fresh user who owns a fresh organization."""
+    def make(name: str = "Acme") -> Tenant:
+        user_id, token = make_user(admin_url)
+        slug = f"t-{uuid.uuid4().hex[:12]}"
+        resp = client.post("/v1/organizations", json={"name": name, "slug": slug},
+                           headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 201, resp.text
+        return Tenant(user_id, token, resp.json()["id"])
+    return make
+
+
+@pytest.fixture(scope="session")
+def celery_worker():
+    """A real Celery worker process consuming every queue; yields its Popen."""
+    from infra.local import worker_command
+    log = open(TEST_DIR / "worker.log", "ab")
+    proc = subprocess.Popen(worker_command(concurrency=2), cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdout=log, stderr=subprocess.STDOUT)
+    _wait_worker()
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _wait_worker(timeout: float = 60) -> None:
+    from workers.celery_app import app
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError(f"celery worker did not start; see {TEST_DIR / 'worker.log'}")
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
+    """Poll until `predicate()` is truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}")
+
