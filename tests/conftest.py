@@ -5,7 +5,10 @@ recreated from zero with the real migrations, and the API through Starlette's Te
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -19,17 +22,42 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DIR = ROOT / ".renum" / "test"
 PG_PORT = int(os.environ.get("RENUM_TEST_PG_PORT", "15433"))
-REDIS_PORT = int(os.environ.get("RENUM_TEST_REDIS_PORT", "16380"))
+# Several test sessions may run at once (developers, CI): they share the Postgres server but
+# each gets its own database and its own Redis server (so Celery queues never cross).
+SESSION = f"{os.getpid()}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _drop_stale_databases(admin: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for (name,) in conn.execute("select datname from pg_database where datname like 'renum\\_test\\_%'").fetchall():
+            pid = name.rsplit("_", 1)[-1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def _start_stack() -> dict[str, str]:
     from infra import migrate, services
     pg = services.start_postgres(TEST_DIR, PG_PORT)
-    admin_url = services.ensure_database(pg, "renum_test", recreate=True)
+    _drop_stale_databases(pg.url())
+    database = f"renum_test_{SESSION}"
+    admin_url = services.ensure_database(pg, database, recreate=True)
     migrate.migrate(admin_url, shim=True)
-    redis_url = services.start_redis(TEST_DIR, REDIS_PORT)
-    redis.Redis.from_url(redis_url).flushall()
-    return {"MIGRATION_DATABASE_URL": admin_url, "DATABASE_URL": pg.url("renum_test", user="renum_app"),
+    redis_dir = TEST_DIR / f"redis-{SESSION}"
+    redis_url = services.start_redis(redis_dir, _free_port())
+
+    def cleanup():
+        services.stop_redis(redis_dir)
+        shutil.rmtree(redis_dir, ignore_errors=True)
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{database}" with (force)')
+    atexit.register(cleanup)
+    return {"MIGRATION_DATABASE_URL": admin_url, "DATABASE_URL": pg.url(database, user="renum_app"),
             "REDIS_URL": redis_url}
 
 
@@ -112,7 +140,7 @@ def new_tenant(client, admin_url):
 def celery_worker():
     """A real Celery worker process consuming every queue; yields its Popen."""
     from infra.local import worker_command
-    log = open(TEST_DIR / "worker.log", "ab")
+    log = open(TEST_DIR / f"worker-{SESSION}.log", "ab")
     proc = subprocess.Popen(worker_command(concurrency=2), cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=log, stderr=subprocess.STDOUT)
     _wait_worker()
@@ -131,7 +159,7 @@ def _wait_worker(timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         if app.control.ping(timeout=0.5):
             return
-    raise RuntimeError(f"celery worker did not start; see {TEST_DIR / 'worker.log'}")
+    raise RuntimeError(f"celery worker did not start; see {TEST_DIR / f'worker-{SESSION}.log'}")
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):

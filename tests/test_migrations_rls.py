@@ -2,17 +2,19 @@
 import psycopg
 
 from infra import migrate, services
-from tests.conftest import PG_PORT, TEST_DIR
+from tests.conftest import PG_PORT, SESSION, TEST_DIR
 
 
 def test_migrations_apply_from_zero_and_are_recorded():
     pg = services.start_postgres(TEST_DIR, PG_PORT)
-    url = services.ensure_database(pg, "renum_migrate_check", recreate=True)
+    url = services.ensure_database(pg, f"renum_test_migrate_{SESSION}", recreate=True)
     applied = migrate.migrate(url)
     assert applied == [v for v, _, _ in migrate.migration_files()]
     assert migrate.migrate(url) == []  # idempotent
     with psycopg.connect(url) as conn:
         rows = conn.execute("select version, name from supabase_migrations.schema_migrations order by version").fetchall()
+    with psycopg.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f'drop database "renum_test_migrate_{SESSION}"')
     assert [r[0] for r in rows] == applied
 
 
