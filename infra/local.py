@@ -69,11 +69,22 @@ def run(args: argparse.Namespace) -> int:
              subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
                                "--port", str(settings.api_port)], env=env, cwd=ROOT)]
     url = f"http://{settings.api_host}:{settings.api_port}"
-    _wait_http(url + "/healthz", 60)
+    try:
+        _wait_http(url + "/healthz", 60)
+    except RuntimeError:
+        _supervise(procs, stop_now=True)
+        raise
     print(f"\nRenum is up in {time.monotonic() - started:.1f}s: {url}  (docs: {url}/docs)\n"
           f"dev organization: {org_id}\ndev token: {token}\n"
           f"try: curl -H 'Authorization: Bearer {token[:16]}...' {url}/v1/organizations\n", flush=True)
-    return _supervise(procs)
+    try:
+        return _supervise(procs)
+    finally:
+        if settings.embedded_database:
+            # Ctrl+C stops everything `run` started; data stays in RENUM_DATA_DIR.
+            from infra import services
+            services.stop_redis(settings.data_dir)
+            services.stop_postgres(settings.data_dir)
 
 
 def _wait_http(url: str, timeout: float) -> None:
@@ -89,7 +100,7 @@ def _wait_http(url: str, timeout: float) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def _supervise(procs: list[subprocess.Popen]) -> int:
+def _supervise(procs: list[subprocess.Popen], *, stop_now: bool = False) -> int:
     def stop(*_):
         for p in procs:
             if p.poll() is None:
@@ -97,7 +108,7 @@ def _supervise(procs: list[subprocess.Popen]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        while all(p.poll() is None for p in procs):
+        while not stop_now and all(p.poll() is None for p in procs):
             time.sleep(0.5)
     finally:
         stop()
