@@ -14,13 +14,15 @@ from api.contacts.router import router as contacts_router  # noqa: E402
 from api.core.config import get_settings  # noqa: E402
 from api.core.db import async_pool  # noqa: E402
 from api.core.errors import install_error_handlers  # noqa: E402
+from api.documents.errors import DocumentError  # noqa: E402
+from api.documents.router import router as documents_router  # noqa: E402
 from api.health.router import router as health_router  # noqa: E402
 from api.knowledge_bases.router import router as knowledge_bases_router  # noqa: E402
 from api.memberships.router import router as memberships_router  # noqa: E402
 from api.organizations.router import router as organizations_router  # noqa: E402
 
 ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
-           agents_router, contacts_router]
+           agents_router, contacts_router, documents_router]
 
 
 @asynccontextmanager
@@ -42,7 +44,7 @@ def create_app() -> FastAPI:
     logging.basicConfig(level=logging.INFO)
     app = FastAPI(title="Renum", version="0.1.0", lifespan=lifespan,
                   description="Multi-tenant backend for AI agents that remember their customers.")
-    install_error_handlers(app)
+    install_error_handlers(app, extra=(DocumentError,))
     for router in ROUTERS:
         app.include_router(router)
     return app

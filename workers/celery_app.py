@@ -10,7 +10,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 settings = get_settings()
 
 # Task modules are listed explicitly so every worker registers the same set.
-TASK_MODULES = ["workers.health"]
+TASK_MODULES = ["workers.health", "workers.ingest"]
 app = Celery("renum", broker=settings.redis_url or "redis://127.0.0.1:16379/0", include=TASK_MODULES)
 app.conf.update(
     task_acks_late=True,
@@ -25,8 +25,12 @@ app.conf.update(
     task_routes={"workers.ingest.*": {"queue": "ingest"}, "workers.memory.*": {"queue": "memory"},
                  "workers.webhooks.*": {"queue": "webhooks"}},
     # Unacknowledged messages of a killed worker come back after this many seconds.
-    broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s},
+    broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s,
+                              # Look for a dead worker's unacknowledged messages every few seconds
+                              # (kombu's default is ~100 s), so redelivery follows the timeout closely.
+                              "unacked_restore_interval": 5, "unacked_restore_throttle": 1},
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
-    beat_schedule={},
+    beat_schedule={"ingest-reconcile": {"task": "workers.ingest.reconcile", "schedule": 60.0,
+                                        "options": {"expires": 55}}},
 )

@@ -1,0 +1,148 @@
+"""The ingest pipeline behind workers.ingest: bytes -> text -> chunks -> vectors -> rows.
+
+Idempotent per (document id, version): a delivery for a replaced, deleted, ready or failed
+document does nothing, and the final write replaces every chunk of the document in one
+transaction, so a retried or duplicated task can never leave two versions' chunks side by
+side. Each step runs in its own short transaction; nothing holds a transaction open while
+text is extracted or embedded.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from uuid import UUID
+
+from api.core.config import get_settings
+from api.core.db import sync_unit_of_work
+from api.core.principal import Principal
+from api.documents import ingest_repository as repo
+from api.documents.chunking import Chunk, chunk_document
+from api.documents.embedders import embedder_for
+from api.documents.errors import DocumentError
+from api.documents.extract import extract_text
+from api.embeddings.errors import EmbeddingError, UnknownEmbeddingModel
+from workers.db import org_transaction, pool
+
+log = logging.getLogger("renum.ingest")
+# A document whose processing started this many times (retries and redeliveries after
+# crashes together) is failed for good instead of being tried forever.
+MAX_ATTEMPTS = 8
+# Queued or processing documents untouched this long are re-enqueued by the reconciler.
+# Processing documents are touched after every embedded batch, so only dead runs qualify.
+STUCK_AFTER_S = 600
+# The reconciler's principal: a worker acting for no single organization. Only
+# private.stuck_documents answers it; every table policy shows it nothing.
+_SCANNER = Principal(kind="worker", claims={"role": "authenticated", "renum_principal": "worker"})
+# Progress reported once text is extracted and chunked; embedding fills the rest up to 1.
+_CHUNKED = 0.1
+
+
+class TransientIngestError(Exception):
+    """A failure a later attempt may not hit (provider rate limit, timeout, 5xx): retry with backoff."""
+
+
+@dataclass
+class Job:
+    org_id: str
+    doc: dict
+    data: bytes
+
+
+def process(org_id: str, document_id: str, version: int) -> str:
+    """Run one delivery; returns what happened: ready, failed, skipped or superseded."""
+    job = _claim(org_id, UUID(document_id), version)
+    if job is None:
+        return "skipped"
+    doc = job.doc
+    try:
+        extracted = extract_text(job.data, doc["content_type"], doc["filename"] or "")
+        chunks = chunk_document(extracted)
+    except DocumentError as exc:
+        log.warning("document %s v%s cannot be read: %s", doc["id"], version, exc.code)
+        fail(org_id, document_id, version, exc.message)
+        return "failed"
+    try:
+        embedder = embedder_for(doc["embedding_model"], doc["embedding_dim"])
+    except (UnknownEmbeddingModel, ValueError):
+        log.exception("no embedder for KB model %s/%s", doc["embedding_model"], doc["embedding_dim"])
+        fail(org_id, document_id, version, f"The knowledge base's embedding model {doc['embedding_model']!r} "
+                                           "is not available on this server.")
+        return "failed"
+    vectors = _embed(job, embedder, chunks)
+    if vectors is None:
+        return "superseded"
+    return _write(job, chunks, vectors)
+
+
+def _claim(org_id: str, document_id: UUID, version: int) -> Job | None:
+    with org_transaction(org_id) as session:
+        doc = repo.lock_document(session.conn, document_id)
+        if doc is None or doc["version"] != version or doc["status"] not in ("queued", "processing"):
+            # Deleted, replaced by a newer version, or already finished by another delivery.
+            return None
+        if doc["attempts"] >= MAX_ATTEMPTS:
+            repo.mark_failed(session.conn, document_id, version,
+                             f"Processing was abandoned after {doc['attempts']} attempts. "
+                             "Reprocess the document to try again.")
+            return None
+        data = repo.content(session.conn, document_id, version)
+        if data is None:
+            repo.mark_failed(session.conn, document_id, version, "The uploaded file is missing; upload it again.")
+            return None
+        repo.mark_processing(session.conn, document_id)
+    return Job(org_id, doc, data)
+
+
+def _embed(job: Job, embedder, chunks: list[Chunk]) -> list | None:
+    doc = job.doc
+    if not _progress(job, _CHUNKED):
+        return None
+    batch = get_settings().embedding_batch_size
+    vectors: list = []
+    for start in range(0, len(chunks), batch):
+        texts = [c.text for c in chunks[start:start + batch]]
+        try:
+            vectors.extend(embedder.embed(texts, "passage").vectors)
+        except EmbeddingError as exc:
+            if exc.retryable:
+                raise TransientIngestError(exc.message) from exc
+            log.warning("embedding failed for document %s v%s: %s", doc["id"], doc["version"], exc.code)
+            fail(job.org_id, str(doc["id"]), doc["version"], exc.message)
+            return None
+        # Each batch is reported in its own short transaction; a replaced or deleted document
+        # stops here instead of embedding the rest for nothing.
+        if not _progress(job, _CHUNKED + (1 - _CHUNKED) * 0.95 * len(vectors) / len(chunks)):
+            return None
+    return vectors
+
+
+def _progress(job: Job, value: float) -> bool:
+    with org_transaction(job.org_id) as session:
+        return repo.set_progress(session.conn, job.doc["id"], job.doc["version"], round(value, 4))
+
+
+def _write(job: Job, chunks: list[Chunk], vectors: list) -> str:
+    doc = job.doc
+    rows = [(c.ordinal, c.text, c.token_count, c.page, c.content_hash,
+             {"start": c.start, "end": c.end, "page_end": c.page_end}, v) for c, v in zip(chunks, vectors)]
+    with org_transaction(job.org_id) as session:
+        current = repo.lock_document(session.conn, doc["id"])
+        if current is None or current["version"] != doc["version"] or current["status"] != "processing":
+            return "superseded"
+        count = repo.replace_chunks(session.conn, current, rows)
+        repo.mark_ready(session.conn, doc["id"], count)
+        repo.bump_kb_version(session.conn, doc["knowledge_base_id"])
+    log.info("document %s v%s ready: %d chunks", doc["id"], doc["version"], count)
+    return "ready"
+
+
+def fail(org_id: str, document_id: str, version: int, message: str) -> bool:
+    """Record why the current version cannot be processed (no-op if it was replaced meanwhile)."""
+    with org_transaction(org_id) as session:
+        return repo.mark_failed(session.conn, UUID(str(document_id)), version, message)
+
+
+def stuck_documents(older_than_s: float = STUCK_AFTER_S, limit: int = 500) -> list[dict]:
+    """(organization_id, id, version) of every tenant's stuck documents, each re-stamped as handled."""
+    with sync_unit_of_work(pool(), _SCANNER) as session:
+        return repo.stuck_documents(session.conn, older_than_s, limit)
