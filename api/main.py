@@ -10,19 +10,27 @@ from redis.asyncio import Redis  # noqa: E402
 
 from api.agents.router import router as agents_router  # noqa: E402
 from api.api_keys.router import router as api_keys_router  # noqa: E402
+from api.chat.router import router as chat_router  # noqa: E402
 from api.contacts.router import router as contacts_router  # noqa: E402
+from api.conversations.router import router as conversations_router  # noqa: E402
 from api.core.config import get_settings  # noqa: E402
 from api.core.db import async_pool  # noqa: E402
 from api.core.errors import install_error_handlers  # noqa: E402
 from api.documents.errors import DocumentError  # noqa: E402
+from api.embeddings.errors import EmbeddingError  # noqa: E402
 from api.documents.router import router as documents_router  # noqa: E402
 from api.health.router import router as health_router  # noqa: E402
 from api.knowledge_bases.router import router as knowledge_bases_router  # noqa: E402
+from api.llm.errors import LLMError  # noqa: E402
 from api.memberships.router import router as memberships_router  # noqa: E402
+from api.openai_compat.router import router as openai_router  # noqa: E402
 from api.organizations.router import router as organizations_router  # noqa: E402
+from api.prompts.errors import PromptError  # noqa: E402
+from api.search.router import router as search_router  # noqa: E402
 
 ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
-           agents_router, contacts_router, documents_router]
+           agents_router, contacts_router, search_router, documents_router,
+           conversations_router, chat_router, openai_router]
 
 
 @asynccontextmanager
@@ -44,7 +52,7 @@ def create_app() -> FastAPI:
     logging.basicConfig(level=logging.INFO)
     app = FastAPI(title="Renum", version="0.1.0", lifespan=lifespan,
                   description="Multi-tenant backend for AI agents that remember their customers.")
-    install_error_handlers(app, extra=(DocumentError,))
+    install_error_handlers(app, extra=(DocumentError, EmbeddingError, LLMError, PromptError))
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -8,7 +8,8 @@ class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
-    model: str = Field("renum-local", max_length=200, description="a model name from GET /v1/models")
+    model: str = Field("renum-local", max_length=200, description="an LLM model group from the LiteLLM router config (infra/litellm.yaml); hosted groups "
+                       "appear only when their API key is set")
     system_prompt: str = Field("", max_length=20000, description="Jinja template rendered in a sandbox")
     knowledge_base_ids: list[UUID] = Field(default_factory=list, max_length=20)
     temperature: float = Field(0.3, ge=0, le=2)

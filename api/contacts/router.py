@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, status
 
 from api.contacts import service
 from api.contacts.schemas import Contact, ContactCreate, ContactUpdate
-from api.core.deps import OrgId, SessionDep
+from api.core.deps import OrgId, RedisDep, SessionDep
 from api.core.pagination import Page, PageDep, make_page
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -37,6 +37,6 @@ async def update_contact(contact_id: UUID, body: ContactUpdate, session: Session
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def erase_contact(contact_id: UUID, session: SessionDep):
+async def erase_contact(contact_id: UUID, session: SessionDep, redis: RedisDep):
     """Erase a contact and everything remembered about them."""
-    await service.erase(session, contact_id)
+    await service.erase(session, contact_id, redis)

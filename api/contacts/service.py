@@ -1,10 +1,14 @@
 from uuid import UUID
 
+from redis.asyncio import Redis
+
 from api.contacts import repository
 from api.contacts.schemas import ContactCreate, ContactUpdate
 from api.core.db import Session
 from api.core.errors import Conflict, NotFound
 from api.core.pagination import PageParams
+from api.memory import service as memory_service
+from api.memory import short_term
 
 
 async def create(session: Session, org_id: UUID, data: ContactCreate) -> dict:
@@ -31,7 +35,13 @@ async def update(session: Session, contact_id: UUID, data: ContactUpdate) -> dic
     return row
 
 
-async def erase(session: Session, contact_id: UUID) -> None:
-    """Erase a contact with its history, memories and vectors (right to be forgotten)."""
+async def erase(session: Session, contact_id: UUID, redis: Redis | None = None) -> None:
+    """Erase a contact with its history, memories and vectors (right to be forgotten), then,
+    after commit, its Redis keys: short-term turns, memory scheduling, cached embeddings."""
+    contact = await get(session, contact_id)
+    conversation_ids, cache_keys = await memory_service.forget_plan(session, contact_id)
     if not await repository.delete(session.conn, contact_id):
         raise NotFound("contact not found")
+    if redis is not None:
+        session.after_commit(lambda: short_term.forget_contact_soon(
+            redis, contact["organization_id"], contact_id, conversation_ids, cache_keys))

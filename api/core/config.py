@@ -65,9 +65,13 @@ class Settings(BaseSettings):
     litellm_config: Path = PROJECT_ROOT / "infra" / "litellm.yaml"
     local_model_path: str = ""  # GGUF path; empty = the packaged SmolLM2 model
     local_model_ctx: int = 4096
-    local_model_threads: int = 2
+    local_model_threads: int = 0  # 0 = auto: half the CPU cores (at least 1), leaving room for the API/workers
     llm_timeout_s: float = 60.0
     context_token_budget: int = 3000
+    # Chat: how long a send waits for a conversation busy with another send before 409, and
+    # messages per minute per contact (on top of the per-key/user/org limits).
+    chat_lock_wait_s: float = 2.0
+    chat_messages_per_minute: int = 30
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> "Settings":

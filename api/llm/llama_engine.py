@@ -9,6 +9,7 @@ always streams internally so a deadline or a disconnected client stops it betwee
 from __future__ import annotations
 
 import importlib.resources
+import os
 import threading
 import time
 from collections.abc import Generator, Iterator
@@ -134,7 +135,8 @@ def get_engine() -> Engine:
         if _engine is None:
             s = get_settings()
             path = Path(s.local_model_path).expanduser() if s.local_model_path else packaged_model_path()
-            _engine = Engine(path, n_ctx=s.local_model_ctx, n_threads=s.local_model_threads)
+            threads = s.local_model_threads or max(1, (os.cpu_count() or 2) // 2)
+            _engine = Engine(path, n_ctx=s.local_model_ctx, n_threads=threads)
         return _engine
 
 

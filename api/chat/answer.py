@@ -1,0 +1,70 @@
+"""Store an answer: the assistant message, its citations and a usage event, in one transaction.
+
+After it commits: the memory task (after_commit) and the answer's turn in short-term memory.
+The unique index on `reply_to` makes this exactly-once even if two sends answered the same
+message (a lock that expired mid-generation): the second finds the first's answer and returns it.
+"""
+from __future__ import annotations
+
+import time
+from functools import partial
+from uuid import UUID
+
+from api.chat import context, followups, repository
+from api.chat.replies import Reply, replay, stored_reply
+from api.chat.turn import Turn
+from api.core.db import Session
+from api.prompts.budget import approx_tokens
+
+
+async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None, latency_ms: int | None,
+                first_token_ms: int | None, fallbacks: int) -> Reply:
+    """`usage` is (prompt, completion) tokens as the provider reported them; None = estimate."""
+    target, question, tx = turn.target, turn.question, turn.tx
+    estimated = usage is None  # a provider that reports no usage in its stream
+    prompt_tokens, completion_tokens = usage or (turn.prompt.tokens, approx_tokens(text))
+    usage_row = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}
+    details = {"usage": usage_row, "latency_ms": latency_ms, "first_token_ms": first_token_ms,
+               "fallbacks": fallbacks, "requested_model": target["model"], "usage_estimated": estimated,
+               "context_tokens": turn.prompt.tokens, "context_dropped": turn.prompt.dropped}
+    async with tx() as session:
+        answer = await repository.insert_message(session.conn, {
+            "organization_id": tx.org_id, "conversation_id": target["conversation_id"],
+            "contact_id": target["contact_id"], "role": "assistant", "content": text,
+            "client_message_id": question["client_message_id"], "reply_to": question["id"], "model": model,
+            "tokens": completion_tokens, "metadata": details})
+        if answer is None:  # a send that took over after our lock expired answered first
+            return await replay(session, question, await repository.find_reply(session.conn, question["id"]))
+        citations = await _store_citations(session, tx.org_id, answer["id"], turn.prompt.sources)
+        await repository.insert_usage(session.conn, {
+            "organization_id": tx.org_id, "kind": "chat", "model": model, "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens, "latency_ms": latency_ms, "agent_id": target["agent_id"],
+            "conversation_id": target["conversation_id"], "message_id": answer["id"],
+            "api_key_id": tx.principal.api_key_id,
+            "metadata": {k: details[k] for k in ("first_token_ms", "fallbacks", "requested_model", "usage_estimated")}
+            | {"overhead_ms": _overhead_ms(turn, latency_ms), "context_ms": turn.context_ms}})
+        await repository.touch_conversation(session.conn, target["conversation_id"])
+        if turn.memory:
+            session.after_commit(partial(followups.enqueue_memory_update, tx.org_id, target["conversation_id"]))
+    await followups.remember_turn(turn.redis, tx.org_id, target["conversation_id"], "assistant", text, answer["id"])
+    return stored_reply(question, answer, citations)
+
+
+def _overhead_ms(turn: Turn, latency_ms: int | None) -> int:
+    """Time this turn spent outside the model so far (lock, storage, context, prompt)."""
+    return max(0, int((time.perf_counter() - turn.started) * 1000) - (latency_ms or 0))
+
+
+async def _store_citations(session: Session, org_id: UUID, message_id: UUID,
+                           sources: list[tuple[context.Source, int]]) -> list[dict]:
+    rows = await repository.insert_citations(
+        session.conn, org_id, message_id,
+        [s.id if s.kind == "chunk" else None for s, _ in sources],
+        [s.id if s.kind == "memory" else None for s, _ in sources],
+        [s.score for s, _ in sources], [rank for _, rank in sources])
+    ids = {(r["chunk_id"] or r["memory_id"]): r["id"] for r in rows}
+    return [{"id": ids[s.id], "kind": s.kind, "rank": rank, "score": s.score, "text": s.text[:500],
+             "chunk_id": s.id if s.kind == "chunk" else None, "document_id": s.document_id,
+             "document_title": s.title, "memory_id": s.id if s.kind == "memory" else None,
+             "memory_kind": s.memory_kind} for s, rank in sources]

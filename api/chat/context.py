@@ -1,0 +1,134 @@
+"""What the model sees besides the question: recent turns, the contact's memory, knowledge hits.
+
+Reads only (the caller's second, short transaction). Recent turns come from Redis short-term
+memory, or from Postgres after a miss (which also refills Redis). Memory and knowledge search
+share one query embedding: it is computed once here and the search finds it in the Redis
+embedding cache.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+from uuid import UUID
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from api.chat import repository
+from api.core.config import get_settings
+from api.core.db import Session
+from api.memory import service as memory_service
+from api.memory import short_term
+from api.search import service as search_service
+from api.search.embedding import query_embedder
+
+log = logging.getLogger(__name__)
+RECENT_TURNS = 12  # messages; the token budget may keep fewer
+KB_HITS = 5
+MEMORY_HITS = 5
+SUMMARIES = 3
+FACTS = 30
+MAX_QUERY_CHARS = 4000  # the search API's limit; embeddings truncate long text anyway
+
+
+@dataclass(frozen=True)
+class Source:
+    """A chunk or memory put in the prompt; becomes a citation if it survives the budget."""
+    kind: Literal["chunk", "memory"]
+    id: UUID
+    score: float
+    text: str
+    title: str | None = None
+    document_id: UUID | None = None
+    memory_kind: str | None = None
+
+
+@dataclass
+class Gathered:
+    turns: list[dict] = field(default_factory=list)  # {role, content}, oldest first
+    facts: list[Source] = field(default_factory=list)
+    memories: list[Source] = field(default_factory=list)  # remembered turns of other conversations
+    summaries: list[Source] = field(default_factory=list)
+    snippets: list[Source] = field(default_factory=list)
+
+
+def _before(turns: list[dict], message_id: UUID) -> list[dict]:
+    """Turns that precede the message being answered (it is the question, not history)."""
+    ids = [str(t.get("message_id") or t.get("id")) for t in turns]
+    cut = ids.index(str(message_id)) if str(message_id) in ids else len(turns)
+    return [{"role": t["role"], "content": t["content"]} for t in turns[:cut]]
+
+
+async def recent_turns(session: Session, redis: Redis, org_id: UUID, conversation_id: UUID,
+                       message_id: UUID) -> list[dict]:
+    turns = await short_term.recent_turns(redis, org_id, conversation_id, RECENT_TURNS + 1)
+    if turns is None:
+        rows = await repository.recent_messages(session.conn, conversation_id, short_term.DEFAULT_MAX_TURNS)
+        turns = [{"role": r["role"], "content": r["content"], "message_id": str(r["id"])} for r in rows]
+        try:
+            await short_term.fill(redis, org_id, conversation_id, turns)
+        except RedisError:
+            log.warning("could not refill short-term memory of %s", conversation_id, exc_info=True)
+    return _before(turns, message_id)[-RECENT_TURNS:]
+
+
+async def _memory(session: Session, contact_id: UUID, conversation_id: UUID, query: str, vector,
+                  into: Gathered) -> None:
+    facts = await memory_service.current_facts(session, contact_id)
+    into.facts = [Source("memory", f["id"], float(f["confidence"]), _fact_text(f), memory_kind="fact")
+                  for f in facts[:FACTS]]
+    # Latest summaries are always shown; retrieval adds older relevant ones and past turns. Turns
+    # of this conversation are excluded: they are already in the prompt as recent turns.
+    summaries = await memory_service.session_summaries(session, contact_id, SUMMARIES)
+    into.summaries = [Source("memory", s["id"], 1.0, s["content"], memory_kind="summary") for s in summaries]
+    hits = await memory_service.retrieve(session, contact_id, query, MEMORY_HITS, query_vector=vector,
+                                         kinds=("summary", "turn"), exclude_conversation_id=conversation_id)
+    seen = {s.id for s in into.summaries}
+    for hit in hits:
+        if hit.kind == "summary" and hit.id not in seen:
+            into.summaries.append(Source("memory", hit.id, hit.score, hit.content, memory_kind="summary"))
+        elif hit.kind == "turn":
+            into.memories.append(Source("memory", hit.id, hit.score, _turn_text(hit), memory_kind="turn"))
+
+
+def _fact_text(fact: dict) -> str:
+    return f"{fact['key']}: {fact['value']}" if fact.get("key") and fact.get("value") else fact["content"]
+
+
+def _turn_text(hit) -> str:
+    who = {"user": "the customer", "assistant": "you"}.get(hit.metadata.get("role"), "someone")
+    return f"On {hit.created_at:%Y-%m-%d}, {who} said: {hit.content}"
+
+
+async def _knowledge(session: Session, redis: Redis, org_id: UUID, kbs: list[dict], query: str) -> list[Source]:
+    # Knowledge bases with different embedding models cannot be searched as one ranked list;
+    # each group is searched and the fused scores merged (RRF scores share one scale).
+    groups: dict[tuple[str, int], list[UUID]] = {}
+    for kb in kbs:
+        groups.setdefault((kb["model"], kb["dim"]), []).append(UUID(str(kb["id"])))
+    hits = []
+    for kb_ids in groups.values():
+        hits += await search_service.search_chunks(session, kb_ids, query, KB_HITS, redis=redis, org_id=org_id)
+    hits.sort(key=lambda h: h.scores.rrf, reverse=True)
+    return [Source("chunk", h.chunk_id, h.scores.rrf, h.content, title=h.title, document_id=h.document_id)
+            for h in hits[:KB_HITS]]
+
+
+async def gather(session: Session, redis: Redis, target: dict, message_id: UUID, question: str, *,
+                 memory: bool, turns: list[dict] | None = None) -> Gathered:
+    """Context for answering `question` (stored as `message_id`); `turns` replaces the stored
+    history when the client sends its own (OpenAI-style requests)."""
+    org_id, conversation_id = target["organization_id"], target["conversation_id"]
+    out = Gathered()
+    out.turns = turns if turns is not None else await recent_turns(session, redis, org_id, conversation_id,
+                                                                    message_id)
+    query = question[:MAX_QUERY_CHARS]
+    if memory:
+        settings = get_settings()
+        embedder = query_embedder(settings.embedding_model, settings.embedding_dim)
+        vector = await memory_service.embed_query(query, embedder)
+        await _memory(session, target["contact_id"], conversation_id, query, vector, out)
+    if target["knowledge_bases"]:
+        out.snippets = await _knowledge(session, redis, org_id, target["knowledge_bases"], query)
+    return out

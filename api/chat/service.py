@@ -1,0 +1,181 @@
+"""One chat turn: lock, store the question, gather context, ask the model, store the answer.
+
+Three short transactions, none open while the model generates:
+  1. `begin`: load the conversation, replay a retried client_message_id, store the message
+     (committed before generation, so a crash or a model outage never loses it);
+  2. `begin`: read the context (recent turns, memory, knowledge hits);
+  3. `answer.store`: store the answer, its citations and a usage event; after commit,
+     short-term memory and the memory task.
+The conversation lock is held from `begin` until `complete`/`stream` end, which release it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import anyio
+from redis.asyncio import Redis
+
+from api.chat import answer, context, followups, repository
+from api.chat import prompt as chat_prompt
+from api.chat.errors import AnswerFailed
+from api.chat.lock import ConversationLock
+from api.chat.replies import Reply, replay
+from api.chat.transactions import Transactions
+from api.chat.turn import Delta, Done, Failed, Turn
+from api.core import ratelimit
+from api.core.config import get_settings
+from api.core.db import Session
+from api.core.errors import Conflict, DomainError, NotFound
+from api.llm import router as llm
+from api.llm.errors import LLMError
+from api.llm.llama_engine import count_tokens
+from api.prompts.budget import approx_tokens
+from api.prompts.errors import PromptError
+
+log = logging.getLogger(__name__)
+
+
+async def begin(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id: UUID, content: str, *,
+                client_message_id: str | None = None, turns: list[dict] | None = None,
+                instructions: str | None = None, memory: bool = True, max_tokens: int | None = None,
+                temperature: float | None = None, contact_limit: bool = True) -> Turn:
+    """Everything before the model; raises 404/409/422/429 as HTTP errors before any streaming.
+
+    `contact_limit=False` skips the per-contact message limit, for a contact that stands for
+    many people (the OpenAI API's anonymous contact); the key/user/org limits still apply."""
+    started = time.perf_counter()
+    settings = get_settings()
+    lock = ConversationLock(redis, tx.org_id, conversation_id)
+    await lock.acquire(settings.chat_lock_wait_s)
+    try:
+        async with tx() as session:
+            turn = await _store_question(session, tx, redis, lock, agent_id, conversation_id, content,
+                                         client_message_id, contact_limit)
+        turn.started = started
+        if turn.replayed:
+            return turn
+        target = turn.target
+        turn.max_tokens = max_tokens or target["max_tokens"]
+        if turn.group == llm.LOCAL_MODEL:  # half the local window at most, so a prompt still fits
+            turn.max_tokens = min(turn.max_tokens, settings.local_model_ctx // 2)
+        turn.temperature = target["temperature"] if temperature is None else temperature
+        turn.memory = memory and target["memory_enabled"]
+        if turn.new_question:
+            await followups.remember_turn(redis, tx.org_id, conversation_id, "user", content, turn.question["id"],
+                                          new_conversation=not target["has_messages"])
+        gathering = time.perf_counter()
+        async with lock.kept_alive(), tx() as session:
+            gathered = await context.gather(session, redis, target, turn.question["id"], content,
+                                            memory=turn.memory, turns=turns)
+        turn.context_ms = int((time.perf_counter() - gathering) * 1000)
+        turn.prompt = _build_prompt(turn, content, gathered, instructions)
+        return turn
+    except BaseException:
+        await lock.release()
+        raise
+
+
+async def _store_question(session: Session, tx: Transactions, redis: Redis, lock: ConversationLock,
+                          agent_id: UUID, conversation_id: UUID, content: str, client_message_id: str | None,
+                          contact_limit: bool) -> Turn:
+    target = await repository.load_target(session.conn, agent_id, conversation_id)
+    if target is None:
+        raise NotFound("conversation not found")
+    existing = client_message_id and await repository.find_user_message(session.conn, conversation_id,
+                                                                        client_message_id)
+    if existing:
+        if existing["content"] != content:
+            raise Conflict("this client_message_id was already used for a different message",
+                           code="client_message_id_reused")
+        if answer := await repository.find_reply(session.conn, existing["id"]):
+            return Turn(tx, redis, lock, target, existing, replayed=await replay(session, existing, answer))
+    if target["status"] != "open":
+        raise Conflict("the conversation is closed; open a new one", code="conversation_closed")
+    try:
+        group = llm.get_router().resolve(target["model"])  # an unknown model fails before anything is stored
+    except LLMError as exc:
+        raise AnswerFailed(exc, saved=False) from exc
+    if existing:  # stored by an earlier attempt that never got its answer: answer it now
+        return Turn(tx, redis, lock, target, existing, group=group)
+    if contact_limit:
+        await ratelimit.hit(redis, f"contact:{target['contact_id']}", get_settings().chat_messages_per_minute)
+    row = await repository.insert_message(session.conn, {
+        "organization_id": tx.org_id, "conversation_id": conversation_id, "contact_id": target["contact_id"],
+        "role": "user", "content": content, "client_message_id": client_message_id})
+    if row is None:  # the same client_message_id was stored concurrently (lock expired meanwhile)
+        raise Conflict("this message is already being answered; retry shortly", code="conversation_busy")
+    await repository.touch_conversation(session.conn, conversation_id)
+    return Turn(tx, redis, lock, target, row, new_question=True, group=group)
+
+
+def _build_prompt(turn: Turn, content: str, gathered: context.Gathered,
+                  instructions: str | None) -> chat_prompt.Prompt:
+    settings = get_settings()
+    budget = settings.context_token_budget
+    count = approx_tokens
+    if turn.group == llm.LOCAL_MODEL:
+        # The local model's window is small: the answer must fit next to the prompt. Its own
+        # tokenizer is exact (Portuguese costs more tokens than the 4-chars rule assumes).
+        budget = min(budget, settings.local_model_ctx - turn.max_tokens)
+        count = count_tokens
+    try:
+        return chat_prompt.build(turn.target, content, gathered, budget=budget, count=count,
+                                 instructions=instructions)
+    except PromptError as exc:
+        raise AnswerFailed(exc, client_message_id=turn.question["client_message_id"]) from exc
+
+
+async def complete(turn: Turn) -> Reply:
+    """The whole answer at once (JSON responses)."""
+    try:
+        if turn.replayed:
+            return turn.replayed
+        async with turn.lock.kept_alive():
+            try:
+                result = await llm.chat(turn.prompt.messages, turn.group, max_tokens=turn.max_tokens,
+                                        temperature=turn.temperature)
+            except LLMError as exc:
+                raise AnswerFailed(exc, client_message_id=turn.question["client_message_id"]) from exc
+        return await answer.store(turn, result.text, result.model, (result.prompt_tokens, result.completion_tokens),
+                             result.latency_ms, None, result.fallbacks)
+    finally:
+        await turn.lock.release()
+
+
+async def stream(turn: Turn) -> AsyncIterator[Delta | Done | Failed]:
+    """Deltas as the model writes, then Done with the stored answer; Failed instead of raising."""
+    try:
+        if turn.replayed:
+            yield Delta(turn.replayed.message["content"])
+            yield Done(turn.replayed)
+            return
+        parts: list[str] = []
+        async with turn.lock.kept_alive():
+            chat = await llm.chat(turn.prompt.messages, turn.group, stream=True, max_tokens=turn.max_tokens,
+                                  temperature=turn.temperature)
+            try:
+                async for delta in chat:
+                    parts.append(delta)
+                    yield Delta(delta)
+            finally:
+                with anyio.CancelScope(shield=True):  # stop the model even if the client left
+                    await chat.aclose()
+        # Shielded: once the model has answered, the answer and its usage are stored even if
+        # the client disconnects now (a retry then gets this answer instead of a new one).
+        with anyio.CancelScope(shield=True):
+            reply = await answer.store(turn, "".join(parts).strip(), chat.model, chat.usage, chat.latency_ms,
+                                  chat.first_token_ms, chat.fallbacks)
+        yield Done(reply)
+    except (LLMError, PromptError) as exc:
+        failed = AnswerFailed(exc, client_message_id=turn.question["client_message_id"])
+        yield Failed(failed.status_code, failed.code, failed.message)
+    except DomainError as exc:
+        yield Failed(exc.status_code, exc.code, exc.message)
+    except Exception:
+        log.exception("chat stream failed for conversation %s", turn.target["conversation_id"])
+        yield Failed(500, "internal_error", "internal error; your message was saved")
+    finally:
+        await turn.lock.release()

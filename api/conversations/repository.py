@@ -1,0 +1,97 @@
+from uuid import UUID
+
+from psycopg import sql as q
+
+from api.core import sql
+from api.core.pagination import PageParams
+
+CITATION_TEXT_CHARS = 500
+
+
+async def get(conn, conversation_id: UUID) -> dict | None:
+    return await sql.get(conn, "conversations", conversation_id)
+
+
+async def get_by_external_id(conn, org_id: UUID, channel: str, external_id: str) -> dict | None:
+    return await sql.fetch_one(conn, """
+        select * from public.conversations
+         where organization_id = %s and channel = %s and external_id = %s""", [org_id, channel, external_id])
+
+
+async def insert(conn, values: dict) -> dict | None:
+    """None when a conversation with the same (channel, external_id) already exists."""
+    cols = list(values)
+    query = q.SQL("insert into public.conversations ({}) values ({}) "
+                  "on conflict (organization_id, channel, external_id) where external_id is not null "
+                  "do nothing returning *").format(
+        q.SQL(", ").join(map(q.Identifier, cols)), q.SQL(", ").join(q.Placeholder() * len(cols)))
+    return await sql.fetch_one(conn, query, [sql.adapt(values[c]) for c in cols])
+
+
+async def page_for_agent(conn, org_id: UUID, agent_id: UUID, params: PageParams, *, contact_id: UUID | None,
+                         status: str | None) -> list[dict]:
+    where = [q.SQL("agent_id = %s")]
+    args: list = [agent_id]
+    if contact_id:
+        where.append(q.SQL("contact_id = %s"))
+        args.append(contact_id)
+    if status:
+        where.append(q.SQL("status = %s"))
+        args.append(status)
+    return await sql.page(conn, "conversations", org_id, params, where=q.SQL(" and ").join(where),
+                          where_params=args)
+
+
+async def close(conn, conversation_id: UUID) -> dict | None:
+    return await sql.fetch_one(conn, """
+        update public.conversations set status = 'closed', closed_at = coalesce(closed_at, now())
+         where id = %s returning *""", [conversation_id])
+
+
+async def contact_exists(conn, contact_id: UUID) -> bool:
+    return await sql.fetch_one(conn, "select 1 from public.contacts where id = %s", [contact_id]) is not None
+
+
+async def insert_contact(conn, org_id: UUID) -> dict:
+    """A contact with no identity yet (a web visitor); channels can set external_id later."""
+    return await sql.insert(conn, "contacts", {"organization_id": org_id})
+
+
+async def upsert_contact(conn, org_id: UUID, external_id: str, name: str | None) -> dict:
+    """The contact with this external id, created if new; a given name replaces the stored one."""
+    row = await sql.fetch_one(conn, """
+        with ins as (
+          insert into public.contacts (organization_id, external_id, name) values (%(org)s, %(ext)s, %(name)s)
+          on conflict (organization_id, external_id) do update set name = excluded.name
+           where excluded.name is not null and contacts.name is distinct from excluded.name
+          returning *)
+        select * from ins
+        union all
+        select * from public.contacts
+         where organization_id = %(org)s and external_id = %(ext)s and not exists (select 1 from ins)""",
+        {"org": org_id, "ext": external_id, "name": name})
+    if row is None:
+        # A concurrent request inserted it after this statement's snapshot: it is committed now.
+        row = await sql.fetch_one(conn, "select * from public.contacts where organization_id = %s "
+                                        "and external_id = %s", [org_id, external_id])
+    return row
+
+
+async def page_messages(conn, org_id: UUID, conversation_id: UUID, params: PageParams) -> list[dict]:
+    return await sql.page(conn, "conversation_history", org_id, params, where=q.SQL("conversation_id = %s"),
+                          where_params=[conversation_id])
+
+
+async def citations_for(conn, message_ids: list[UUID]) -> list[dict]:
+    """Citations of these messages whose source still exists (erasure nulls chunk/memory ids)."""
+    return await sql.fetch_all(conn, """
+        select c.id, c.message_id, c.rank, c.score, c.chunk_id, c.memory_id,
+               case when c.chunk_id is not null then 'chunk' else 'memory' end as kind,
+               d.id as document_id, d.title as document_title, m.kind as memory_kind,
+               left(coalesce(ch.content, m.content, ''), %s) as text
+          from public.citations c
+          left join public.document_chunks ch on ch.id = c.chunk_id
+          left join public.documents d on d.id = ch.document_id
+          left join public.memories m on m.id = c.memory_id
+         where c.message_id = any(%s) and (ch.id is not null or m.id is not null)
+         order by c.message_id, kind, c.rank""", [CITATION_TEXT_CHARS, message_ids])

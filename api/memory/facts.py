@@ -1,0 +1,103 @@
+"""Parse the fact list a (possibly tiny) model wrote for prompts/extract_facts.j2.
+
+Small local models wrap JSON in prose or code fences, use single quotes, leave trailing
+commas, return one object instead of a list, or {"facts": [...]}. We accept all of those
+and drop anything that is not a usable {key, value, confidence}; unparseable output means
+"no facts", logged, never an exception that would make the task retry forever.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import unicodedata
+from typing import Any
+
+from api.memory.schemas import ExtractedFact
+
+log = logging.getLogger(__name__)
+MAX_FACTS = 20
+MAX_VALUE_CHARS = 500
+DEFAULT_CONFIDENCE = 0.7
+_EMPTY_VALUES = {"", "none", "null", "unknown", "n/a", "na", "-", "desconhecido", "nenhum"}
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+_OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
+def normalize_key(key: str) -> str:
+    """'Preferred Contact-Time' -> 'preferred_contact_time'; accents dropped, 64 chars max."""
+    folded = unicodedata.normalize("NFKD", key.strip().lower())
+    ascii_key = "".join(c for c in folded if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", "_", ascii_key).strip("_")[:64]
+
+
+def _loads(text: str) -> Any:
+    for candidate in (text, _TRAILING_COMMA.sub(r"\1", text)):
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    # Python-style dicts ('key': 'city') from models imitating repr().
+    fixed = _TRAILING_COMMA.sub(r"\1", re.sub(r"'([^'\\]*)'", r'"\1"', text))
+    try:
+        return json.loads(fixed)
+    except json.JSONDecodeError:
+        return None
+
+
+def _candidates(raw: str) -> list[Any]:
+    text = raw.strip()
+    fenced = _FENCE.search(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    start, end = text.find("["), text.rfind("]")
+    if start >= 0 and end > start:
+        parsed = _loads(text[start:end + 1])
+        if isinstance(parsed, list):
+            return parsed
+    parsed = _loads(text)
+    if isinstance(parsed, dict):
+        inner = next((v for v in parsed.values() if isinstance(v, list)), None)
+        return inner if inner is not None else [parsed]
+    if isinstance(parsed, list):
+        return parsed
+    # Last resort: every flat {...} object in the text (a list broken somewhere in between).
+    return [obj for m in _OBJECT.finditer(text) if isinstance(obj := _loads(m.group(0)), dict)]
+
+
+def _fact(item: Any) -> ExtractedFact | None:
+    if not isinstance(item, dict):
+        return None
+    key = normalize_key(str(item.get("key") or item.get("name") or ""))
+    value = item.get("value")
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    value = "" if value is None or isinstance(value, dict) else str(value).strip()
+    if not key or value.casefold() in _EMPTY_VALUES:
+        return None
+    try:
+        confidence = float(item.get("confidence", DEFAULT_CONFIDENCE))
+    except (TypeError, ValueError):
+        confidence = DEFAULT_CONFIDENCE
+    if math.isnan(confidence):
+        confidence = DEFAULT_CONFIDENCE
+    return ExtractedFact(key=key, value=value[:MAX_VALUE_CHARS], confidence=min(max(confidence, 0.0), 1.0))
+
+
+def parse_facts(raw: str) -> list[ExtractedFact]:
+    """Facts from model output, one per key (the most confident), at most MAX_FACTS."""
+    by_key: dict[str, ExtractedFact] = {}
+    for item in _candidates(raw or ""):
+        fact = _fact(item)
+        if fact and (fact.key not in by_key or fact.confidence > by_key[fact.key].confidence):
+            by_key[fact.key] = fact
+    if raw and raw.strip() and not by_key and raw.strip() not in ("[]", "{}"):
+        log.info("fact extraction output had no usable facts: %.200r", raw)
+    return list(by_key.values())[:MAX_FACTS]
+
+
+def fact_text(fact: ExtractedFact) -> str:
+    """What a fact memory says (and what is embedded): 'preferred contact time: mornings'."""
+    return f"{fact.key.replace('_', ' ')}: {fact.value}"

@@ -1,0 +1,140 @@
+"""Summaries, facts and retention, as sync functions over a task Session (workers/memory.py).
+Turn indexing is in api/memory/indexing.py.
+
+Jobs that need the LLM are split: `*_job` reads what the prompt needs in one transaction,
+the task calls the model with no transaction open, and `store_*` writes in a second one.
+
+Memory writes embed with the plain (uncached) embedder: a turn is embedded once, and
+keeping personal text out of the shared Redis embedding cache keeps erasure simple.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import numpy as np
+
+from api.core.db import Session
+from api.memory import repository_sync as repo
+from api.memory.facts import fact_text
+from api.memory.rows import load_context, memory_row
+from api.memory.schemas import ExtractedFact
+from api.memory.text import normalize_value
+from api.prompts import service as prompts
+
+SUMMARY_MAX_TOKENS = 256
+FACTS_MAX_TOKENS = 384
+# Turns shown to the model; the local model has a 4k context, and ~4 chars make a token.
+LLM_TURNS = 40
+LLM_PROMPT_CHARS = 9000
+TURN_CHARS = 800
+
+
+@dataclass(frozen=True)
+class LLMJob:
+    organization_id: UUID
+    contact_id: UUID
+    agent_id: UUID
+    conversation_id: UUID
+    model: str
+    messages: list[dict]
+    turns: int
+
+
+def _prompt_turns(rows: list[dict]) -> list[dict]:
+    """Newest turns that fit the prompt, oldest first, each cut to TURN_CHARS."""
+    kept, used = [], 0
+    for row in reversed(rows):
+        content = row["content"][:TURN_CHARS]
+        used += len(content) + 12
+        if kept and used > LLM_PROMPT_CHARS:
+            break
+        kept.append({"role": "customer" if row["role"] == "user" else "assistant", "content": content})
+    return kept[::-1]
+
+
+def _job(ctx: dict, prompt: str, turns: int) -> LLMJob:
+    model = (ctx["settings"] or {}).get("memory_model") or ctx["model"]
+    return LLMJob(organization_id=ctx["organization_id"], contact_id=ctx["contact_id"], agent_id=ctx["agent_id"],
+                  conversation_id=ctx["conversation_id"], model=model,
+                  messages=[{"role": "user", "content": prompt}], turns=turns)
+
+
+def summary_job(session: Session, conversation_id: UUID) -> LLMJob | None:
+    ctx = load_context(session, conversation_id)
+    if ctx is None:
+        return None
+    rows = repo.turns(session.conn, conversation_id, LLM_TURNS)
+    if not rows:
+        return None
+    # A conversation longer than what fits builds on its previous summary.
+    previous = None
+    if repo.count_turns(session.conn, conversation_id) > len(rows):
+        previous = (repo.current_summary(session.conn, conversation_id) or {}).get("content")
+    prompt = prompts.render("summarize_session", turns=_prompt_turns(rows), previous_summary=previous)
+    return _job(ctx, prompt, len(rows))
+
+
+def store_summary(session: Session, job: LLMJob, text: str, vector: np.ndarray | None) -> bool:
+    """Replace the conversation's summary (delete + insert in this transaction)."""
+    text = text.strip()
+    if not text or vector is None or load_context(session, job.conversation_id) is None:
+        return False
+    ctx = {"organization_id": job.organization_id, "contact_id": job.contact_id, "agent_id": job.agent_id,
+           "conversation_id": job.conversation_id}
+    repo.delete_summaries(session.conn, job.conversation_id)
+    repo.insert_memory(session.conn, memory_row(ctx, "summary", text, vector,
+                                                 metadata={"turns": job.turns, "model": job.model}))
+    repo.mark_summarized(session.conn, job.conversation_id)
+    return True
+
+
+def facts_job(session: Session, conversation_id: UUID) -> LLMJob | None:
+    ctx = load_context(session, conversation_id)
+    if ctx is None:
+        return None
+    rows = repo.turns(session.conn, conversation_id, LLM_TURNS)
+    if not any(r["role"] == "user" for r in rows):
+        return None
+    known = [{"key": f["key"], "value": f["value"]} for f in repo.current_facts(session.conn, ctx["contact_id"])]
+    prompt = prompts.render("extract_facts", turns=_prompt_turns(rows), known_facts=known or None)
+    return _job(ctx, prompt, len(rows))
+
+
+def store_facts(session: Session, job: LLMJob, facts: list[ExtractedFact], vectors: list[np.ndarray]) -> int:
+    """Write facts: a new key inserts, the same value refreshes, a different value supersedes
+    the current fact (valid_to = now, superseded_by = new) instead of duplicating it."""
+    if not facts or load_context(session, job.conversation_id) is None:
+        return 0
+    repo.lock_contact_facts(session.conn, job.contact_id)
+    current = {f["key"]: f for f in repo.current_facts(session.conn, job.contact_id)}
+    ctx = {"organization_id": job.organization_id, "contact_id": job.contact_id, "agent_id": job.agent_id,
+           "conversation_id": job.conversation_id}
+    written = 0
+    for fact, vector in zip(facts, vectors, strict=True):
+        old = current.get(fact.key)
+        if old is not None and normalize_value(old["value"] or "") == normalize_value(fact.value):
+            repo.refresh_fact(session.conn, old["id"], fact.confidence, job.conversation_id)
+            written += 1
+            continue
+        if old is not None:
+            repo.close_fact(session.conn, old["id"])  # first: one current fact per key
+        new = repo.insert_memory(session.conn, memory_row(
+            ctx, "fact", fact_text(fact), vector, key=fact.key, confidence=fact.confidence,
+            metadata={"value": fact.value, **({"supersedes": str(old["id"])} if old else {})}))
+        if old is not None:
+            repo.link_superseded(session.conn, old["id"], new["id"])
+        written += 1
+    return written
+
+
+def retention_targets(conn) -> list[dict]:
+    return repo.retention_targets(conn)
+
+
+def apply_retention(session: Session, agent_id: UUID, days: int) -> tuple[int, int]:
+    """Delete the agent's turns and memories older than `days`; returns (messages, memories).
+    Turn memories of deleted messages go with them (foreign key cascade)."""
+    memories = repo.delete_memories_before(session.conn, agent_id, days)
+    messages = repo.delete_history_before(session.conn, agent_id, days)
+    return messages, memories

@@ -1,0 +1,150 @@
+"""Memory SQL for the workers (sync psycopg): turn indexing, summaries, facts, retention."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+_MEMORY_COLUMNS = ("organization_id", "contact_id", "agent_id", "conversation_id", "message_id", "kind", "key",
+                   "content", "confidence", "embedding", "embedding_dim", "fts_config", "metadata", "valid_from",
+                   "created_at")
+
+
+def _one(conn, query: str, params=()) -> dict | None:
+    return conn.execute(query, params).fetchone()
+
+
+def _all(conn, query: str, params=()) -> list[dict]:
+    return conn.execute(query, params).fetchall()
+
+
+def conversation_context(conn, conversation_id: UUID) -> dict | None:
+    return _one(conn, """
+        select c.id, c.organization_id, c.contact_id, c.agent_id, a.memory_enabled, a.model, a.settings,
+               ct.name as contact_name
+          from public.conversations c
+          join public.agents a on a.id = c.agent_id
+          join public.contacts ct on ct.id = c.contact_id
+         where c.id = %s""", [conversation_id])
+
+
+def unindexed_turns(conn, conversation_id: UUID) -> list[dict]:
+    return _all(conn, """
+        select h.id, h.role, h.content, h.created_at, h.metadata
+          from public.conversation_history h
+         where h.conversation_id = %s and h.role in ('user', 'assistant')
+           and not exists (select 1 from public.memories m where m.message_id = h.id and m.kind = 'turn')
+         order by h.created_at, h.id""", [conversation_id])
+
+
+def turn_before(conn, conversation_id: UUID, turn: dict) -> dict | None:
+    return _one(conn, """
+        select h.id, h.role, h.content, h.created_at, h.metadata
+          from public.conversation_history h
+         where h.conversation_id = %s and h.role in ('user', 'assistant') and (h.created_at, h.id) < (%s, %s)
+         order by h.created_at desc, h.id desc limit 1""", [conversation_id, turn["created_at"], turn["id"]])
+
+
+def turns(conn, conversation_id: UUID, limit: int) -> list[dict]:
+    """The last `limit` user/assistant turns, oldest first."""
+    return _all(conn, """
+        select * from (
+          select h.id, h.role, h.content, h.created_at, h.metadata
+            from public.conversation_history h
+           where h.conversation_id = %s and h.role in ('user', 'assistant')
+           order by h.created_at desc, h.id desc limit %s) t
+         order by created_at, id""", [conversation_id, limit])
+
+
+def count_turns(conn, conversation_id: UUID) -> int:
+    row = _one(conn, "select count(*) as n from public.conversation_history "
+                     "where conversation_id = %s and role in ('user', 'assistant')", [conversation_id])
+    return row["n"]
+
+
+def _memory_values(row: dict) -> list:
+    return [Jsonb(row[c]) if c == "metadata" else row.get(c) for c in _MEMORY_COLUMNS]
+
+
+def insert_turn_memories(conn, rows: list[dict]) -> int:
+    """Insert turn memories; a message indexed already (redelivered task) is skipped."""
+    cols = ", ".join(_MEMORY_COLUMNS)
+    marks = ", ".join(["%s"] * len(_MEMORY_COLUMNS))
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(f"insert into public.memories ({cols}) values ({marks}) "
+                        "on conflict (message_id) where kind = 'turn' do nothing", [_memory_values(r) for r in rows])
+        return cur.rowcount
+
+
+def insert_memory(conn, row: dict) -> dict:
+    cols = ", ".join(_MEMORY_COLUMNS)
+    marks = ", ".join(["%s"] * len(_MEMORY_COLUMNS))
+    return _one(conn, f"insert into public.memories ({cols}) values ({marks}) returning id", _memory_values(row))
+
+
+def current_summary(conn, conversation_id: UUID) -> dict | None:
+    return _one(conn, "select id, content, metadata from public.memories "
+                      "where conversation_id = %s and kind = 'summary' and valid_to is null", [conversation_id])
+
+
+def delete_summaries(conn, conversation_id: UUID) -> None:
+    conn.execute("delete from public.memories where conversation_id = %s and kind = 'summary'", [conversation_id])
+
+
+def mark_summarized(conn, conversation_id: UUID) -> None:
+    conn.execute("update public.conversations set summarized_at = now() where id = %s", [conversation_id])
+
+
+def lock_contact_facts(conn, contact_id: UUID) -> None:
+    # Two extraction tasks of one contact would both see "no current fact" and race on the
+    # one-current-fact-per-key index; they take turns instead (released at commit).
+    conn.execute("select pg_advisory_xact_lock(hashtextextended('memory-facts:' || %s::text, 0))", [contact_id])
+
+
+def current_facts(conn, contact_id: UUID) -> list[dict]:
+    return _all(conn, """
+        select id, key, metadata->>'value' as value, confidence, valid_from
+          from public.memories
+         where contact_id = %s and kind = 'fact' and valid_to is null
+         order by key""", [contact_id])
+
+
+def refresh_fact(conn, fact_id: UUID, confidence: float, conversation_id: UUID) -> None:
+    conn.execute("""
+        update public.memories
+           set confidence = greatest(confidence, %s),
+               metadata = metadata || jsonb_build_object('last_seen_at', now(), 'last_seen_in', %s::text)
+         where id = %s""", [confidence, conversation_id, fact_id])
+
+
+def close_fact(conn, fact_id: UUID) -> None:
+    conn.execute("update public.memories set valid_to = now() where id = %s", [fact_id])
+
+
+def link_superseded(conn, old_id: UUID, new_id: UUID) -> None:
+    conn.execute("update public.memories set superseded_by = %s where id = %s", [new_id, old_id])
+
+
+def retention_targets(conn) -> list[dict]:
+    """Every agent with a retention period, across organizations: runs as service_role (the
+    one cross-tenant read of the memory worker); the deletes then run under each org's RLS."""
+    conn.execute("select set_config('role', 'service_role', true)")
+    return _all(conn, "select organization_id, id as agent_id, retention_days from public.agents "
+                      "where retention_days is not null order by organization_id, id")
+
+
+def delete_history_before(conn, agent_id: UUID, days: int) -> int:
+    cur = conn.execute("""
+        delete from public.conversation_history h
+         using public.conversations c
+         where c.id = h.conversation_id and c.agent_id = %s
+           and h.created_at < now() - make_interval(days => %s)""", [agent_id, days])
+    return cur.rowcount
+
+
+def delete_memories_before(conn, agent_id: UUID, days: int) -> int:
+    cur = conn.execute("delete from public.memories where agent_id = %s "
+                       "and created_at < now() - make_interval(days => %s)", [agent_id, days])
+    return cur.rowcount

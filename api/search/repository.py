@@ -1,0 +1,161 @@
+"""Search SQL: the knowledge-base lookup and the one-statement hybrid search.
+
+Every function exists in an async form (API) and a `_sync` form (Celery tasks, benchmarks);
+both run the same statement text. All of it runs as the caller under RLS.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from api.search.schemas import SearchFilters, SearchMode
+
+_KBS = """
+select id, organization_id, language::text as language, embedding_model, embedding_dim, content_version
+  from public.knowledge_bases
+ where id = any(%(kb_ids)s) and (%(org_id)s::uuid is null or organization_id = %(org_id)s::uuid)
+"""
+
+# Relaxed order lets HNSW keep walking the graph until `limit` rows pass the filters (RLS,
+# knowledge base, tags...): without it a small tenant in a big table gets the few of its rows
+# that happen to sit among the global top ef_search, often none. max_scan_tuples bounds the
+# walk when a filter matches almost nothing. set_config(..., true) is SET LOCAL.
+_TUNE = """
+select set_config('hnsw.iterative_scan', 'relaxed_order', true),
+       set_config('hnsw.ef_search', %s, true),
+       set_config('hnsw.max_scan_tuples', %s, true)
+"""
+
+# Both candidate lists are MATERIALIZED so each runs once, as written: the vector list as an
+# HNSW index scan (ORDER BY distance LIMIT n; the expression and `embedding_dim = 384` match the
+# partial index exactly), the text list as a GIN bitmap scan inside private.text_candidates.
+# Relaxed order may return the vector list slightly out of order, so ranks are assigned afterwards.
+_VECTOR_LIST = """
+  select c.id, c.embedding::extensions.vector({dim}) <=> %(qvec)s::extensions.vector({dim}) as distance
+    from public.document_chunks c
+   where c.embedding_dim = {dim} and {filters}
+   order by distance
+   limit %(n)s"""
+
+# Per language among the searched KBs (tq, below), the chunks indexed with that configuration
+# (fts_config is copied from the KB's language). private.text_candidates applies the filters
+# and the tenant check itself: see its comment in 20261125002000_search.sql for why.
+_TEXT_LIST = """
+  select t.id, t.score
+    from tq, lateral private.text_candidates(
+           %(kb_ids)s, tq.lang, tq.match_query, tq.rank_query, %(n)s, %(tags_any)s::text[], %(tags_all)s::text[],
+           %(document_ids)s::uuid[], %(sources)s::text[], %(metadata)s) as t
+   order by t.score desc, t.id
+   limit %(n)s"""
+
+_NO_VECTOR_LIST = "select null::uuid as id, null::float8 as distance where false"
+_NO_TEXT_LIST = "select null::uuid as id, null::real as score where false"
+
+# tq: per language, the tsqueries of the full-text list (see private.search_tsqueries). Ranks
+# and the RRF score are computed over at most 2n rows, and only the top k are joined to
+# their chunk and document rows.
+_SEARCH = """
+with tq as materialized (
+  select lang, q.match_query, q.rank_query
+    from unnest(%(languages)s::regconfig[]) as lang,
+         lateral private.search_tsqueries(lang, %(query)s, %(kb_ids)s, %(match_budget)s, %(n)s) as q
+),
+vec as materialized ({vector_list}),
+txt as materialized ({text_list}),
+fused as (
+  select coalesce(v.id, t.id) as id,
+         coalesce(%(w_vec)s / (%(rrf_k)s + v.rank), 0) + coalesce(%(w_text)s / (%(rrf_k)s + t.rank), 0) as rrf,
+         v.distance, v.rank as vector_rank, t.score as text_score, t.rank as text_rank
+    from (select id, distance, row_number() over (order by distance, id) as rank from vec) v
+    full join (select id, score, row_number() over (order by score desc, id) as rank from txt) t on t.id = v.id
+),
+top as (
+  select * from fused order by rrf desc, least(vector_rank, text_rank), id limit %(k)s
+)
+select f.id as chunk_id, c.document_id, c.knowledge_base_id, d.title, d.filename, c.content, c.page,
+       c.ordinal, c.document_version, c.source, c.tags, c.metadata,
+       f.rrf, f.distance as vector_distance, 1 - f.distance as vector_similarity,
+       f.text_score, f.vector_rank, f.text_rank
+  from top f
+  join public.document_chunks c on c.id = f.id
+  join public.documents d on d.id = c.document_id
+ order by f.rrf desc, least(f.vector_rank, f.text_rank), f.id
+"""
+
+
+# Only the filters a request sets become predicates, so the planner sees no dead branches.
+_FILTERS = {
+    "tags_any": "c.tags && %(tags_any)s::text[]",
+    "tags_all": "c.tags @> %(tags_all)s::text[]",
+    "document_ids": "c.document_id = any(%(document_ids)s::uuid[])",
+    "source": "c.source = any(%(sources)s::text[])",
+    # Document metadata is what uploaders set; tags and source are copied onto chunks.
+    "metadata": "exists (select 1 from public.documents fd where fd.id = c.document_id "
+                "and fd.metadata @> %(metadata)s)",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(dim: int, mode: SearchMode, used_filters: tuple[str, ...]) -> sql.Composed:
+    if dim <= 0:
+        raise ValueError(f"invalid embedding dimension {dim}")
+    filters_sql = sql.SQL(" and ".join(["c.knowledge_base_id = any(%(kb_ids)s)",
+                                        *(_FILTERS[name] for name in used_filters)]))
+    # The dimension is an int from knowledge_bases; as a literal it matches the partial
+    # index predicate (embedding_dim = 384) and the indexed expression's typmod exactly.
+    dim_sql = sql.Literal(int(dim))
+    vector_list = sql.SQL(_VECTOR_LIST).format(dim=dim_sql, filters=filters_sql)
+    text_list = sql.SQL(_TEXT_LIST)
+    return sql.SQL(_SEARCH).format(
+        vector_list=vector_list if mode != "text" else sql.SQL(_NO_VECTOR_LIST),
+        text_list=text_list if mode != "vector" else sql.SQL(_NO_TEXT_LIST))
+
+
+def search_statement(*, dim: int, mode: SearchMode, query: str, vector: Any, languages: list[str],
+                     kb_ids: list[UUID], filters: SearchFilters, k: int, candidates: int,
+                     w_vec: float, w_text: float, rrf_k: int, match_budget: int) -> tuple[sql.Composed, dict]:
+    """The hybrid statement and its parameters (also used by EXPLAIN in tests and benchmarks)."""
+    params = {"kb_ids": list(kb_ids), "query": query, "qvec": vector, "languages": languages,
+              "match_budget": match_budget,
+              "n": candidates, "k": k, "w_vec": float(w_vec), "w_text": float(w_text), "rrf_k": rrf_k,
+              "tags_any": filters.tags_any, "tags_all": filters.tags_all,
+              "document_ids": filters.document_ids, "sources": filters.source,
+              "metadata": Jsonb(filters.metadata)}
+    used = tuple(name for name in _FILTERS if getattr(filters, name))
+    return _statement(dim, mode, used), params
+
+
+def _tune_params(ef_search: int, max_scan_tuples: int) -> list[str]:
+    return [str(int(ef_search)), str(int(max_scan_tuples))]
+
+
+async def load_kbs(conn, kb_ids: list[UUID], org_id: UUID | None) -> list[dict]:
+    cur = await conn.execute(_KBS, {"kb_ids": list(kb_ids), "org_id": org_id})
+    return await cur.fetchall()
+
+
+def load_kbs_sync(conn, kb_ids: list[UUID], org_id: UUID | None) -> list[dict]:
+    return conn.execute(_KBS, {"kb_ids": list(kb_ids), "org_id": org_id}).fetchall()
+
+
+async def search(conn, statement: sql.Composed, params: dict, *, ef_search: int, max_scan_tuples: int) -> list[dict]:
+    await conn.execute(_TUNE, _tune_params(ef_search, max_scan_tuples))
+    cur = await conn.execute(statement, params)
+    return await cur.fetchall()
+
+
+def search_sync(conn, statement: sql.Composed, params: dict, *, ef_search: int, max_scan_tuples: int) -> list[dict]:
+    conn.execute(_TUNE, _tune_params(ef_search, max_scan_tuples))
+    return conn.execute(statement, params).fetchall()
+
+
+def explain_sync(conn, statement: sql.Composed, params: dict, *, ef_search: int, max_scan_tuples: int,
+                 analyze: bool = False) -> str:
+    """The plan of a search statement as text (EXPLAIN [ANALYZE]), for tests and benchmarks."""
+    conn.execute(_TUNE, _tune_params(ef_search, max_scan_tuples))
+    prefix = sql.SQL("explain (analyze, buffers) " if analyze else "explain ")
+    return "\n".join(next(iter(r.values())) for r in conn.execute(prefix + statement, params).fetchall())

@@ -1,0 +1,129 @@
+"""Load LoCoMo into Renum the way production stores conversations, for bench/memory.py.
+
+One organization and agent; each LoCoMo conversation is a contact and each of its sessions a
+conversation of that contact. Turns go to conversation_history (created_at = session date,
+speaker and dia_id in metadata) and are embedded by the memory worker's own code
+(api/memory/indexing.index_turns) with a Redis-cached embedder, so a re-run is fast.
+LoCoMo is CC BY-NC 4.0: benchmark use only; nothing derived from it is stored in the repo.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+
+from bench import memory_repository as repo
+from bench.locomo_data import Conversation
+from infra import migrate, services
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / ".renum" / "bench-memory"
+PG_PORT = int(os.environ.get("RENUM_BENCH_MEMORY_PG_PORT", "15435"))
+REDIS_PORT = int(os.environ.get("RENUM_BENCH_MEMORY_REDIS_PORT", "16382"))
+
+
+@dataclass
+class Loaded:
+    org_id: UUID
+    agent_id: UUID
+    contacts: dict[str, UUID] = field(default_factory=dict)  # LoCoMo sample id -> contact
+    dia_by_message: dict[str, str] = field(default_factory=dict)  # message id -> dia_id
+    last_conversation: dict[str, UUID] = field(default_factory=dict)  # LoCoMo sample id -> its last session
+    turns: int = 0
+    embed_s: float = 0.0
+
+
+def start_stack(database: str = "renum_bench_memory") -> tuple[str, str, str]:
+    """(admin_url, app_url, redis_url); sets the environment before settings are read."""
+    pg = services.start_postgres(DATA_DIR, PG_PORT)
+    admin_url = services.ensure_database(pg, database, recreate=True)
+    migrate.migrate(admin_url, shim=True)
+    redis_url = services.start_redis(DATA_DIR, REDIS_PORT)
+    app_url = pg.url(database, user="renum_app")
+    os.environ.update(DATABASE_URL=app_url, REDIS_URL=redis_url, MIGRATION_DATABASE_URL=admin_url,
+                      LITELLM_LOCAL_MODEL_COST_MAP="True")
+    from api.core.config import get_settings
+    get_settings.cache_clear()
+    return admin_url, app_url, redis_url
+
+
+def _session_start(session, index: int) -> datetime:
+    started = session.started_at or datetime(2023, 1, 1) + timedelta(days=index)
+    return started.replace(tzinfo=UTC)
+
+
+def ingest(admin_url: str, app_url: str, redis_url: str, conversations: list[Conversation], *,
+           summaries: bool = False, log=print) -> Loaded:
+    import redis
+
+    from api.core.db import sync_pool, sync_unit_of_work
+    from api.core.principal import org_principal
+    from api.embeddings.cache import CachedEmbedder
+    from api.embeddings.service import get_embedder
+    from api.memory import indexing
+
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        org_id, agent_id = repo.create_org_and_agent(admin)
+    loaded = Loaded(org_id, agent_id)
+    embedder = CachedEmbedder(get_embedder(), redis.Redis.from_url(redis_url))
+    principal = org_principal(org_id, "admin", kind="worker")
+    pool = sync_pool(app_url, max_size=2)
+    pool.open(wait=True)
+    try:
+        for conv in conversations:
+            with sync_unit_of_work(pool, principal) as s:
+                contact_id = repo.create_contact(s.conn, org_id, conv.id, conv.speakers[0])
+            loaded.contacts[conv.id] = contact_id
+            for index, session in enumerate(conv.sessions):
+                conversation_id = _store_session(pool, principal, loaded, contact_id, conv, session, index)
+                loaded.last_conversation[conv.id] = conversation_id
+                started = time.perf_counter()
+                with sync_unit_of_work(pool, principal) as s:
+                    indexing.index_turns(s, conversation_id, embedder)
+                loaded.embed_s += time.perf_counter() - started
+                if summaries:
+                    _summarize(pool, principal, conversation_id, embedder)
+            log(f"{conv.id}: {len(conv.sessions)} sessions, {loaded.turns} turns so far, "
+                f"embedding {loaded.embed_s:.0f}s (cache hits {embedder.hits}, misses {embedder.misses})")
+    finally:
+        pool.close()
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        repo.analyze(admin)
+    return loaded
+
+
+def _store_session(pool, principal, loaded: Loaded, contact_id: UUID, conv: Conversation, session, index: int) -> UUID:
+    from api.core.db import sync_unit_of_work
+    start = _session_start(session, index)
+    with sync_unit_of_work(pool, principal) as s:
+        conversation_id = repo.create_conversation(s.conn, loaded.org_id, loaded.agent_id, contact_id, start)
+        for i, turn in enumerate(session.turns):
+            # LoCoMo has two human speakers; the first plays the customer, the second the agent.
+            role = "user" if turn.speaker == conv.speakers[0] else "assistant"
+            message_id = repo.insert_message(s.conn, loaded.org_id, conversation_id, contact_id, role, turn.full_text,
+                                             {"speaker": turn.speaker, "dia_id": turn.dia_id},
+                                             start + timedelta(seconds=i))
+            loaded.dia_by_message[str(message_id)] = turn.dia_id
+            loaded.turns += 1
+    return conversation_id
+
+
+def _summarize(pool, principal, conversation_id: UUID, embedder) -> None:
+    """Session summary with the agent's (local) model, as the worker task does; slow on CPU."""
+    import asyncio
+
+    from api.core.db import sync_unit_of_work
+    from api.llm import router as llm
+    from api.memory import pipeline
+    with sync_unit_of_work(pool, principal) as s:
+        job = pipeline.summary_job(s, conversation_id)
+    if job is None:
+        return
+    result = asyncio.run(llm.chat(job.messages, job.model, max_tokens=pipeline.SUMMARY_MAX_TOKENS, temperature=0))
+    with sync_unit_of_work(pool, principal) as s:
+        pipeline.store_summary(s, job, result.text, embedder.embed_passages([result.text])[0])

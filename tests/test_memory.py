@@ -1,0 +1,291 @@
+"""Memory: short-term turns in Redis, turn indexing, facts, summaries, retention, erasure, retrieval.
+
+Real Postgres, Redis and Celery worker; the hosted LLM is the fake OpenAI server
+(tests/memory_support.py) so fact JSON and summaries are deterministic.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from api.memory import service as memory
+from api.memory import short_term
+from api.memory.facts import parse_facts
+from api.memory.text import fts_config
+from tests.conftest import STACK, wait_for
+from tests.memory_support import (
+    FAKE_LLM,
+    add_turns,
+    create_agent,
+    create_contact,
+    create_conversation,
+    facts_reply,
+    in_org,
+    memories,
+    run,
+)
+from workers import memory as tasks
+
+REDIS_DB2 = STACK["REDIS_URL"].rsplit("/", 1)[0] + "/2"
+
+
+@pytest.fixture
+def setup(client, new_tenant, admin_conn):
+    """An organization with one agent (fake hosted model) and one contact."""
+    def make(**agent_fields):
+        tenant = new_tenant()
+        agent = create_agent(client, tenant, **agent_fields)
+        contact = create_contact(client, tenant)
+        return tenant, agent, contact
+    return make
+
+
+# --- short-term memory (Redis) ----------------------------------------------------------------
+
+def test_short_term_caps_turns_and_falls_back_on_miss(redis_client):
+    async def go():
+        redis = Redis.from_url(REDIS_DB2)
+        org, conv = uuid.uuid4(), uuid.uuid4()
+        assert await short_term.recent_turns(redis, org, conv, 10) is None  # miss -> caller reads Postgres
+        assert not await short_term.push_turn(redis, org, conv, "user", "oi", uuid.uuid4())  # no half list
+        assert await short_term.recent_turns(redis, org, conv, 10) is None
+        for i in range(7):
+            assert await short_term.push_turn(redis, org, conv, "user", f"m{i}", f"id{i}", new_conversation=i == 0,
+                                              max_turns=5, ttl_s=60)
+        await short_term.push_turn(redis, org, conv, "user", "m6", "id6", max_turns=5)  # retried push
+        turns = await short_term.recent_turns(redis, org, conv, 10)
+        assert [t["content"] for t in turns] == ["m3", "m4", "m5", "m6"]  # capped at 5, duplicate dropped
+        assert [t["content"] for t in await short_term.recent_turns(redis, org, conv, 2)] == ["m6"]
+        await short_term.fill(redis, org, conv, [{"role": "user", "content": "a", "id": "1"},
+                                                 {"role": "assistant", "content": "b", "id": "2"}], ttl_s=1)
+        assert [t["role"] for t in await short_term.recent_turns(redis, org, conv, 10)] == ["user", "assistant"]
+        assert 0 < await redis.ttl(short_term.key(org, conv)) <= 1
+        await redis.aclose()
+    run(go())
+    wait_for(lambda: not redis_client.keys("stm:*"), timeout=5, message="short-term list to expire")
+
+
+# --- parsing and text helpers -------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", [
+    '[{"key": "city", "value": "São Paulo", "confidence": 0.9}]',
+    'Sure! ```json\n[{"key": "City", "value": "São Paulo", "confidence": 0.9},]\n```',
+    "[{'key': 'city', 'value': 'São Paulo', 'confidence': 0.9}]",
+    '{"facts": [{"key": "city", "value": "São Paulo", "confidence": "0.9"}]}',
+    'Facts: {"key": "city", "value": "São Paulo", "confidence": 0.9} and {"key": "x", "value": "unknown"}',
+])
+def test_parse_facts_accepts_what_small_models_write(raw):
+    facts = parse_facts(raw)
+    assert [(f.key, f.value, f.confidence) for f in facts] == [("city", "São Paulo", 0.9)]
+
+
+@pytest.mark.parametrize("raw", ["", "[]", "no facts here", "[1, 2]", '[{"value": "x"}]', "[{broken"])
+def test_parse_facts_returns_nothing_for_unusable_output(raw):
+    assert parse_facts(raw) == []
+
+
+def test_fts_language_detection():
+    assert fts_config("Eu moro em São Paulo e não gosto de frio") == "portuguese"
+    assert fts_config("I live in Boston and I like the cold") == "english"
+    assert fts_config("ok") == "simple"
+
+
+# --- worker tasks -------------------------------------------------------------------------------
+
+def test_turns_are_indexed_once_even_when_redelivered(setup, admin_conn, celery_worker):
+    tenant, agent, contact = setup()
+    conv = create_conversation(admin_conn, agent, contact)
+    ids = add_turns(admin_conn, conv, [("user", "Quero trocar meu plano"), ("assistant", "Claro, qual plano?"),
+                                       ("system", "not a turn")])
+    for _ in range(3):  # the same task delivered three times (redelivery after a lost worker)
+        tasks.index_turns.delay(tenant.org_id, conv)
+    wait_for(lambda: len(memories(admin_conn, contact["id"], "turn")) == 2, message="turns indexed")
+    assert tasks.index_turns(tenant.org_id, conv) == 0  # direct call: nothing left to do
+    rows = memories(admin_conn, contact["id"], "turn")
+    assert sorted(r["metadata"]["message_id"] for r in rows) == sorted(ids[:2])
+    assert [r["content"] for r in rows] == ["Quero trocar meu plano", "Claro, qual plano?"]
+    assert all(r["embedding_dim"] == 384 for r in rows) and rows[0]["fts_config"] == "portuguese"
+    add_turns(admin_conn, conv, [("user", "O plano família")])
+    assert tasks.index_turns(tenant.org_id, conv) == 1
+
+
+def test_changed_fact_supersedes_instead_of_duplicating(setup, admin_conn, celery_worker):
+    tenant, agent, contact = setup()
+    conv1 = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv1, [("user", "Oi, eu moro em São Paulo"), ("assistant", "Que legal!")])
+    FAKE_LLM.script("Oi, eu moro em São Paulo", facts_reply(("city", "São Paulo", 0.9)))
+    tasks.extract_facts.delay(tenant.org_id, conv1)
+    wait_for(lambda: memories(admin_conn, contact["id"], "fact"), message="first fact")
+
+    conv2 = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv2, [("user", "Me mudei para o Rio de Janeiro"), ("assistant", "Anotado!")])
+    FAKE_LLM.script("Me mudei para o Rio de Janeiro", facts_reply(("City", "Rio de Janeiro", 1.0)))
+    tasks.extract_facts.delay(tenant.org_id, conv2)
+    wait_for(lambda: len(memories(admin_conn, contact["id"], "fact")) == 2, message="superseding fact")
+    old, new = memories(admin_conn, contact["id"], "fact")
+    assert (old["key"], old["metadata"]["value"], new["key"], new["metadata"]["value"]) == \
+        ("city", "São Paulo", "city", "Rio de Janeiro")
+    assert old["valid_to"] is not None and old["superseded_by"] == new["id"] and new["valid_to"] is None
+
+    assert tasks.extract_facts(tenant.org_id, conv2) == 1  # same value again: refresh only
+    assert len(memories(admin_conn, contact["id"], "fact")) == 2
+    current = run(in_org(tenant.org_id, memory.current_facts, uuid.UUID(contact["id"])))
+    assert [(f["key"], f["value"]) for f in current] == [("city", "Rio de Janeiro")]
+
+
+def test_resummarizing_replaces_the_conversation_summary(setup, admin_conn, celery_worker):
+    tenant, agent, contact = setup()
+    conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv, [("user", "Preciso de um orçamento para 40 cadeiras"), ("assistant", "Envio hoje.")])
+    FAKE_LLM.script("40 cadeiras", "Cliente pediu orçamento de 40 cadeiras.")
+    tasks.summarize_conversation.delay(tenant.org_id, conv)
+    wait_for(lambda: memories(admin_conn, contact["id"], "summary"), message="summary")
+    add_turns(admin_conn, conv, [("user", "Na verdade são 50 cadeiras")])
+    FAKE_LLM.script("50 cadeiras", "Cliente pediu orçamento de 50 cadeiras (antes 40).")
+    assert tasks.summarize_conversation(tenant.org_id, conv) is True
+    rows = memories(admin_conn, contact["id"], "summary")
+    assert [r["content"] for r in rows] == ["Cliente pediu orçamento de 50 cadeiras (antes 40)."]
+    summaries = run(in_org(tenant.org_id, memory.session_summaries, uuid.UUID(contact["id"]), 5))
+    assert [s["conversation_id"] for s in summaries] == [uuid.UUID(conv)]
+    assert admin_conn.execute("select summarized_at from public.conversations where id = %s",
+                              [conv]).fetchone()[0] is not None
+
+
+def test_after_turn_indexes_now_and_consolidates_when_idle(setup, admin_conn, redis_client, celery_worker):
+    tenant, agent, contact = setup(settings={"memory_idle_s": 1, "memory_every_n_turns": 50})
+    conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv, [("user", "Meu time é o Palmeiras"), ("assistant", "Boa!")])
+    FAKE_LLM.script("Meu time é o Palmeiras", facts_reply(("favorite_team", "Palmeiras", 0.9)))
+    tasks.after_turn.delay(tenant.org_id, conv)
+    wait_for(lambda: len(memories(admin_conn, contact["id"], "turn")) == 2, message="turns indexed")
+    wait_for(lambda: memories(admin_conn, contact["id"], "fact"), timeout=30, message="idle consolidation")
+    assert memories(admin_conn, contact["id"], "fact")[0]["key"] == "favorite_team"
+    wait_for(lambda: memories(admin_conn, contact["id"], "summary"), timeout=30, message="idle summary")
+
+
+def test_debounce_runs_one_consolidation_per_burst():
+    import redis as sync_redis
+
+    from api.memory import scheduling
+    client = sync_redis.Redis.from_url(REDIS_DB2)
+    org, conv = str(uuid.uuid4()), str(uuid.uuid4())
+    first = scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60)
+    second = scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60)
+    assert not first.consolidate_now and not second.consolidate_now
+    assert not scheduling.claim_idle(client, org, conv, first.token)  # superseded by the newer turn
+    assert scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60).consolidate_now  # 3rd turn
+    assert not scheduling.claim_idle(client, org, conv, second.token)  # consolidated already
+    fourth = scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60)
+    assert scheduling.claim_idle(client, org, conv, fourth.token)
+    assert not scheduling.claim_idle(client, org, conv, fourth.token)  # exactly once
+    client.close()
+
+
+def test_retention_deletes_only_what_is_older_than_the_agents_period(setup, admin_conn, celery_worker):
+    tenant, agent, contact = setup(retention_days=30)
+    _, keep_agent, keep_contact = setup()  # no retention: never touched
+    conv, keep_conv = create_conversation(admin_conn, agent, contact), create_conversation(admin_conn, keep_agent,
+                                                                                           keep_contact)
+    old = datetime.now(UTC) - timedelta(days=40)
+    add_turns(admin_conn, conv, [("user", "mensagem antiga"), ("assistant", "resposta antiga")], at=old)
+    add_turns(admin_conn, conv, [("user", "mensagem nova")])
+    add_turns(admin_conn, keep_conv, [("user", "antiga mas sem retenção")], at=old)
+    tasks.index_turns(tenant.org_id, conv)
+    tasks.index_turns(keep_agent["organization_id"], keep_conv)
+    tasks.apply_retention.delay()
+    wait_for(lambda: len(memories(admin_conn, contact["id"])) == 1, message="old memories erased")
+    left = admin_conn.execute("select content from public.conversation_history where conversation_id = %s",
+                              [conv]).fetchall()
+    assert left == [("mensagem nova",)]
+    assert len(memories(admin_conn, keep_contact["id"])) == 1
+    assert admin_conn.execute("select count(*) from public.conversation_history where conversation_id = %s",
+                              [keep_conv]).fetchone()[0] == 1
+
+
+# --- retrieval ----------------------------------------------------------------------------------
+
+def test_retrieve_finds_relevant_memories_in_either_language(setup, admin_conn):
+    tenant, agent, contact = setup()
+    past, now = create_conversation(admin_conn, agent, contact), create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, past, [("user", "Meu cachorro se chama Thor e adora correr"),
+                                 ("assistant", "Que nome legal!"),
+                                 ("user", "By the way, I am allergic to peanuts"),
+                                 ("user", "Prefiro ser atendido pela manhã")])
+    add_turns(admin_conn, now, [("user", "Quero comprar ração para cachorro")])
+    tasks.index_turns(tenant.org_id, past)
+    tasks.index_turns(tenant.org_id, now)
+    contact_id = uuid.UUID(contact["id"])
+
+    hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "Como se chama o meu cachorro?", 3))
+    assert "Thor" in hits[0].content and hits[0].kind == "turn"
+    assert [h.rank for h in hits] == [1, 2, 3] and hits[0].score >= hits[1].score >= hits[2].score
+    assert hits[0].metadata["role"] == "user" and hits[0].conversation_id == uuid.UUID(past)
+
+    hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "does the customer have a peanut allergy?", 1))
+    assert "peanuts" in hits[0].content
+
+    hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "cachorro", 10,
+                      exclude_conversation_id=uuid.UUID(past)))
+    assert [h.conversation_id for h in hits] == [uuid.UUID(now)]
+    assert run(in_org(tenant.org_id, memory.retrieve, contact_id, "cachorro", 10, kinds=("fact",))) == []
+
+
+# --- erasure ------------------------------------------------------------------------------------
+
+def test_erasing_a_contact_removes_history_memories_citations_and_redis_keys(setup, client, admin_conn):
+    import redis as sync_redis
+
+    from api.embeddings.cache import CachedEmbedder
+    from api.embeddings.service import get_embedder
+    from api.memory import scheduling
+    tenant, agent, contact = setup()
+    other = create_contact(client, tenant, name="Other")
+    conv, other_conv = create_conversation(admin_conn, agent, contact), create_conversation(admin_conn, agent, other)
+    ids = add_turns(admin_conn, conv, [("user", "Meu CPF termina em 1234"), ("assistant", "Obrigado")])
+    add_turns(admin_conn, other_conv, [("user", "Olá")])
+    tasks.index_turns(tenant.org_id, conv)
+    tasks.index_turns(tenant.org_id, other_conv)
+    memory_id = memories(admin_conn, contact["id"], "turn")[0]["id"]
+    admin_conn.execute("insert into public.citations (organization_id, message_id, memory_id, score, rank) "
+                       "values (%s, %s, %s, 0.9, 1)", [tenant.org_id, ids[1], memory_id])
+
+    app_redis = sync_redis.Redis.from_url(STACK["REDIS_URL"])  # the API's Redis database
+    cache_key = CachedEmbedder(get_embedder(), app_redis).cache_key("Meu CPF termina em 1234", "query")
+    app_redis.set(cache_key, b"\0" * 1536)
+
+    async def push(conversation_id):
+        redis = Redis.from_url(STACK["REDIS_URL"])
+        await short_term.push_turn(redis, tenant.org_id, conversation_id, "user", "x", uuid.uuid4(),
+                                   new_conversation=True)
+        await redis.aclose()
+    for c in (conv, other_conv):
+        run(push(c))
+        scheduling.record_turn(app_redis, tenant.org_id, c, every_n_turns=10, idle_s=60)
+    mine = [k for k in app_redis.keys(f"*{conv}*")] + [cache_key.encode()]
+    assert len(mine) == 4  # stm, memq, memn + the cached vector
+
+    resp = client.delete(f"/v1/contacts/{contact['id']}", headers=tenant.headers)
+    assert resp.status_code == 204, resp.text
+    count = lambda q, p: admin_conn.execute(q, p).fetchone()[0]
+    assert count("select count(*) from public.conversations where contact_id = %s", [contact["id"]]) == 0
+    assert count("select count(*) from public.conversation_history where contact_id = %s", [contact["id"]]) == 0
+    assert count("select count(*) from public.memories where contact_id = %s", [contact["id"]]) == 0
+    assert count("select count(*) from public.citations where message_id = any(%s::uuid[])", [ids]) == 0
+    wait_for(lambda: app_redis.exists(*mine) == 0, timeout=5, message="Redis keys erased")
+    assert len(app_redis.keys(f"*{other_conv}*")) == 3  # the other contact keeps theirs
+    assert len(memories(admin_conn, other["id"])) == 1
+    app_redis.close()
+
+
+def test_summary_with_the_local_model(setup, admin_conn):
+    """The packaged SmolLM2 through llama.cpp: content is not deterministic, the row is."""
+    tenant, agent, contact = setup(model="renum-local")
+    conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv, [("user", "I want to book a table for four on Friday at 8 pm."),
+                                 ("assistant", "Booked: Friday 8 pm, four people.")])
+    assert tasks.summarize_conversation(tenant.org_id, conv) is True
+    (row,) = memories(admin_conn, contact["id"], "summary")
+    assert row["content"].strip() and row["metadata"]["model"] == "renum-local" and row["embedding_dim"] == 384

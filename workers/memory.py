@@ -1,0 +1,135 @@
+"""Memory tasks (queue `memory`): index turns, summarize sessions, extract facts, retention.
+
+Thin tasks: ids as arguments, everything re-read from the database under the
+organization's RLS, idempotent (safe to redeliver with acks_late). The logic lives in
+api/memory/{indexing,pipeline}.py. LLM calls happen between two short transactions, never inside one:
+a local model can take a minute and must not hold a pooled connection or row locks.
+
+The chat code enqueues only `after_turn` (after its transaction commits):
+    session.after_commit(lambda: workers.memory.after_turn.delay(str(org_id), str(conversation_id)))
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from uuid import UUID
+
+import redis
+
+from api.core.config import get_settings
+from api.embeddings.service import get_embedder
+from api.llm import router as llm
+from api.llm.errors import LLMError
+from api.memory import facts as fact_parsing
+from api.memory import indexing, pipeline, scheduling
+from workers import db
+from workers.celery_app import app
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def _redis() -> redis.Redis:
+    # One client per thread, created lazily after the prefork.
+    if getattr(_local, "redis", None) is None:
+        _local.redis = redis.Redis.from_url(get_settings().redis_url)
+    return _local.redis
+
+
+def _complete(messages: list[dict], model: str, max_tokens: int) -> str:
+    """Run the async LLM router from a sync task on one long-lived loop per thread: LiteLLM
+    caches async HTTP clients, which break when each call gets a fresh loop (asyncio.run)."""
+    loop = getattr(_local, "loop", None)
+    if loop is None:
+        loop = _local.loop = asyncio.new_event_loop()
+    result = loop.run_until_complete(llm.chat(messages, model, max_tokens=max_tokens, temperature=0.0))
+    return result.text
+
+
+def _embedder():
+    return get_embedder()
+
+
+@app.task(name="workers.memory.index_turns", acks_late=True)
+def index_turns(organization_id: str, conversation_id: str) -> int:
+    """Embed the conversation's user/assistant turns not yet indexed (kind='turn'); returns how many."""
+    with db.org_transaction(organization_id) as session:
+        return indexing.index_turns(session, UUID(conversation_id), _embedder())
+
+
+# A model that is down (after the router's own retries and fallbacks) is retried later.
+_LLM_RETRY = {"autoretry_for": (LLMError,), "retry_backoff": 30, "retry_backoff_max": 600, "max_retries": 5}
+
+
+@app.task(name="workers.memory.summarize_conversation", acks_late=True, **_LLM_RETRY)
+def summarize_conversation(organization_id: str, conversation_id: str) -> bool:
+    """(Re)write the conversation's summary memory; False when there is nothing to summarize."""
+    with db.org_transaction(organization_id) as session:
+        job = pipeline.summary_job(session, UUID(conversation_id))
+    if job is None:
+        return False
+    text = _complete(job.messages, job.model, pipeline.SUMMARY_MAX_TOKENS)
+    vector = _embedder().embed_passages([text])[0] if text.strip() else None
+    with db.org_transaction(organization_id) as session:
+        return pipeline.store_summary(session, job, text, vector)
+
+
+@app.task(name="workers.memory.extract_facts", acks_late=True, **_LLM_RETRY)
+def extract_facts(organization_id: str, conversation_id: str) -> int:
+    """Extract {key, value, confidence} facts; supersede changed ones. Returns facts written."""
+    with db.org_transaction(organization_id) as session:
+        job = pipeline.facts_job(session, UUID(conversation_id))
+    if job is None:
+        return 0
+    raw = _complete(job.messages, job.model, pipeline.FACTS_MAX_TOKENS)
+    facts = fact_parsing.parse_facts(raw)
+    vectors = _embedder().embed_passages([fact_parsing.fact_text(f) for f in facts]) if facts else []
+    with db.org_transaction(organization_id) as session:
+        return pipeline.store_facts(session, job, facts, vectors)
+
+
+@app.task(name="workers.memory.after_turn", acks_late=True)
+def after_turn(organization_id: str, conversation_id: str) -> None:
+    """After each exchange: index its turns now; summarize/extract when the conversation goes
+    idle (debounced in Redis) or every N exchanges."""
+    with db.org_transaction(organization_id) as session:
+        plan = indexing.index_turns_and_plan(session, UUID(conversation_id), _embedder())
+    if plan is None:  # conversation gone, or memory disabled for its agent
+        return
+    decision = scheduling.record_turn(_redis(), organization_id, conversation_id, plan.every_n_turns, plan.idle_s)
+    if decision.consolidate_now:
+        _consolidate(organization_id, conversation_id)
+    else:
+        consolidate_if_idle.apply_async((organization_id, conversation_id, decision.token), countdown=plan.idle_s)
+
+
+@app.task(name="workers.memory.consolidate_if_idle", acks_late=True)
+def consolidate_if_idle(organization_id: str, conversation_id: str, token: str) -> bool:
+    """Debounce target: consolidate only if no turn arrived since `token` was issued."""
+    if not scheduling.claim_idle(_redis(), organization_id, conversation_id, token):
+        return False
+    _consolidate(organization_id, conversation_id)
+    return True
+
+
+def _consolidate(organization_id: str, conversation_id: str) -> None:
+    summarize_conversation.delay(organization_id, conversation_id)
+    extract_facts.delay(organization_id, conversation_id)
+
+
+@app.task(name="workers.memory.apply_retention", acks_late=True)
+def apply_retention() -> dict:
+    """Daily (beat): erase history and memories older than each agent's retention_days."""
+    with db.pool().connection() as conn, conn.transaction():
+        targets = pipeline.retention_targets(conn)
+    totals = {"agents": 0, "messages": 0, "memories": 0}
+    for target in targets:
+        with db.org_transaction(target["organization_id"]) as session:
+            messages, memories = pipeline.apply_retention(session, target["agent_id"], target["retention_days"])
+        totals["agents"] += 1
+        totals["messages"] += messages
+        totals["memories"] += memories
+    if targets:
+        log.info("retention: %s", totals)
+    return totals
