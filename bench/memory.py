@@ -5,7 +5,8 @@
 Ingests LoCoMo (bench/memory_ingest.py), then asks every question (category 5, adversarial,
 is reported separately: its evidence is about what was NOT said) as the contact's message
 and checks which evidence dia_ids are among the retrieved turns:
-- recall@k: fraction of the question's evidence turns in the top k, averaged over questions;
+- recall@k: fraction of the question's evidence turns in the top k units (a unit is an excerpt
+  of `excerpt_turns` consecutive turns, or one turn), averaged over questions;
 - all@k: share of questions whose evidence is entirely in the top k;
 - latency of retrieve() with the query vector given (the chat path embeds the message once
   and shares the vector with the knowledge search), and of the uncached query embedding.
@@ -29,8 +30,8 @@ DEFAULT_PATH = DATASETS_DIR / "locomo" / "locomo10.json"
 KS = (5, 10)
 
 
-def _recall(retrieved: list[str], evidence: tuple[str, ...], k: int) -> tuple[float, bool]:
-    top = set(retrieved[:k])
+def _recall(units: list[list[str]], evidence: tuple[str, ...], k: int) -> tuple[float, bool]:
+    top = {dia for unit in units[:k] for dia in unit}
     hit = sum(e in top for e in evidence)
     return hit / len(evidence), hit == len(evidence)
 
@@ -62,7 +63,7 @@ async def evaluate(app_url: str, loaded, conversations, vectors: dict, config) -
     pool = async_pool(app_url, min_size=1, max_size=2)
     await pool.open(wait=True)
     scores: dict[str, list] = defaultdict(list)
-    sql_ms = []
+    sql_ms, context_turns, context_words = [], [], []
     try:
         for conv in conversations:
             for qa in (qa for qa in conv.qa if qa.evidence):
@@ -71,10 +72,17 @@ async def evaluate(app_url: str, loaded, conversations, vectors: dict, config) -
                     hits = await memory.retrieve(session, loaded.contacts[conv.id], qa.question, k=max(KS),
                                                  query_vector=vectors[qa.question], kinds=("turn",), config=config)
                 sql_ms.append((time.perf_counter() - started) * 1000)
-                retrieved = [loaded.dia_by_message.get(h.metadata.get("message_id"), "") for h in hits]
+                # A hit is a unit (an excerpt of turns, or one turn when excerpt_turns=1): the
+                # evidence counts as found when any turn of a top-k unit is an evidence turn.
+                units = [[loaded.dia_by_message.get(t.message_id, "") for t in h.excerpt]
+                         or [loaded.dia_by_message.get(h.metadata.get("message_id"), "")] for h in hits]
                 group = "adversarial" if qa.category == 5 else "all"
+                if qa.category != 5:
+                    context_turns.append(sum(len(u) for u in units[:max(KS)]))
+                    context_words.append(sum(len(t.content.split()) for h in hits[:max(KS)]
+                                             for t in (h.excerpt or [h])))
                 for k in KS:
-                    recall, complete = _recall(retrieved, qa.evidence, k)
+                    recall, complete = _recall(units, qa.evidence, k)
                     scores[f"{group}:recall@{k}"].append(recall)
                     scores[f"{group}:all@{k}"].append(complete)
                     if qa.category != 5:
@@ -84,7 +92,9 @@ async def evaluate(app_url: str, loaded, conversations, vectors: dict, config) -
     return {"config": vars(config), "questions": len(scores["all:recall@10"]),
             "adversarial_questions": len(scores["adversarial:recall@10"]),
             "metrics": {name: round(sum(v) / len(v), 4) for name, v in sorted(scores.items())},
-            "latency_retrieve_ms": latency_summary(sql_ms)}
+            "latency_retrieve_ms": latency_summary(sql_ms),
+            "turns_in_top10": round(sum(context_turns) / max(1, len(context_turns)), 1),
+            "words_in_top10": round(sum(context_words) / max(1, len(context_words)), 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     ingest_s = time.perf_counter() - started
     vectors, miss_ms = embed_questions(conversations, redis_url)
     from api.memory.service import DEFAULT_CONFIG, RetrievalConfig
-    configs = [DEFAULT_CONFIG] + ([RetrievalConfig(candidates=c, w_vec=1.0, w_text=w)
-                                   for c in (40, 100) for w in (0.0, 0.25, 0.5, 1.0)] if args.sweep else [])
+    sweep = [RetrievalConfig(excerpt_turns=w, w_text=t) for w in (1, 4, 5, 6) for t in (0.0, 0.5, 1.0)]
+    sweep += [RetrievalConfig(spread=0.0), RetrievalConfig(candidates=40)]
+    configs = [DEFAULT_CONFIG] + ([c for c in sweep if c != DEFAULT_CONFIG] if args.sweep else [])
     runs = [asyncio.run(evaluate(app_url, loaded, conversations, vectors, config)) for config in configs]
     if args.chat_overhead:
         from bench.memory_chat import chat_overhead

@@ -221,8 +221,16 @@ def test_retrieve_finds_relevant_memories_in_either_language(setup, admin_conn):
 
     hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "Como se chama o meu cachorro?", 3))
     assert "Thor" in hits[0].content and hits[0].kind == "turn"
-    assert [h.rank for h in hits] == [1, 2, 3] and hits[0].score >= hits[1].score >= hits[2].score
+    # Turns come back as excerpts: the four turns of the past conversation are one unit (in
+    # order, the match included), the current conversation's turn another.
+    assert [h.rank for h in hits] == [1, 2] and hits[0].score >= hits[1].score
     assert hits[0].metadata["role"] == "user" and hits[0].conversation_id == uuid.UUID(past)
+    assert [t.content[:10] for t in hits[0].excerpt] == ["Meu cachor", "Que nome l", "By the way", "Prefiro se"]
+    assert [t.seq for t in hits[0].excerpt] == [0, 1, 2, 3] and hits[0].excerpt[1].role == "assistant"
+    single = run(in_org(tenant.org_id, memory.retrieve, contact_id, "Como se chama o meu cachorro?", 3,
+                        config=memory.RetrievalConfig(excerpt_turns=1)))
+    assert [h.rank for h in single] == [1, 2, 3] and single[0].score >= single[1].score >= single[2].score
+    assert "Thor" in single[0].content and [t.content for t in single[0].excerpt] == [single[0].content]
 
     hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "does the customer have a peanut allergy?", 1))
     assert "peanuts" in hits[0].content

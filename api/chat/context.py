@@ -96,9 +96,17 @@ def _fact_text(fact: dict) -> str:
     return f"{fact['key']}: {fact['value']}" if fact.get("key") and fact.get("value") else fact["content"]
 
 
+_WHO = {"user": "the customer", "assistant": "you"}
+
+
 def _turn_text(hit) -> str:
-    who = {"user": "the customer", "assistant": "you"}.get(hit.metadata.get("role"), "someone")
-    return f"On {hit.created_at:%Y-%m-%d}, {who} said: {hit.content}"
+    """A remembered exchange (the matching turn and its neighbours), dated, one line per turn."""
+    turns = hit.excerpt or ()
+    if len(turns) <= 1:
+        who = _WHO.get(hit.metadata.get("role"), "someone")
+        return f"On {hit.created_at:%Y-%m-%d}, {who} said: {hit.content}"
+    lines = [f"- {_WHO.get(t.role, 'someone')}: {t.content}" for t in turns]
+    return f"On {turns[0].created_at:%Y-%m-%d}:\n" + "\n".join(lines)
 
 
 async def _knowledge(session: Session, redis: Redis, org_id: UUID, kbs: list[dict], query: str) -> list[Source]:

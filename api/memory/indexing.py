@@ -51,7 +51,7 @@ def _index(session: Session, ctx: dict, embedder: Embedder) -> int:
     previous = repo.turn_before(session.conn, ctx["conversation_id"], pending[0])
     vectors = embedder.embed_passages(embedding_texts(pending, previous))
     # content stays the message itself (what the prompt shows); date and role are columns/metadata.
-    rows = [memory_row(ctx, "turn", t["content"], vec, message_id=t["id"], at=t["created_at"],
+    rows = [memory_row(ctx, "turn", t["content"], vec, message_id=t["id"], at=t["created_at"], seq=t["seq"],
                         metadata={"message_id": str(t["id"]), "role": t["role"],
                                   "speaker": (t["metadata"] or {}).get("speaker")})
             for t, vec in zip(pending, vectors, strict=True)]

@@ -7,7 +7,7 @@ from psycopg.types.json import Jsonb
 
 _MEMORY_COLUMNS = ("organization_id", "contact_id", "agent_id", "conversation_id", "message_id", "kind", "key",
                    "content", "confidence", "embedding", "embedding_dim", "fts_config", "metadata", "valid_from",
-                   "created_at")
+                   "created_at", "seq")
 
 
 def _one(conn, query: str, params=()) -> dict | None:
@@ -29,12 +29,16 @@ def conversation_context(conn, conversation_id: UUID) -> dict | None:
 
 
 def unindexed_turns(conn, conversation_id: UUID) -> list[dict]:
+    """Turns not indexed yet, oldest first, with `seq`: their 0-based position among the
+    conversation's user/assistant messages (excerpts group turns by it)."""
     return _all(conn, """
-        select h.id, h.role, h.content, h.created_at, h.metadata
-          from public.conversation_history h
-         where h.conversation_id = %s and h.role in ('user', 'assistant')
-           and not exists (select 1 from public.memories m where m.message_id = h.id and m.kind = 'turn')
-         order by h.created_at, h.id""", [conversation_id])
+        select t.* from (
+          select h.id, h.role, h.content, h.created_at, h.metadata,
+                 (row_number() over (order by h.created_at, h.id) - 1)::int as seq
+            from public.conversation_history h
+           where h.conversation_id = %s and h.role in ('user', 'assistant')) t
+         where not exists (select 1 from public.memories m where m.message_id = t.id and m.kind = 'turn')
+         order by t.created_at, t.id""", [conversation_id])
 
 
 def turn_before(conn, conversation_id: UUID, turn: dict) -> dict | None:

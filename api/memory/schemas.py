@@ -10,11 +10,24 @@ MemoryKind = Literal["fact", "summary", "turn"]
 
 
 @dataclass(frozen=True, slots=True)
+class ExcerptTurn:
+    """One turn of a retrieved excerpt (a turn memory and its neighbours in the conversation)."""
+    id: UUID
+    content: str
+    created_at: datetime
+    role: str | None
+    speaker: str | None
+    message_id: str | None
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryHit:
     """One retrieved memory. `score` is the fused (RRF) score, `rank` 1-based.
 
     For kind='turn', metadata has message_id, role and speaker; for 'fact', key/value;
-    for 'summary', turns (how many turns it covers)."""
+    for 'summary', turns (how many turns it covers). Turn hits carry `excerpt`: the turns of
+    the same conversation around the match, in order, the match included."""
     id: UUID
     kind: MemoryKind
     content: str
@@ -24,6 +37,7 @@ class MemoryHit:
     conversation_id: UUID | None
     metadata: dict = field(default_factory=dict)
     key: str | None = None
+    excerpt: tuple[ExcerptTurn, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,19 +22,25 @@ from api.core.db import Session
 from api.embeddings.cache import CachedEmbedder
 from api.embeddings.service import Embedder, get_embedder
 from api.memory import repository
-from api.memory.schemas import MemoryHit
+from api.memory.schemas import ExcerptTurn, MemoryHit
 
 ALL_KINDS = ("fact", "summary", "turn")
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """One configuration for every tenant; bench/memory.py measured these values (BENCHMARKS.md)."""
-    candidates: int = 40  # per side, before fusion
+    """One configuration for every tenant; bench/memory.py measured these values on LoCoMo
+    (BENCHMARKS.md, "Memory")."""
+    candidates: int = 100  # per side (vector, text), before fusion
     w_vec: float = 1.0
-    # Text search adds names and rare words the vectors miss, but ranks without IDF, so it
-    # only nudges: on LoCoMo 0.25 beat 0 and 0.5/1.0 at recall@10 (0.591 vs 0.553/0.566/0.569).
-    w_text: float = 0.25
+    # The text side ranks by IDF within the contact's memories, so it is as strong as the
+    # vectors on conversation turns (names, places, dates) and gets the same weight.
+    w_text: float = 1.0
+    # Turns come back as excerpts of this many consecutive turns of one conversation (1: single
+    # turns). A reply means little without the exchange around it.
+    excerpt_turns: int = 4
+    # An excerpt scores max(turn scores) + spread * (sum - max): several matching turns help.
+    spread: float = 0.3
 
 
 DEFAULT_CONFIG = RetrievalConfig()
@@ -51,6 +57,9 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
                    config: RetrievalConfig = DEFAULT_CONFIG) -> list[MemoryHit]:
     """The contact's `k` most relevant current memories for `query`, best first.
 
+    A turn hit carries `excerpt`: the consecutive turns around it (itself included, in order),
+    which is what the prompt should show.
+
     Pass `query_vector` when the caller already embedded the message (the knowledge-base
     search uses the same E5 "query:" vector), and `exclude_conversation_id` to leave out
     turns of the ongoing conversation that are already in the prompt as recent turns.
@@ -63,11 +72,27 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
     rows = await repository.retrieve(
         session.conn, contact_id=contact_id, vector=np.asarray(vector, dtype=np.float32), text=query,
         dim=emb.dim, k=k, candidates=max(config.candidates, k), kinds=list(kinds),
-        exclude_conversation_id=exclude_conversation_id, w_vec=config.w_vec, w_text=config.w_text)
-    return [MemoryHit(id=r["id"], kind=r["kind"], content=r["content"], score=float(r["score"]), rank=i,
-                      created_at=r["created_at"], conversation_id=r["conversation_id"],
-                      metadata=r["metadata"] or {}, key=r["key"])
-            for i, r in enumerate(rows, start=1)]
+        exclude_conversation_id=exclude_conversation_id, w_vec=config.w_vec, w_text=config.w_text,
+        excerpt_turns=config.excerpt_turns, spread=config.spread)
+    return _hits(rows)
+
+
+def _hits(rows: list[dict]) -> list[MemoryHit]:
+    """One hit per unit: the best-matching memory, with the excerpt's turns for grouped turns."""
+    units: dict[str, list[dict]] = {}
+    for row in rows:
+        units.setdefault(row["unit"], []).append(row)
+    hits = []
+    for rank, members in enumerate(units.values(), start=1):
+        best = next(r for r in members if r["id"] == r["best_id"])
+        excerpt = tuple(ExcerptTurn(id=r["id"], content=r["content"], created_at=r["created_at"],
+                                    role=(r["metadata"] or {}).get("role"), speaker=(r["metadata"] or {}).get("speaker"),
+                                    message_id=(r["metadata"] or {}).get("message_id"), seq=r["seq"])
+                        for r in members) if best["kind"] == "turn" else ()
+        hits.append(MemoryHit(id=best["id"], kind=best["kind"], content=best["content"], score=float(best["score"]),
+                              rank=rank, created_at=best["created_at"], conversation_id=best["conversation_id"],
+                              metadata=best["metadata"] or {}, key=best["key"], excerpt=excerpt))
+    return hits
 
 
 async def current_facts(session: Session, contact_id: UUID) -> list[dict]:
