@@ -10,7 +10,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 settings = get_settings()
 
 # Task modules are listed explicitly so every worker registers the same set.
-TASK_MODULES = ["workers.health", "workers.memory", "workers.ingest"]
+TASK_MODULES = ["workers.health", "workers.memory", "workers.ingest", "workers.webhooks", "workers.channels"]
 app = Celery("renum", broker=settings.redis_url or "redis://127.0.0.1:16379/0", include=TASK_MODULES)
 app.conf.update(
     task_acks_late=True,
@@ -33,5 +33,8 @@ app.conf.update(
     worker_hijack_root_logger=False,
     beat_schedule={"memory-retention": {"task": "workers.memory.apply_retention", "schedule": 24 * 3600},
                    "ingest-reconcile": {"task": "workers.ingest.reconcile", "schedule": 60.0,
-                                        "options": {"expires": 55}}},
+                                        "options": {"expires": 55}},
+                   # Overdue webhook deliveries (lost enqueue, crashed worker) are sent again.
+                   "webhooks-sweep": {"task": "workers.webhooks.sweep", "schedule": 30.0,
+                                      "options": {"expires": 25}}},
 )

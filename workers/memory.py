@@ -10,7 +10,6 @@ The chat code enqueues only `after_turn` (after its transaction commits):
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from uuid import UUID
@@ -23,7 +22,7 @@ from api.llm import router as llm
 from api.llm.errors import LLMError
 from api.memory import facts as fact_parsing
 from api.memory import indexing, pipeline, scheduling
-from workers import db
+from workers import aio, db
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -38,12 +37,8 @@ def _redis() -> redis.Redis:
 
 
 def _complete(messages: list[dict], model: str, max_tokens: int) -> str:
-    """Run the async LLM router from a sync task on one long-lived loop per thread: LiteLLM
-    caches async HTTP clients, which break when each call gets a fresh loop (asyncio.run)."""
-    loop = getattr(_local, "loop", None)
-    if loop is None:
-        loop = _local.loop = asyncio.new_event_loop()
-    result = loop.run_until_complete(llm.chat(messages, model, max_tokens=max_tokens, temperature=0.0))
+    """Run the async LLM router from a sync task on the thread's long-lived loop (workers.aio)."""
+    result = aio.run(llm.chat(messages, model, max_tokens=max_tokens, temperature=0.0))
     return result.text
 
 

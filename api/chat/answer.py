@@ -1,6 +1,7 @@
 """Store an answer: the assistant message, its citations and a usage event, in one transaction.
 
-After it commits: the memory task (after_commit) and the answer's turn in short-term memory.
+The `message.created` webhook event is written in the same transaction. After it commits: the
+memory task and the event's deliveries (after_commit) and the answer's turn in short-term memory.
 The unique index on `reply_to` makes this exactly-once even if two sends answered the same
 message (a lock that expired mid-generation): the second finds the first's answer and returns it.
 """
@@ -15,6 +16,7 @@ from api.chat.replies import Reply, replay, stored_reply
 from api.chat.turn import Turn
 from api.core.db import Session
 from api.prompts.budget import approx_tokens
+from api.webhooks import events as webhook_events
 
 
 async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None, latency_ms: int | None,
@@ -45,6 +47,10 @@ async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None
             "metadata": {k: details[k] for k in ("first_token_ms", "fallbacks", "requested_model", "usage_estimated")}
             | {"overhead_ms": _overhead_ms(turn, latency_ms), "context_ms": turn.context_ms}})
         await repository.touch_conversation(session.conn, target["conversation_id"])
+        await webhook_events.emit(session, tx.org_id, "message.created", {
+            "message_id": answer["id"], "conversation_id": target["conversation_id"], "role": "assistant",
+            "agent_id": target["agent_id"], "contact_id": target["contact_id"], "channel": target["channel"],
+            "reply_to": question["id"], "content": text, "model": model, "created_at": answer["created_at"]})
         if turn.memory:
             session.after_commit(partial(followups.enqueue_memory_update, tx.org_id, target["conversation_id"]))
     await followups.remember_turn(turn.redis, tx.org_id, target["conversation_id"], "assistant", text, answer["id"])

@@ -9,6 +9,7 @@ from api.core.errors import Conflict, NotFound
 from api.core.pagination import PageParams
 from api.memory import service as memory_service
 from api.memory import short_term
+from api.webhooks import events as webhook_events
 
 
 async def create(session: Session, org_id: UUID, data: ContactCreate) -> dict:
@@ -42,6 +43,8 @@ async def erase(session: Session, contact_id: UUID, redis: Redis | None = None) 
     conversation_ids, cache_keys = await memory_service.forget_plan(session, contact_id)
     if not await repository.delete(session.conn, contact_id):
         raise NotFound("contact not found")
+    await webhook_events.emit(session, contact["organization_id"], "contact.deleted",
+                              {"contact_id": contact_id, "external_id": contact["external_id"]})
     if redis is not None:
         session.after_commit(lambda: short_term.forget_contact_soon(
             redis, contact["organization_id"], contact_id, conversation_ids, cache_keys))

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     chat_lock_wait_s: float = 2.0
     chat_messages_per_minute: int = 30
 
+    # Outbound webhooks: attempts before a delivery is dead-lettered, the first retry delay
+    # (doubling per attempt, capped) and the per-request timeout.
+    webhook_max_attempts: int = Field(8, ge=1, le=50)
+    webhook_backoff_s: float = Field(10.0, gt=0)
+    webhook_backoff_max_s: float = Field(3600.0, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> "Settings":
         if self.env == "prod":

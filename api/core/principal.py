@@ -12,7 +12,7 @@ RESERVED_CLAIMS = ("renum_org_id", "renum_org_role", "renum_api_key_id", "renum_
 
 @dataclass(frozen=True)
 class Principal:
-    kind: Literal["user", "api_key", "worker"]
+    kind: Literal["user", "api_key", "worker", "channel"]
     claims: dict = field(hash=False)
     user_id: UUID | None = None
     # Set for API keys and workers: the one organization they act for.
@@ -30,7 +30,7 @@ def user_principal(claims: dict) -> Principal:
     return Principal(kind="user", claims=clean, user_id=UUID(str(claims["sub"])))
 
 
-def org_principal(org_id: UUID, role: str, *, kind: Literal["api_key", "worker"],
+def org_principal(org_id: UUID, role: str, *, kind: Literal["api_key", "worker", "channel"],
                   api_key_id: UUID | None = None) -> Principal:
     claims = {"role": "authenticated", "renum_org_id": str(org_id), "renum_org_role": role,
               "renum_principal": kind}

@@ -21,6 +21,7 @@ from api.documents.embedders import embedder_for
 from api.documents.errors import DocumentError
 from api.documents.extract import extract_text
 from api.embeddings.errors import EmbeddingError, UnknownEmbeddingModel
+from api.webhooks import events as webhook_events
 from workers.db import org_transaction, pool
 
 log = logging.getLogger("renum.ingest")
@@ -81,13 +82,12 @@ def _claim(org_id: str, document_id: UUID, version: int) -> Job | None:
             # Deleted, replaced by a newer version, or already finished by another delivery.
             return None
         if doc["attempts"] >= MAX_ATTEMPTS:
-            repo.mark_failed(session.conn, document_id, version,
-                             f"Processing was abandoned after {doc['attempts']} attempts. "
-                             "Reprocess the document to try again.")
+            _mark_failed(session, doc, f"Processing was abandoned after {doc['attempts']} attempts. "
+                                       "Reprocess the document to try again.")
             return None
         data = repo.content(session.conn, document_id, version)
         if data is None:
-            repo.mark_failed(session.conn, document_id, version, "The uploaded file is missing; upload it again.")
+            _mark_failed(session, doc, "The uploaded file is missing; upload it again.")
             return None
         repo.mark_processing(session.conn, document_id)
     return Job(org_id, doc, data)
@@ -132,6 +132,7 @@ def _write(job: Job, chunks: list[Chunk], vectors: list) -> str:
         count = repo.replace_chunks(session.conn, current, rows)
         repo.mark_ready(session.conn, doc["id"], count)
         repo.bump_kb_version(session.conn, doc["knowledge_base_id"])
+        _emit(session, current, "document.ready", chunk_count=count)
     log.info("document %s v%s ready: %d chunks", doc["id"], doc["version"], count)
     return "ready"
 
@@ -139,7 +140,22 @@ def _write(job: Job, chunks: list[Chunk], vectors: list) -> str:
 def fail(org_id: str, document_id: str, version: int, message: str) -> bool:
     """Record why the current version cannot be processed (no-op if it was replaced meanwhile)."""
     with org_transaction(org_id) as session:
-        return repo.mark_failed(session.conn, UUID(str(document_id)), version, message)
+        doc = repo.lock_document(session.conn, UUID(str(document_id)))
+        return doc is not None and doc["version"] == version and _mark_failed(session, doc, message)
+
+
+def _mark_failed(session, doc: dict, message: str) -> bool:
+    """Fail the document's current version and emit document.failed, in the same transaction."""
+    if not repo.mark_failed(session.conn, doc["id"], doc["version"], message):
+        return False
+    _emit(session, doc, "document.failed", error=message)
+    return True
+
+
+def _emit(session, doc: dict, event_type: str, **extra) -> None:
+    webhook_events.emit_sync(session, doc["organization_id"], event_type, {
+        "document_id": doc["id"], "knowledge_base_id": doc["knowledge_base_id"], "version": doc["version"],
+        "title": doc["title"], "status": event_type.removeprefix("document."), **extra})
 
 
 def stuck_documents(older_than_s: float = STUCK_AFTER_S, limit: int = 500) -> list[dict]:

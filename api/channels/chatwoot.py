@@ -1,0 +1,97 @@
+"""Chatwoot agent bot: authenticate its webhooks, read `message_created`, post replies.
+
+Authentication of `POST /v1/channels/chatwoot/{integration_id}`:
+- with a `webhook_secret` on the integration, the request must be signed the way Chatwoot signs
+  webhooks: `X-Chatwoot-Timestamp: <unix seconds>` within 300 s of our clock and
+  `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{raw body}")>`;
+- without one, the integration's token must be sent as `?token=` (Chatwoot's agent bot URL
+  cannot carry headers) or as the `X-Renum-Channel-Token` header.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+import httpx
+
+from api.core.errors import Unauthorized, Unprocessable
+
+SIGNATURE_WINDOW_S = 300
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def check_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float) -> None:
+    if not signature or not timestamp:
+        raise Unauthorized("missing X-Chatwoot-Signature / X-Chatwoot-Timestamp", code="invalid_signature")
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_WINDOW_S:
+        raise Unauthorized(f"X-Chatwoot-Timestamp is not within {SIGNATURE_WINDOW_S} s of now",
+                           code="invalid_signature")
+    if not hmac.compare_digest(sign(secret, int(timestamp), body), signature.strip()):
+        raise Unauthorized("the signature does not match", code="invalid_signature")
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    message_id: str
+    conversation_id: str
+    content: str
+    sender_id: str | None
+    sender_name: str | None
+
+
+def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
+    """(event, message or None, why it is ignored); 422 for a payload that is not Chatwoot's."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Unprocessable("the body must be a JSON object") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+        raise Unprocessable("the body must be a JSON object with an `event`")
+    event = payload["event"]
+    if event != "message_created":
+        return event, None, f"event {event} is not answered"
+    conversation = payload.get("conversation")
+    message_id = payload.get("id")
+    if not isinstance(conversation, dict) or conversation.get("id") is None or message_id is None:
+        raise Unprocessable("message_created needs `id` and `conversation.id`")
+    # Webhooks send "incoming"; some Chatwoot payloads use the enum's integer (0 = incoming).
+    if payload.get("message_type") not in ("incoming", 0) or payload.get("private"):
+        return event, None, "only incoming, public messages from the customer are answered"
+    content = payload.get("content")
+    if not isinstance(content, str) or not content.strip():
+        return event, None, "the message has no text"
+    sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
+    if sender.get("type") not in (None, "contact"):
+        return event, None, "only messages from the contact are answered"
+    return event, IncomingMessage(
+        message_id=str(message_id), conversation_id=str(conversation["id"]), content=content.strip(),
+        sender_id=None if sender.get("id") is None else str(sender["id"]),
+        sender_name=(sender.get("name") or None) if isinstance(sender.get("name"), str) else None), None
+
+
+class ChatwootError(Exception):
+    def __init__(self, message: str, *, retryable: bool):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+async def post_reply(integration: dict, conversation_id: str, content: str, timeout_s: float) -> None:
+    """POST the agent's answer into the Chatwoot conversation as an outgoing message."""
+    url = (f"{integration['base_url']}/api/v1/accounts/{integration['account_id']}"
+           f"/conversations/{conversation_id}/messages")
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            resp = await client.post(url, json={"content": content, "message_type": "outgoing", "private": False},
+                                     headers={"api_access_token": integration["api_access_token"]})
+    except httpx.HTTPError as exc:
+        raise ChatwootError(f"Chatwoot could not be reached: {type(exc).__name__}", retryable=True) from exc
+    if resp.status_code >= 300:
+        # 408/429/5xx may pass; another 4xx (bad token, unknown conversation) will not.
+        retryable = resp.status_code in (408, 429) or resp.status_code >= 500
+        raise ChatwootError(f"Chatwoot answered HTTP {resp.status_code}", retryable=retryable)

@@ -1,0 +1,137 @@
+"""Channel integrations (admins only: they hold a Chatwoot access token) and inbound messages.
+
+An inbound `message_created` is stored (deduplicated by Chatwoot's message id) together with
+its conversation in one short transaction, and answered by a task after commit
+(workers.channels.reply), so Chatwoot gets its 200 at once and a redelivered webhook is
+answered only once.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from uuid import UUID
+
+from api.channels import chatwoot, repository
+from api.channels.schemas import IntegrationCreate, IntegrationUpdate
+from api.conversations import repository as conversations_repository
+from api.conversations import service as conversations_service
+from api.conversations.schemas import ConversationCreate
+from api.core.auth import hash_api_key
+from api.core.config import get_settings
+from api.core.db import Session, anon_unit_of_work, unit_of_work
+from api.core.errors import Conflict, NotFound, Unauthorized
+from api.core.principal import org_principal
+
+log = logging.getLogger("renum.channels")
+CHANNEL = "chatwoot"
+REPLY_TASK = "workers.channels.reply"
+TOKEN_PREFIX = "rch_"
+
+
+def inbound_path(integration_id: UUID) -> str:
+    return f"/v1/channels/chatwoot/{integration_id}"
+
+
+def public_view(row: dict) -> dict:
+    return {**row, "signature_required": bool(row["webhook_secret"]), "inbound_path": inbound_path(row["id"])}
+
+
+async def create(session: Session, org_id: UUID, data: IntegrationCreate) -> dict:
+    if not await repository.agent_exists(session.conn, org_id, data.agent_id):
+        raise NotFound("agent not found")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = await repository.insert(session.conn, {
+        **data.model_dump(), "organization_id": org_id,
+        "token_hash": hash_api_key(token, get_settings().api_key_pepper)})
+    view = public_view(row)
+    return {**view, "token": token, "inbound_url_path": f"{view['inbound_path']}?token={token}"}
+
+
+async def get(session: Session, integration_id: UUID) -> dict:
+    row = await repository.get(session.conn, integration_id)
+    if row is None:
+        raise NotFound("channel integration not found")
+    return public_view(row)
+
+
+async def list_integrations(session: Session, org_id: UUID, params) -> list[dict]:
+    return [public_view(r) for r in await repository.page(session.conn, org_id, params)]
+
+
+async def update(session: Session, integration_id: UUID, data: IntegrationUpdate) -> dict:
+    current = await get(session, integration_id)
+    values = data.model_dump(exclude_unset=True)
+    if "webhook_secret" in values and not values["webhook_secret"]:
+        values["webhook_secret"] = None
+    if values.get("agent_id") and not await repository.agent_exists(session.conn, current["organization_id"],
+                                                                   values["agent_id"]):
+        raise NotFound("agent not found")
+    return public_view(await repository.update(session.conn, integration_id, values))
+
+
+async def delete(session: Session, integration_id: UUID) -> None:
+    if not await repository.delete(session.conn, integration_id):
+        raise NotFound("channel integration not found")
+
+
+async def inbound(pool, integration_id: UUID, body: bytes, *, token: str | None, timestamp: str | None,
+                  signature: str | None) -> dict:
+    """A Chatwoot webhook: authenticate (401), parse (422), store and queue the answer; never waits on it."""
+    async with anon_unit_of_work(pool) as conn:
+        integration = await repository.resolve(conn, integration_id)
+    if integration is None or integration["kind"] != "chatwoot":
+        raise NotFound("channel integration not found")
+    authenticate(integration, body, token=token, timestamp=timestamp, signature=signature)
+    _, message, ignored = chatwoot.parse(body)
+    if not integration["active"]:
+        return {"status": "ignored", "reason": "the integration is disabled"}
+    if message is None:
+        return {"status": "ignored", "reason": ignored}
+    # Authenticated as the integration: acts for its organization with member rights only.
+    principal = org_principal(integration["organization_id"], "member", kind="channel")
+    async with unit_of_work(pool, principal) as session:
+        event = await receive(session, integration, message)
+    return {"status": "accepted" if event else "duplicate"}
+
+
+def authenticate(integration: dict, body: bytes, *, token: str | None, timestamp: str | None,
+                 signature: str | None) -> None:
+    """401 unless the request is signed (integrations with a webhook secret) or carries the token."""
+    if integration["webhook_secret"]:
+        chatwoot.check_signature(integration["webhook_secret"], timestamp, signature, body, time.time())
+        return
+    expected = integration["token_hash"]
+    if not token or not secrets.compare_digest(hash_api_key(token, get_settings().api_key_pepper), expected):
+        raise Unauthorized("missing or invalid channel token", code="invalid_token")
+
+
+async def receive(session: Session, integration: dict, message: chatwoot.IncomingMessage) -> dict | None:
+    """Store an incoming message and open/reuse its conversation; None for a duplicate."""
+    org_id, account = integration["organization_id"], integration["account_id"]
+    external_id = f"{account}:{message.conversation_id}"
+    contact = f"chatwoot:{account}:{message.sender_id}" if message.sender_id else None
+    try:
+        conversation, _ = await conversations_service.open_conversation(
+            session, org_id, integration["agent_id"],
+            ConversationCreate(channel=CHANNEL, external_id=external_id, contact_external_id=contact,
+                               contact_name=message.sender_name if contact else None,
+                               metadata={"integration_id": str(integration["id"])}))
+    except Conflict:  # the integration's agent changed since: the conversation stays with its agent
+        conversation = await conversations_repository.get_by_external_id(session.conn, org_id, CHANNEL, external_id)
+    event = await repository.insert_event(session.conn, {
+        "organization_id": org_id, "integration_id": integration["id"],
+        "external_id": f"message_created:{message.message_id}", "conversation_id": conversation["id"],
+        "external_conversation_id": message.conversation_id, "content": message.content})
+    if event is not None:
+        args = [str(org_id), str(event["id"])]
+        session.after_commit(lambda: _enqueue_reply(*args))
+    return event
+
+
+def _enqueue_reply(org_id: str, event_id: str) -> None:
+    from workers.celery_app import app as celery_app
+    try:
+        celery_app.send_task(REPLY_TASK, args=[org_id, event_id])
+    except Exception:  # the message is stored (status received); failing now would not help Chatwoot
+        log.exception("could not enqueue %s for channel event %s", REPLY_TASK, event_id)

@@ -1,0 +1,80 @@
+"""One delivery attempt: claim (short transaction), POST (no transaction open), record.
+
+Idempotent per delivery id: the claim only succeeds for a pending, due delivery that no other
+worker holds, so a redelivered or duplicated task message (acks_late, the sweep) does nothing
+for a delivery already delivered, dead-lettered, scheduled for later or in flight. A worker
+that dies mid-POST leaves a claim that expires; the sweep then sends it again, so receivers
+must dedupe on `webhook-id` (at-least-once, as Standard Webhooks expects).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+import httpx
+
+from api.core.config import get_settings
+from api.webhooks import repository_sync as repo
+from api.webhooks import signing
+from workers.db import org_transaction
+
+log = logging.getLogger("renum.webhooks")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # skipped | delivered | retry | dead
+    retry_in_s: float | None = None
+
+
+def backoff_s(attempts: int) -> float:
+    """Delay after the `attempts`-th failed attempt: base, 2x base, 4x base... capped."""
+    settings = get_settings()
+    return min(settings.webhook_backoff_max_s, settings.webhook_backoff_s * 2 ** max(0, attempts - 1))
+
+
+def body_of(row: dict) -> bytes:
+    """The Standard Webhooks payload shape: type, timestamp, data (plus the event id)."""
+    return json.dumps({"id": str(row["event_id"]), "type": row["type"],
+                       "timestamp": row["event_created_at"].isoformat(), "data": row["payload"]},
+                      separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def attempt(org_id: str, delivery_id: str) -> Outcome:
+    settings = get_settings()
+    # Held long enough for the POST and the write-back; expires if this worker dies.
+    with org_transaction(org_id) as session:
+        row = repo.claim(session.conn, UUID(delivery_id), settings.webhook_timeout_s + 30)
+    if row is None:
+        return Outcome("skipped")
+    if not row["active"]:
+        return _failed(org_id, row, None, "the endpoint is disabled", final=True)
+    secret = signing.endpoint_secret(settings.webhook_signing_secret, row["endpoint_id"], row["secret_salt"])
+    body = body_of(row)
+    headers = signing.headers(secret, str(row["event_id"]), int(time.time()), body)
+    try:
+        resp = httpx.post(row["url"], content=body, headers=headers, timeout=settings.webhook_timeout_s,
+                          follow_redirects=False)
+    except httpx.TimeoutException:
+        return _failed(org_id, row, None, f"timed out after {settings.webhook_timeout_s:g} s")
+    except httpx.HTTPError as exc:
+        return _failed(org_id, row, None, f"could not connect: {type(exc).__name__}")
+    if 200 <= resp.status_code < 300:
+        with org_transaction(org_id) as session:
+            repo.record_success(session.conn, row["id"], resp.status_code)
+        return Outcome("delivered")
+    return _failed(org_id, row, resp.status_code, f"HTTP {resp.status_code}: {resp.text[:200]}")
+
+
+def _failed(org_id: str, row: dict, status_code: int | None, error: str, *, final: bool = False) -> Outcome:
+    dead = final or row["attempts"] >= get_settings().webhook_max_attempts
+    retry_in = None if dead else backoff_s(row["attempts"])
+    with org_transaction(org_id) as session:
+        repo.record_failure(session.conn, row["id"], status_code, error, retry_in)
+    if dead:
+        log.warning("webhook delivery %s dead after %d attempts: %s", row["id"], row["attempts"], error)
+        return Outcome("dead")
+    return Outcome("retry", retry_in)

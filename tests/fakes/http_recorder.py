@@ -1,0 +1,85 @@
+"""A plain HTTP server on 127.0.0.1 that records every POST and answers scripted statuses.
+
+Stands in for a customer's webhook receiver and for Chatwoot's API in the webhook and
+channel tests: the worker sends real HTTP to it.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            script = owner.scripts[self.path.split("?")[0]]
+            status = script.popleft() if script else owner.default_status
+        data = json.dumps({"id": len(owner.requests)}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: "HttpRecorder"
+
+
+class HttpRecorder:
+    def __init__(self, default_status: int = 200):
+        self.default_status = default_status
+        self.requests: list[Recorded] = []
+        self.scripts: dict[str, deque[int]] = defaultdict(deque)
+        self.lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="http-recorder")
+
+    def start(self) -> "HttpRecorder":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def script(self, path: str, *statuses: int) -> None:
+        """The next requests to `path` get these statuses, in order; then default_status."""
+        with self.lock:
+            self.scripts[path].extend(statuses)
+
+    def to(self, path: str) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.path.split("?")[0] == path]

@@ -1,0 +1,178 @@
+"""Chatwoot agent bot channel: authentication (token, signature window), dedupe, and a reply
+posted back to a fake Chatwoot on 127.0.0.1 by the real worker through the chat service.
+
+The worker answers with the fake hosted model: tests.memory_support (imported here, before
+the worker starts) points infra/litellm.yaml's `gpt-4o-mini` at a FakeOpenAIServer, which
+echoes "echo: <last user message>".
+"""
+import json
+import time
+import uuid
+
+import pytest
+
+from api.channels.chatwoot import sign
+from tests.conftest import wait_for
+from tests.fakes.http_recorder import HttpRecorder
+from tests.memory_support import MODEL
+
+ACCOUNT = 7
+
+
+@pytest.fixture(scope="module")
+def chatwoot():
+    server = HttpRecorder().start()
+    yield server
+    server.stop()
+
+
+def make_agent(client, tenant) -> dict:
+    resp = client.post("/v1/agents", json={"name": "Bot", "model": MODEL, "max_tokens": 24, "memory_enabled": False},
+                       headers=tenant.headers)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def make_integration(client, tenant, chatwoot, **body) -> dict:
+    agent = make_agent(client, tenant)
+    resp = client.post("/v1/channel-integrations", headers=tenant.headers, json={
+        "agent_id": agent["id"], "base_url": chatwoot.base_url + "/", "account_id": ACCOUNT,
+        "api_access_token": "cw-token-123", **body})
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def message_created(conversation: int, message_id: int | None = None, content: str = "Qual o prazo de entrega?",
+                    **extra) -> dict:
+    return {"event": "message_created", "id": message_id or int(time.time() * 1000) % 10**9, "content": content,
+            "message_type": "incoming", "private": False, "content_type": "text",
+            "sender": {"id": 501, "name": "Maria Souza", "type": "contact"},
+            "conversation": {"id": conversation, "inbox_id": 3}, "account": {"id": ACCOUNT, "name": "Loja"}, **extra}
+
+
+def post(client, integration: dict, payload, *, token: str | None = None, headers=None):
+    url = integration["inbound_path"] + (f"?token={token}" if token else "")
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return client.post(url, content=data, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def replies_to(chatwoot, conversation: int):
+    return chatwoot.to(f"/api/v1/accounts/{ACCOUNT}/conversations/{conversation}/messages")
+
+
+def test_incoming_message_is_answered_in_chatwoot_once(client, new_tenant, chatwoot, admin_conn, celery_worker):
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot)
+    assert integration["token"].startswith("rch_") and "api_access_token" not in json.dumps(integration)
+    conversation = 9000 + int(uuid.uuid4().int % 1000)
+    payload = message_created(conversation)
+    resp = post(client, integration, payload, token=integration["token"])
+    assert resp.status_code == 200 and resp.json()["status"] == "accepted", resp.text
+
+    [reply] = wait_for(lambda: replies_to(chatwoot, conversation), 60, message="reply posted to Chatwoot")
+    assert reply.headers["api_access_token"] == "cw-token-123"
+    assert reply.json()["message_type"] == "outgoing" and reply.json()["private"] is False
+    assert reply.json()["content"].startswith("echo: ") and "Qual o prazo de entrega?" in reply.json()["content"]
+
+    # The same webhook again (Chatwoot retried it): 200, no second answer.
+    again = post(client, integration, payload, token=integration["token"])
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    # A new message in the same Chatwoot conversation continues the same Renum conversation.
+    second = post(client, integration, message_created(conversation, content="E o frete?"),
+                  token=integration["token"])
+    assert second.json()["status"] == "accepted"
+    wait_for(lambda: len(replies_to(chatwoot, conversation)) == 2, 60, message="second reply")
+    time.sleep(1.5)
+    assert len(replies_to(chatwoot, conversation)) == 2
+
+    rows = admin_conn.execute(
+        "select c.channel, c.external_id, ct.external_id, ct.name, count(h.id) from public.conversations c "
+        "join public.contacts ct on ct.id = c.contact_id "
+        "join public.conversation_history h on h.conversation_id = c.id "
+        "where c.organization_id = %s group by 1, 2, 3, 4", [t.org_id]).fetchall()
+    assert rows == [("chatwoot", f"{ACCOUNT}:{conversation}", f"chatwoot:{ACCOUNT}:501", "Maria Souza", 4)]
+    statuses = admin_conn.execute("select status, reply_message_id is not null from public.channel_events "
+                                  "where integration_id = %s", [integration["id"]]).fetchall()
+    assert statuses == [("replied", True), ("replied", True)]
+
+
+def test_only_incoming_customer_messages_are_answered(client, new_tenant, chatwoot, admin_conn):
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot)
+    token = integration["token"]
+    for payload in (message_created(1, message_type="outgoing"), message_created(1, private=True),
+                    message_created(1, content="  "), {"event": "conversation_status_changed", "id": 5},
+                    message_created(1, sender={"id": 9, "type": "user"})):
+        resp = post(client, integration, payload, token=token)
+        assert resp.status_code == 200 and resp.json()["status"] == "ignored", (payload, resp.text)
+    assert admin_conn.execute("select count(*) from public.channel_events where integration_id = %s",
+                              [integration["id"]]).fetchone()[0] == 0
+
+
+def test_inbound_errors(client, new_tenant, chatwoot):
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot)
+    token = integration["token"]
+    assert post(client, integration, message_created(1), token="rch_wrong").status_code == 401
+    assert post(client, integration, message_created(1)).status_code == 401
+    by_header = post(client, integration, {"event": "conversation_created"}, headers={"X-Renum-Channel-Token": token})
+    assert by_header.status_code == 200 and by_header.json()["status"] == "ignored"
+    unknown = {**integration, "inbound_path": f"/v1/channels/chatwoot/{uuid.uuid4()}"}
+    assert post(client, unknown, message_created(1), token=token).status_code == 404
+    assert post(client, integration, b"not json", token=token).status_code == 422
+    assert post(client, integration, b"[1, 2]", token=token).status_code == 422
+    assert post(client, integration, {"event": "message_created", "id": 1}, token=token).status_code == 422
+    # A disabled integration is acknowledged but not answered.
+    assert client.patch(f"/v1/channel-integrations/{integration['id']}", json={"active": False},
+                        headers=t.headers).status_code == 200
+    off = post(client, integration, message_created(1), token=token)
+    assert off.status_code == 200 and off.json()["status"] == "ignored"
+
+
+def test_signed_requests_within_the_window(client, new_tenant, chatwoot):
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot, webhook_secret="cw-webhook-secret")
+    assert integration["signature_required"] is True
+    body = json.dumps(message_created(4242)).encode()
+
+    def signed(ts: int, secret: str = "cw-webhook-secret", data: bytes = body) -> dict:
+        return {"X-Chatwoot-Timestamp": str(ts), "X-Chatwoot-Signature": sign(secret, ts, data)}
+
+    now = int(time.time())
+    assert post(client, integration, body, headers=signed(now - 301)).status_code == 401  # outside 300 s
+    assert post(client, integration, body, headers=signed(now + 301)).status_code == 401
+    assert post(client, integration, body, headers=signed(now, secret="other")).status_code == 401
+    tampered = {**signed(now), "X-Chatwoot-Timestamp": str(now - 1)}
+    assert post(client, integration, body, headers=tampered).status_code == 401
+    # With a webhook secret, the URL token alone is not enough.
+    assert post(client, integration, body, token=integration["token"]).status_code == 401
+    ok = post(client, integration, body, headers=signed(now - 290))
+    assert ok.status_code == 200 and ok.json()["status"] == "accepted", ok.text
+    dup = post(client, integration, body, headers=signed(now))
+    assert dup.status_code == 200 and dup.json()["status"] == "duplicate"
+
+
+def test_integration_crud_validation_and_roles(client, new_tenant, new_user, chatwoot):
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot)
+    assert integration["base_url"] == chatwoot.base_url and integration["account_id"] == str(ACCOUNT)
+    got = client.get(f"/v1/channel-integrations/{integration['id']}", headers=t.headers)
+    assert got.status_code == 200 and "token" not in got.json() and "cw-token-123" not in got.text
+    listed = client.get("/v1/channel-integrations", headers=t.headers).json()["data"]
+    assert [i["id"] for i in listed] == [integration["id"]]
+    base = {"agent_id": integration["agent_id"], "base_url": "https://chat.example.com", "account_id": 1,
+            "api_access_token": "x"}
+    for bad in ({"base_url": "ftp://chat.example.com"}, {"account_id": "abc"}, {"kind": "whatsapp"},
+                {"api_access_token": ""}):
+        resp = client.post("/v1/channel-integrations", json={**base, **bad}, headers=t.headers)
+        assert resp.status_code == 422, (bad, resp.text)
+    assert client.post("/v1/channel-integrations", json={**base, "agent_id": str(uuid.uuid4())},
+                       headers=t.headers).status_code == 404
+
+    member_id, member_token = new_user()
+    client.post(f"/v1/organizations/{t.org_id}/members", json={"user_id": str(member_id)}, headers=t.headers)
+    member = {"Authorization": f"Bearer {member_token}"}
+    assert client.post("/v1/channel-integrations", json=base, headers=member).status_code == 403
+    assert client.get(f"/v1/channel-integrations/{integration['id']}", headers=member).status_code == 404
+    assert client.delete(f"/v1/channel-integrations/{integration['id']}", headers=t.headers).status_code == 204
+    assert post(client, integration, message_created(1), token=integration["token"]).status_code == 404
