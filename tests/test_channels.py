@@ -96,6 +96,35 @@ def test_incoming_message_is_answered_in_chatwoot_once(client, new_tenant, chatw
     assert statuses == [("replied", True), ("replied", True)]
 
 
+def test_sweep_answers_messages_whose_reply_task_was_lost(client, new_tenant, chatwoot, admin_conn, celery_worker):
+    from workers import channels as channel_tasks
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot)
+    conversation = 8000 + int(uuid.uuid4().int % 1000)
+    assert post(client, integration, message_created(conversation), token=integration["token"]).status_code == 200
+    wait_for(lambda: replies_to(chatwoot, conversation), 60, message="first reply")
+    [conv_id] = admin_conn.execute("select conversation_id from public.channel_events where integration_id = %s",
+                                   [integration["id"]]).fetchone()
+    # Two messages stored as received whose reply task never ran (enqueue failed, worker died):
+    # one recent enough to retry, one that used up its re-enqueues.
+    for external_id, content, sweeps in (("message_created:lost-1", "Ainda tem estoque?", 0),
+                                         ("message_created:lost-2", "Alguém aí?", channel_tasks.SWEEP_LIMIT)):
+        admin_conn.execute(
+            "insert into public.channel_events (organization_id, integration_id, external_id, conversation_id, "
+            "external_conversation_id, content, created_at, sweeps) values (%s, %s, %s, %s, %s, %s, "
+            "now() - interval '10 minutes', %s)",
+            [t.org_id, integration["id"], external_id, conv_id, str(conversation), content, sweeps])
+
+    assert channel_tasks.sweep() == 1
+    assert channel_tasks.sweep() == 0  # re-enqueued at most once per STALE_S
+    replies = wait_for(lambda: len(replies_to(chatwoot, conversation)) == 2 and replies_to(chatwoot, conversation),
+                       60, message="reply to the swept message")
+    assert "Ainda tem estoque?" in replies[-1].json()["content"]
+    rows = dict(admin_conn.execute("select external_id, status from public.channel_events where integration_id = %s",
+                                   [integration["id"]]).fetchall())
+    assert rows["message_created:lost-1"] == "replied" and rows["message_created:lost-2"] == "failed"
+
+
 def test_only_incoming_customer_messages_are_answered(client, new_tenant, chatwoot, admin_conn):
     t = new_tenant()
     integration = make_integration(client, t, chatwoot)

@@ -36,5 +36,8 @@ app.conf.update(
                                         "options": {"expires": 55}},
                    # Overdue webhook deliveries (lost enqueue, crashed worker) are sent again.
                    "webhooks-sweep": {"task": "workers.webhooks.sweep", "schedule": 30.0,
-                                      "options": {"expires": 25}}},
+                                      "options": {"expires": 25}},
+                   # Inbound channel messages whose reply task was lost are answered again.
+                   "channels-sweep": {"task": "workers.channels.sweep", "schedule": 60.0,
+                                      "options": {"expires": 55}}},
 )

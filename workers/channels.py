@@ -10,15 +10,24 @@ import logging
 from uuid import UUID
 
 from api.channels import reply
+from api.channels import repository_sync as repo
 from api.channels.chatwoot import ChatwootError
 from api.chat.transactions import Transactions
 from api.core.errors import DomainError
-from api.core.principal import org_principal
+from api.core.db import sync_unit_of_work
+from api.core.principal import Principal, org_principal
 from workers import aio
 from workers.celery_app import app
+from workers.db import pool
 
 log = logging.getLogger("renum.channels")
 MAX_RETRIES = 5
+# A message still 'received' this long after it arrived lost its reply task (the enqueue
+# failed, or the worker died outside the task's own error handling): the sweep re-enqueues it,
+# at most once per STALE_S and SWEEP_LIMIT times, then marks it failed.
+STALE_S = 120
+SWEEP_LIMIT = 3
+_SCANNER = Principal(kind="worker", claims={"role": "authenticated", "renum_principal": "worker"})
 
 
 def _retryable(exc: Exception) -> bool:
@@ -46,3 +55,17 @@ def reply_to_message(self, organization_id: str, event_id: str) -> str:
         log.warning("channel event %s not answered: %s", event_id, message)
         aio.run(reply.give_up(tx, UUID(event_id), message))
         return "failed"
+
+
+@app.task(name="workers.channels.sweep")
+def sweep(stale_s: float = STALE_S, limit: int = 200) -> int:
+    """Re-enqueue inbound messages whose reply task was lost; returns how many were re-enqueued."""
+    with sync_unit_of_work(pool(), _SCANNER) as session:
+        rows = repo.stalled_events(session.conn, stale_s, stale_s, SWEEP_LIMIT, limit)
+    again = [r for r in rows if r["status"] == "received"]
+    for row in again:
+        reply_to_message.apply_async(args=[str(row["organization_id"]), str(row["id"])])
+    if rows:
+        log.warning("channel sweep: re-enqueued %d unanswered messages, gave up on %d",
+                    len(again), len(rows) - len(again))
+    return len(again)

@@ -103,6 +103,9 @@ create table public.channel_events (
   error text,
   created_at timestamptz not null default now(),
   replied_at timestamptz,
+  -- Times the sweep re-enqueued it (its task was lost or crashed) and when it last did.
+  sweeps integer not null default 0,
+  swept_at timestamptz,
   unique (integration_id, external_id),
   foreign key (integration_id, organization_id)
     references public.channel_integrations (id, organization_id) on delete cascade,
@@ -110,6 +113,7 @@ create table public.channel_events (
     references public.conversations (id, organization_id) on delete set null (conversation_id)
 );
 create index channel_events_organization_id_idx on public.channel_events (organization_id, created_at desc);
+create index channel_events_received_idx on public.channel_events (created_at) where status = 'received';
 create index channel_events_conversation_idx on public.channel_events (conversation_id) where conversation_id is not null;
 
 do $$
@@ -236,3 +240,37 @@ as $$
 $$;
 revoke all on function private.resolve_channel_integration(uuid) from public;
 grant execute on function private.resolve_channel_integration(uuid) to anon, authenticated, service_role;
+
+-- The channel sweep's cross-tenant door (worker principals only, ids only): messages still
+-- 'received' after `stale` lost their reply task (enqueue failed, worker crashed): re-enqueue
+-- them at most once per `min_gap`; after `max_sweeps` they are marked failed instead.
+create function private.stalled_channel_events(stale interval, min_gap interval, max_sweeps integer,
+                                               max_rows integer default 200)
+returns table (organization_id uuid, id uuid, status text)
+language plpgsql volatile security definer set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  if coalesce(auth.jwt() ->> 'renum_principal', '') <> 'worker' then
+    raise exception 'only workers may scan for stalled channel events' using errcode = '42501';
+  end if;
+  return query
+    update public.channel_events e
+       set swept_at = now(),
+           sweeps = e.sweeps + 1,
+           status = case when e.sweeps >= max_sweeps then 'failed' else e.status end,
+           error = case when e.sweeps >= max_sweeps
+                        then format('not answered after %s re-enqueues', e.sweeps) else e.error end
+     where e.id in (select s.id
+                      from public.channel_events s
+                     where s.status = 'received'
+                       and s.created_at < now() - stale
+                       and (s.swept_at is null or s.swept_at < now() - min_gap)
+                     order by s.created_at
+                     limit max_rows
+                       for update skip locked)
+    returning e.organization_id, e.id, e.status;
+end
+$$;
+revoke all on function private.stalled_channel_events(interval, interval, integer, integer) from public;
+grant execute on function private.stalled_channel_events(interval, interval, integer, integer) to authenticated, service_role;
