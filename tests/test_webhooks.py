@@ -266,3 +266,20 @@ def test_sweep_sends_a_delivery_whose_enqueue_was_lost_and_duplicates_do_nothing
     celery_app.send_task("workers.webhooks.sweep", kwargs={"overdue_s": 0})
     time.sleep(2)
     assert len(receiver.to(path)) == 1
+
+
+def test_private_targets_are_refused_outside_dev(client, new_tenant, monkeypatch):
+    """SSRF guard: in production a URL must resolve to public addresses only (checked on save
+    and again before each request); dev and test allow 127.0.0.1 receivers."""
+    from api.core.config import get_settings
+    monkeypatch.setattr(get_settings(), "egress_allow_private", False)
+    t = new_tenant()
+    for url in ("http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data",
+                "http://[::1]/hook", "http://localhost/hook"):
+        resp = client.post("/v1/webhooks", json={"url": url}, headers=t.headers)
+        assert resp.status_code == 422, (url, resp.text)
+        assert resp.json()["error"]["code"] == "url_not_allowed" and "non-public" in resp.json()["error"]["message"]
+    resp = client.post("/v1/webhooks", json={"url": "https://93.184.215.14/hook"}, headers=t.headers)
+    assert resp.status_code == 201, resp.text
+    moved = client.patch(f"/v1/webhooks/{resp.json()['id']}", json={"url": "http://192.168.0.10/"}, headers=t.headers)
+    assert moved.status_code == 422 and moved.json()["error"]["code"] == "url_not_allowed"

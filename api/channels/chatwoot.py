@@ -9,6 +9,7 @@ Authentication of `POST /v1/channels/chatwoot/{integration_id}`:
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from api.core import egress
 from api.core.errors import Unauthorized, Unprocessable
 
 SIGNATURE_WINDOW_S = 300
@@ -85,6 +87,10 @@ async def post_reply(integration: dict, conversation_id: str, content: str, time
     """POST the agent's answer into the Chatwoot conversation as an outgoing message."""
     url = (f"{integration['base_url']}/api/v1/accounts/{integration['account_id']}"
            f"/conversations/{conversation_id}/messages")
+    try:
+        await asyncio.to_thread(egress.check_url, url)
+    except egress.EgressBlocked as exc:
+        raise ChatwootError(f"Chatwoot URL blocked: {exc}", retryable=False) from exc
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             resp = await client.post(url, json={"content": content, "message_type": "outgoing", "private": False},

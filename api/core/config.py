@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(10.0, gt=0)
     webhook_backoff_max_s: float = Field(3600.0, gt=0)
     webhook_timeout_s: float = Field(10.0, gt=0)
+    # Whether tenant-configured URLs (webhooks, Chatwoot) may point at private, loopback or
+    # link-local addresses; unset = only in dev and test (SSRF guard, api/core/egress.py).
+    egress_allow_private: bool | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> "Settings":

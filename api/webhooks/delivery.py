@@ -16,6 +16,7 @@ from uuid import UUID
 
 import httpx
 
+from api.core import egress
 from api.core.config import get_settings
 from api.webhooks import repository_sync as repo
 from api.webhooks import signing
@@ -55,6 +56,10 @@ def attempt(org_id: str, delivery_id: str) -> Outcome:
     secret = signing.endpoint_secret(settings.webhook_signing_secret, row["endpoint_id"], row["secret_salt"])
     body = body_of(row)
     headers = signing.headers(secret, str(row["event_id"]), int(time.time()), body)
+    try:
+        egress.check_url(row["url"])
+    except egress.EgressBlocked as exc:
+        return _failed(org_id, row, None, f"blocked: {exc}", final=True)
     try:
         resp = httpx.post(row["url"], content=body, headers=headers, timeout=settings.webhook_timeout_s,
                           follow_redirects=False)
