@@ -205,3 +205,17 @@ def test_integration_crud_validation_and_roles(client, new_tenant, new_user, cha
     assert client.get(f"/v1/channel-integrations/{integration['id']}", headers=member).status_code == 404
     assert client.delete(f"/v1/channel-integrations/{integration['id']}", headers=t.headers).status_code == 204
     assert post(client, integration, message_created(1), token=integration["token"]).status_code == 404
+
+
+def test_inbound_is_rate_limited_per_integration_and_sender(client, new_tenant, chatwoot, monkeypatch):
+    from api.core.config import get_settings
+    monkeypatch.setattr(get_settings(), "channel_rate_limit_per_minute", 2)
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot)
+    ignored = message_created(1, content="x", message_type="outgoing")  # accepted, not answered
+    codes = [post(client, integration, {**ignored, "id": i}, token=integration["token"]).status_code for i in range(3)]
+    assert codes[:2] == [200, 200] and codes[2] == 429
+    limited = post(client, integration, {**ignored, "id": 99}, token=integration["token"])
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limited"
+

