@@ -15,7 +15,7 @@ from api.channels.chatwoot import ChatwootError
 from api.chat.transactions import Transactions
 from api.core.errors import DomainError
 from api.core.db import sync_unit_of_work
-from api.core.principal import Principal, org_principal
+from api.core.principal import SCANNER, org_principal
 from workers import aio
 from workers.celery_app import app
 from workers.db import pool
@@ -27,7 +27,6 @@ MAX_RETRIES = 5
 # at most once per STALE_S and SWEEP_LIMIT times, then marks it failed.
 STALE_S = 120
 SWEEP_LIMIT = 3
-_SCANNER = Principal(kind="worker", claims={"role": "authenticated", "renum_principal": "worker"})
 
 
 def _retryable(exc: Exception) -> bool:
@@ -60,7 +59,7 @@ def reply_to_message(self, organization_id: str, event_id: str) -> str:
 @app.task(name="workers.channels.sweep")
 def sweep(stale_s: float = STALE_S, limit: int = 200) -> int:
     """Re-enqueue inbound messages whose reply task was lost; returns how many were re-enqueued."""
-    with sync_unit_of_work(pool(), _SCANNER) as session:
+    with sync_unit_of_work(pool(), SCANNER) as session:
         rows = repo.stalled_events(session.conn, stale_s, stale_s, SWEEP_LIMIT, limit)
     again = [r for r in rows if r["status"] == "received"]
     for row in again:

@@ -7,7 +7,7 @@ still sent: the sweep re-enqueues every pending delivery that is overdue.
 import logging
 
 from api.core.db import sync_unit_of_work
-from api.core.principal import Principal
+from api.core.principal import SCANNER
 from api.webhooks import delivery, events
 from api.webhooks import repository_sync as repo
 from workers.celery_app import app
@@ -16,7 +16,6 @@ from workers.db import pool
 log = logging.getLogger("renum.webhooks")
 # A pending delivery this overdue has lost its task message (or its worker): send it again.
 OVERDUE_S = 30
-_SCANNER = Principal(kind="worker", claims={"role": "authenticated", "renum_principal": "worker"})
 
 
 @app.task(name="workers.webhooks.deliver", acks_late=True)
@@ -30,7 +29,7 @@ def deliver(organization_id: str, delivery_id: str) -> str:
 @app.task(name="workers.webhooks.sweep")
 def sweep(overdue_s: float = OVERDUE_S, limit: int = 500) -> int:
     """Re-enqueue pending deliveries whose time has passed (lost enqueue, crashed worker)."""
-    with sync_unit_of_work(pool(), _SCANNER) as session:
+    with sync_unit_of_work(pool(), SCANNER) as session:
         due = repo.due_deliveries(session.conn, overdue_s, max(overdue_s, 60), limit)
     for row in due:
         events.enqueue(str(row["organization_id"]), [str(row["id"])])

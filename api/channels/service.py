@@ -7,7 +7,6 @@ answered only once.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -22,7 +21,7 @@ from api.core import egress
 from api.core.auth import hash_api_key
 from api.core.config import get_settings
 from api.core.db import Session, anon_unit_of_work, unit_of_work
-from api.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from api.core.errors import Conflict, NotFound, Unauthorized
 from api.core.principal import org_principal
 
 log = logging.getLogger("renum.channels")
@@ -39,16 +38,8 @@ def public_view(row: dict) -> dict:
     return {**row, "signature_required": bool(row["webhook_secret"]), "inbound_path": inbound_path(row["id"])}
 
 
-async def _check_target(url: str | None) -> None:
-    if url is not None:
-        try:
-            await asyncio.to_thread(egress.check_url, url)  # DNS lookup off the event loop
-        except egress.EgressBlocked as exc:
-            raise Unprocessable(f"base_url: {exc}", code="url_not_allowed") from exc
-
-
 async def create(session: Session, org_id: UUID, data: IntegrationCreate) -> dict:
-    await _check_target(data.base_url)
+    await egress.require_public_url(data.base_url, "base_url")
     if not await repository.agent_exists(session.conn, org_id, data.agent_id):
         raise NotFound("agent not found")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -73,7 +64,7 @@ async def list_integrations(session: Session, org_id: UUID, params) -> list[dict
 async def update(session: Session, integration_id: UUID, data: IntegrationUpdate) -> dict:
     current = await get(session, integration_id)
     values = data.model_dump(exclude_unset=True)
-    await _check_target(values.get("base_url"))
+    await egress.require_public_url(values.get("base_url"), "base_url")
     if "webhook_secret" in values and not values["webhook_secret"]:
         values["webhook_secret"] = None
     if values.get("agent_id") and not await repository.agent_exists(session.conn, current["organization_id"],

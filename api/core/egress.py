@@ -7,11 +7,13 @@ The check runs when a URL is saved and again right before each request (DNS may 
 """
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
 
 from api.core.config import get_settings
+from api.core.errors import Unprocessable
 
 
 class EgressBlocked(ValueError):
@@ -41,3 +43,14 @@ def check_url(url: str) -> None:
         if not address.is_global or address.is_multicast:
             raise EgressBlocked(f"the host {host} resolves to a non-public address ({address}); "
                                 "only public internet addresses may receive requests")
+
+
+async def require_public_url(url: str | None, field: str) -> None:
+    """For a URL a tenant saves: 422 `url_not_allowed` naming `field` unless `url` (when given)
+    passes check_url; the DNS lookup runs off the event loop."""
+    if url is None:
+        return
+    try:
+        await asyncio.to_thread(check_url, url)
+    except EgressBlocked as exc:
+        raise Unprocessable(f"{field}: {exc}", code="url_not_allowed") from exc

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from api.core.config import get_settings
 from api.core.db import sync_unit_of_work
-from api.core.principal import Principal
+from api.core.principal import SCANNER
 from api.documents import ingest_repository as repo
 from api.documents.chunking import Chunk, chunk_document
 from api.documents.embedders import embedder_for
@@ -31,9 +31,6 @@ MAX_ATTEMPTS = 8
 # Queued or processing documents untouched this long are re-enqueued by the reconciler.
 # Processing documents are touched after every embedded batch, so only dead runs qualify.
 STUCK_AFTER_S = 600
-# The reconciler's principal: a worker acting for no single organization. Only
-# private.stuck_documents answers it; every table policy shows it nothing.
-_SCANNER = Principal(kind="worker", claims={"role": "authenticated", "renum_principal": "worker"})
 # Progress reported once text is extracted and chunked; embedding fills the rest up to 1.
 _CHUNKED = 0.1
 
@@ -160,5 +157,5 @@ def _emit(session, doc: dict, event_type: str, **extra) -> None:
 
 def stuck_documents(older_than_s: float = STUCK_AFTER_S, limit: int = 500) -> list[dict]:
     """(organization_id, id, version) of every tenant's stuck documents, each re-stamped as handled."""
-    with sync_unit_of_work(pool(), _SCANNER) as session:
+    with sync_unit_of_work(pool(), SCANNER) as session:
         return repo.stuck_documents(session.conn, older_than_s, limit)

@@ -77,6 +77,12 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
     return _hits(rows)
 
 
+def _excerpt_turn(row: dict) -> ExcerptTurn:
+    meta = row["metadata"] or {}
+    return ExcerptTurn(id=row["id"], content=row["content"], created_at=row["created_at"], role=meta.get("role"),
+                       speaker=meta.get("speaker"), message_id=meta.get("message_id"), seq=row["seq"])
+
+
 def _hits(rows: list[dict]) -> list[MemoryHit]:
     """One hit per unit: the best-matching memory, with the excerpt's turns for grouped turns."""
     units: dict[str, list[dict]] = {}
@@ -85,10 +91,7 @@ def _hits(rows: list[dict]) -> list[MemoryHit]:
     hits = []
     for rank, members in enumerate(units.values(), start=1):
         best = next(r for r in members if r["id"] == r["best_id"])
-        excerpt = tuple(ExcerptTurn(id=r["id"], content=r["content"], created_at=r["created_at"],
-                                    role=(r["metadata"] or {}).get("role"), speaker=(r["metadata"] or {}).get("speaker"),
-                                    message_id=(r["metadata"] or {}).get("message_id"), seq=r["seq"])
-                        for r in members) if best["kind"] == "turn" else ()
+        excerpt = tuple(_excerpt_turn(r) for r in members) if best["kind"] == "turn" else ()
         hits.append(MemoryHit(id=best["id"], kind=best["kind"], content=best["content"], score=float(best["score"]),
                               rank=rank, created_at=best["created_at"], conversation_id=best["conversation_id"],
                               metadata=best["metadata"] or {}, key=best["key"], excerpt=excerpt))

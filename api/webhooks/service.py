@@ -3,13 +3,12 @@
 RLS is the permission check: members read, admins and owners write (a member's write
 matches no row or is refused by the policy: 403/404).
 """
-import asyncio
 from uuid import UUID
 
 from api.core import egress
 from api.core.config import get_settings
 from api.core.db import Session
-from api.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.core.errors import Conflict, Forbidden, NotFound
 from api.core.pagination import PageParams
 from api.webhooks import events, repository, signing
 from api.webhooks.schemas import EndpointCreate, EndpointUpdate
@@ -18,16 +17,8 @@ def _admins_only() -> Forbidden:
     return Forbidden("only admins and owners can change webhook endpoints")
 
 
-async def _check_target(url: str | None) -> None:
-    if url is not None:
-        try:
-            await asyncio.to_thread(egress.check_url, url)  # DNS lookup off the event loop
-        except egress.EgressBlocked as exc:
-            raise Unprocessable(f"url: {exc}", code="url_not_allowed") from exc
-
-
 async def create(session: Session, org_id: UUID, data: EndpointCreate) -> dict:
-    await _check_target(data.url)
+    await egress.require_public_url(data.url, "url")
     row = await repository.insert(session.conn, {**data.model_dump(), "organization_id": org_id,
                                                  "secret_salt": signing.new_salt()})
     secret = signing.endpoint_secret(get_settings().webhook_signing_secret, row["id"], row["secret_salt"])
@@ -47,7 +38,7 @@ async def list_endpoints(session: Session, org_id: UUID, params: PageParams) -> 
 
 async def update(session: Session, endpoint_id: UUID, data: EndpointUpdate) -> dict:
     await get(session, endpoint_id)
-    await _check_target(data.url)
+    await egress.require_public_url(data.url, "url")
     row = await repository.update(session.conn, endpoint_id, data.model_dump(exclude_unset=True))
     if row is None:  # visible to a member, but the update policy is admin-only
         raise _admins_only()
