@@ -241,6 +241,31 @@ def test_retrieve_finds_relevant_memories_in_either_language(setup, admin_conn):
     assert run(in_org(tenant.org_id, memory.retrieve, contact_id, "cachorro", 10, kinds=("fact",))) == []
 
 
+def test_a_matching_turn_lends_score_to_its_neighbours(setup, admin_conn):
+    tenant, agent, contact = setup()
+    conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv, [("user", "Bom dia"),
+                                 ("user", "Minha bicicleta elétrica quebrou o pedal ontem"),
+                                 ("assistant", "Sinto muito, vamos resolver"),
+                                 ("user", "Obrigado")])
+    tasks.index_turns(tenant.org_id, conv)
+    contact_id = uuid.UUID(contact["id"])
+
+    def blocks(smooth):
+        config = memory.RetrievalConfig(excerpt_turns=2, smooth=smooth)
+        hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "bicicleta elétrica pedal", 10, config=config))
+        return {tuple(t.seq for t in h.excerpt): h for h in hits}
+
+    plain, smoothed = blocks(0.0), blocks(0.5)
+    # Two-turn excerpts [0, 1] and [2, 3]; the match (seq 1) stays the best turn of its excerpt
+    # and, smoothed, lends half its score to seq 2, so the excerpt after it scores higher.
+    assert set(plain) == set(smoothed) == {(0, 1), (2, 3)}
+    assert "bicicleta" in smoothed[(0, 1)].content and smoothed[(0, 1)].rank == 1
+    assert smoothed[(2, 3)].score > plain[(2, 3)].score
+    # A neighbour that does not exist (after the last turn) makes no empty excerpt.
+    assert all(h.excerpt for h in smoothed.values())
+
+
 # --- erasure ------------------------------------------------------------------------------------
 
 def test_erasing_a_contact_removes_history_memories_citations_and_redis_keys(setup, client, admin_conn):

@@ -23,9 +23,11 @@ _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any
 #     within this contact's memories, summed: rare words (names, places, products) count and
 #     words found in every turn do not, which ts_rank_cd (no IDF) cannot do; top-N;
 #  3. weighted reciprocal rank fusion per memory;
-#  4. turns are grouped into excerpts of `w` consecutive turns of one conversation (by `seq`),
-#     scored max + spread * (sum - max), so an excerpt where several turns match wins ties;
-#     facts, summaries and turns without a position stay single units;
+#  4. a matching turn lends `smooth` x its score to the turns right before and after it (an
+#     answer is often the reply to, or the line before, what matched), then turns are grouped
+#     into excerpts of `w` consecutive turns of one conversation (by `seq`), scored
+#     max + spread * (sum - max), so an excerpt where several turns match wins ties; facts,
+#     summaries and turns without a position stay single units;
 #  5. the top-k units, each with all its member turns in order, so the prompt shows the
 #     exchange around the match and not a lone reply.
 # `lex`, `total` and `idf` are MATERIALIZED: inlined, the planner re-ran them once per
@@ -70,39 +72,51 @@ txt as (
            order by s desc, x.id limit %(n)s) top
 ),
 fused as (
-  select id, kind, seq, conversation_id, created_at, sum(w / ({rrf_k} + r)) as score
+  select id, kind, seq, conversation_id, created_at, sum(w / ({rrf_k} + r)) as score,
+         (kind = 'turn' and seq is not null and %(w)s > 1) as grouped
     from (select id, kind, seq, conversation_id, created_at, r, %(w_vec)s::float8 as w from vec
           union all select id, kind, seq, conversation_id, created_at, r, %(w_text)s::float8 from txt) s
    group by id, kind, seq, conversation_id, created_at
 ),
-scored as (
-  select id, score, created_at, (kind = 'turn' and seq is not null and %(w)s > 1) as grouped,
-         conversation_id, (seq / %(w)s) * %(w)s as lo
-    from fused
+turn_parts as (
+  select conversation_id, seq, created_at, score from fused where grouped
+  union all
+  select f.conversation_id, f.seq + d.d, f.created_at, %(smooth)s * f.score
+    from fused f cross join (values (-1), (1)) d(d)
+   where f.grouped and %(smooth)s > 0
+     and exists (select 1 from public.memories m
+                  where m.conversation_id = f.conversation_id and m.kind = 'turn' and m.seq = f.seq + d.d
+                    and {filters})
+),
+turn_scores as (
+  select conversation_id, seq, max(created_at) as created_at, sum(score) as score
+    from turn_parts group by conversation_id, seq
 ),
 units as (
-  select case when grouped then conversation_id::text || ':' || lo else id::text end as unit,
-         bool_or(grouped) as grouped, (array_agg(conversation_id))[1] as conversation_id, min(lo) as lo,
-         max(score) + %(spread)s * (sum(score) - max(score)) as score,
-         (array_agg(id order by score desc, id))[1] as best_id,
+  select conversation_id::text || ':' || (seq / %(w)s) * %(w)s as unit, true as grouped, conversation_id,
+         min((seq / %(w)s) * %(w)s) as lo, max(score) + %(spread)s * (sum(score) - max(score)) as score,
+         null::uuid as best_id, (array_agg(seq order by score desc, seq))[1] as best_seq,
          max(created_at) as newest
-    from scored
-   group by 1
-   order by 5 desc, newest desc
+    from turn_scores
+   group by conversation_id, seq / %(w)s
+  union all
+  select id::text, false, conversation_id, null, score, id, null, created_at
+    from fused where not grouped
+   order by 5 desc, 8 desc
    limit %(k)s
 ),
 members as (
-  select u.unit, u.best_id as member_id
+  select u.unit, u.best_id as member_id, true as is_best
     from units u
    where not u.grouped
   union all
-  select u.unit, m.id
+  select u.unit, m.id, m.seq = u.best_seq
     from units u join public.memories m
       on m.conversation_id = u.conversation_id and m.kind = 'turn'
      and m.seq between u.lo and u.lo + %(w)s - 1
    where u.grouped and {filters}
 )
-select u.unit, u.score, u.best_id, m.id, m.kind, m.key, m.content, m.created_at, m.conversation_id,
+select u.unit, u.score, x.is_best, m.id, m.kind, m.key, m.content, m.created_at, m.conversation_id,
        m.metadata, m.seq
   from units u
   join members x on x.unit = u.unit
@@ -127,11 +141,12 @@ async def allow_iterative_scan(conn) -> None:
 
 async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: int, candidates: int,
                    kinds: list[str], exclude_conversation_id: UUID | None, w_vec: float, w_text: float,
-                   excerpt_turns: int, spread: float) -> list[dict]:
-    """Rows of the top-k units, best first; a unit's rows share `unit`, `score` and `best_id`."""
+                   excerpt_turns: int, spread: float, smooth: float) -> list[dict]:
+    """Rows of the top-k units, best first; a unit's rows share `unit` and `score`, and its
+    best-scoring memory has `is_best`."""
     params = {"vec": vector, "text": text, "contact": contact_id, "kinds": kinds, "exclude": exclude_conversation_id,
               "n": candidates, "k": k, "w_vec": w_vec, "w_text": w_text, "w": max(1, excerpt_turns),
-              "spread": spread}
+              "spread": spread, "smooth": smooth}
     return await sql.fetch_all(conn, _retrieve_statement(dim), params)
 
 
