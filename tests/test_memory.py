@@ -266,6 +266,29 @@ def test_a_matching_turn_lends_score_to_its_neighbours(setup, admin_conn):
     assert all(h.excerpt for h in smoothed.values())
 
 
+def test_memories_from_a_named_period_come_first(setup, admin_conn):
+    tenant, agent, contact = setup()
+    march, june = create_conversation(admin_conn, agent, contact), create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, march, [("user", "Comprei um tênis de corrida azul")],
+              at=datetime(2024, 3, 12, 10, tzinfo=UTC))
+    add_turns(admin_conn, june, [("user", "Comprei um tênis de corrida vermelho")],
+              at=datetime(2024, 6, 20, 10, tzinfo=UTC))
+    tasks.index_turns(tenant.org_id, march)
+    tasks.index_turns(tenant.org_id, june)
+    contact_id = uuid.UUID(contact["id"])
+
+    def first(question, **kw):
+        return run(in_org(tenant.org_id, memory.retrieve, contact_id, question, 2, **kw))[0].conversation_id
+
+    assert first("Qual tênis de corrida eu comprei em março de 2024?") == uuid.UUID(march)
+    assert first("Which running shoes did I buy in June 2024?") == uuid.UUID(june)
+    # Relative periods are anchored at `now`; one week of slack after the period.
+    assert first("o tênis de corrida que comprei semana passada",
+                 now=datetime(2024, 6, 24, 9, tzinfo=UTC)) == uuid.UUID(june)
+    assert first("o tênis de corrida que comprei semana passada",
+                 now=datetime(2024, 3, 20, 9, tzinfo=UTC)) == uuid.UUID(march)
+
+
 # --- erasure ------------------------------------------------------------------------------------
 
 def test_erasing_a_contact_removes_history_memories_citations_and_redis_keys(setup, client, admin_conn):

@@ -6,6 +6,7 @@ path never mixes the two.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from psycopg import sql as q
@@ -23,12 +24,17 @@ _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any
 #     within this contact's memories, summed: rare words (names, places, products) count and
 #     words found in every turn do not, which ts_rank_cd (no IDF) cannot do; top-N;
 #  3. weighted reciprocal rank fusion per memory;
-#  4. a matching turn lends `smooth` x its score to the turns right before and after it (an
+#  4. a turn with fewer than `short` lexemes is scaled by (lexemes / short) ^ short_power:
+#     "ok", "thanks!" and "haha same" match many questions and answer none;
+#     a memory from a period the message names ("in March", "on 3 May 2023", "semana passada",
+#     see api/memory/dates.py; up to `slack` days after it, as events are told afterwards) is
+#     scaled by 1 + date_boost;
+#  5. a matching turn lends `smooth` x its score to the turns right before and after it (an
 #     answer is often the reply to, or the line before, what matched), then turns are grouped
 #     into excerpts of `w` consecutive turns of one conversation (by `seq`), scored
 #     max + spread * (sum - max), so an excerpt where several turns match wins ties; facts,
 #     summaries and turns without a position stay single units;
-#  5. the top-k units, each with all its member turns in order, so the prompt shows the
+#  6. the top-k units, each with all its member turns in order, so the prompt shows the
 #     exchange around the match and not a lone reply.
 # `lex`, `total` and `idf` are MATERIALIZED: inlined, the planner re-ran them once per
 # matching memory (LoCoMo p95 48 ms instead of ~10 ms); candidates carry the columns the
@@ -38,7 +44,8 @@ with q as (
   select %(vec)s::extensions.vector({dim}) as v
 ),
 vec as (
-  select m.id, m.kind, m.seq, m.conversation_id, m.created_at, row_number() over (order by m.embedding::extensions.vector({dim}) <=> q.v) as r
+  select m.id, m.kind, m.seq, m.conversation_id, m.created_at, length(m.fts) as nlex,
+         row_number() over (order by m.embedding::extensions.vector({dim}) <=> q.v) as r
     from public.memories m, q
    where {filters} and m.embedding_dim = {dim}
    order by m.embedding::extensions.vector({dim}) <=> q.v
@@ -51,7 +58,7 @@ lex as materialized (
            cross join lateral unnest(to_tsvector(c.cfg, %(text)s)) l) w
 ),
 matches as (
-  select l.cfg, l.lexeme, m.id, m.kind, m.seq, m.conversation_id, m.created_at
+  select l.cfg, l.lexeme, m.id, m.kind, m.seq, m.conversation_id, m.created_at, length(m.fts) as nlex
     from lex l
     join public.memories m on m.fts_config = l.cfg and m.fts @@ l.tq
    where {filters}
@@ -65,18 +72,23 @@ idf as materialized (
    group by x.cfg, x.lexeme, t.n
 ),
 txt as (
-  select top.*, row_number() over (order by s desc, id) as r
-    from (select x.id, x.kind, x.seq, x.conversation_id, x.created_at, sum(i.w) as s
+  select top.*, row_number() over (order by s desc, nlex desc, id) as r
+    from (select x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex, sum(i.w) as s
             from matches x join idf i using (cfg, lexeme)
-           group by x.id, x.kind, x.seq, x.conversation_id, x.created_at
-           order by s desc, x.id limit %(n)s) top
+           group by x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex
+           order by s desc, x.nlex desc, x.id limit %(n)s) top
 ),
 fused as (
-  select id, kind, seq, conversation_id, created_at, sum(w / ({rrf_k} + r)) as score,
+  select id, kind, seq, conversation_id, created_at,
+         sum(w / ({rrf_k} + r)) * case when kind = 'turn' and %(short)s > 0
+           then power(least(greatest(nlex, 1), %(short)s)::float8 / %(short)s, %(short_power)s) else 1 end
+         * case when exists (select 1 from unnest(%(p_start)s::timestamptz[], %(p_end)s::timestamptz[]) p(s, e)
+                              where created_at >= p.s and created_at < p.e + make_interval(days => %(slack)s))
+           then 1 + %(date_boost)s else 1 end as score,
          (kind = 'turn' and seq is not null and %(w)s > 1) as grouped
-    from (select id, kind, seq, conversation_id, created_at, r, %(w_vec)s::float8 as w from vec
-          union all select id, kind, seq, conversation_id, created_at, r, %(w_text)s::float8 from txt) s
-   group by id, kind, seq, conversation_id, created_at
+    from (select id, kind, seq, conversation_id, created_at, nlex, r, %(w_vec)s::float8 as w from vec
+          union all select id, kind, seq, conversation_id, created_at, nlex, r, %(w_text)s::float8 from txt) s
+   group by id, kind, seq, conversation_id, created_at, nlex
 ),
 turn_parts as (
   select conversation_id, seq, created_at, score from fused where grouped
@@ -141,12 +153,16 @@ async def allow_iterative_scan(conn) -> None:
 
 async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: int, candidates: int,
                    kinds: list[str], exclude_conversation_id: UUID | None, w_vec: float, w_text: float,
-                   excerpt_turns: int, spread: float, smooth: float) -> list[dict]:
+                   excerpt_turns: int, spread: float, smooth: float,
+                   short: int, short_power: float, periods: list[tuple[datetime, datetime]] = (),
+                   date_boost: float = 0.0, slack_days: int = 0) -> list[dict]:
     """Rows of the top-k units, best first; a unit's rows share `unit` and `score`, and its
     best-scoring memory has `is_best`."""
     params = {"vec": vector, "text": text, "contact": contact_id, "kinds": kinds, "exclude": exclude_conversation_id,
               "n": candidates, "k": k, "w_vec": w_vec, "w_text": w_text, "w": max(1, excerpt_turns),
-              "spread": spread, "smooth": smooth}
+              "spread": spread, "smooth": smooth,
+              "short": short, "short_power": short_power, "p_start": [p[0] for p in periods],
+              "p_end": [p[1] for p in periods], "slack": slack_days, "date_boost": date_boost}
     return await sql.fetch_all(conn, _retrieve_statement(dim), params)
 
 

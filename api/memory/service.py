@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import numpy as np
@@ -21,7 +22,7 @@ import redis
 from api.core.db import Session
 from api.embeddings.cache import CachedEmbedder
 from api.embeddings.service import Embedder, get_embedder
-from api.memory import repository
+from api.memory import dates, repository
 from api.memory.schemas import ExcerptTurn, MemoryHit
 
 ALL_KINDS = ("fact", "summary", "turn")
@@ -44,6 +45,16 @@ class RetrievalConfig:
     # Before grouping, each matching turn adds this share of its score to its neighbours
     # (LoCoMo recall@10 +0.011: a question often matches the line next to the answer).
     smooth: float = 0.35
+    # Short turns ("ok", "thanks!") match many questions and answer none: a turn with fewer
+    # than `short_turn_lexemes` search lexemes has its score scaled by
+    # (lexemes / short_turn_lexemes) ** short_turn_power (0 turns this off).
+    short_turn_lexemes: int = 15
+    short_turn_power: float = 0.5
+    # A memory from a period the message names ("in March", "on 3 May", "semana passada") is
+    # scaled by 1 + date_boost, and so is one told up to date_slack_days after it ("last
+    # week I..."). LoCoMo recall@10 +0.009 (202 of its 1,536 questions name a date).
+    date_boost: float = 2.0
+    date_slack_days: int = 7
 
 
 DEFAULT_CONFIG = RetrievalConfig()
@@ -57,7 +68,7 @@ async def embed_query(text: str, embedder: Embedder | CachedEmbedder | None = No
 async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, *,
                    query_vector: np.ndarray | None = None, embedder: Embedder | CachedEmbedder | None = None,
                    kinds: Sequence[str] = ALL_KINDS, exclude_conversation_id: UUID | None = None,
-                   config: RetrievalConfig = DEFAULT_CONFIG) -> list[MemoryHit]:
+                   config: RetrievalConfig = DEFAULT_CONFIG, now: datetime | None = None) -> list[MemoryHit]:
     """The contact's `k` most relevant current memories for `query`, best first.
 
     A turn hit carries `excerpt`: the consecutive turns around it (itself included, in order),
@@ -66,6 +77,7 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
     Pass `query_vector` when the caller already embedded the message (the knowledge-base
     search uses the same E5 "query:" vector), and `exclude_conversation_id` to leave out
     turns of the ongoing conversation that are already in the prompt as recent turns.
+    `now` anchors relative periods in the message ("last week"); default: the current time.
     """
     if k <= 0 or not query.strip():
         return []
@@ -77,7 +89,9 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
         dim=emb.dim, k=k, candidates=max(config.candidates, k), kinds=list(kinds),
         exclude_conversation_id=exclude_conversation_id, w_vec=config.w_vec, w_text=config.w_text,
         excerpt_turns=config.excerpt_turns, spread=config.spread,
-        smooth=config.smooth)
+        smooth=config.smooth, short=config.short_turn_lexemes, short_power=config.short_turn_power,
+        periods=dates.mentioned_periods(query, now) if config.date_boost else [], date_boost=config.date_boost,
+        slack_days=config.date_slack_days)
     return _hits(rows)
 
 

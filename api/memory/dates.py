@@ -1,0 +1,101 @@
+"""Periods a message talks about ("in March", "on 3 May 2023", "em março de 2024", "last week").
+
+Memory retrieval boosts memories from the periods a customer names: "what did I order in
+March?" should prefer March's conversations even when April's mention the same product.
+English and Portuguese; returns half-open UTC ranges [start, end). A month or day without a
+year means that month in each of the last `years_back` years (the customer's history decides
+which one matches). Numeric dates other than ISO (2023-05-03) are ambiguous (03/05 is March
+in the US and May in Brazil) and are ignored.
+"""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+MONTHS = {name: number for number, names in enumerate((
+    ("january", "jan", "janeiro"), ("february", "feb", "fevereiro", "fev"), ("march", "mar", "março", "marco"),
+    ("april", "apr", "abril", "abr"), ("may", "maio", "mai"), ("june", "jun", "junho"),
+    ("july", "jul", "julho"), ("august", "aug", "agosto", "ago"), ("september", "sep", "sept", "setembro", "set"),
+    ("october", "oct", "outubro", "out"), ("november", "nov", "novembro"), ("december", "dec", "dezembro", "dez"),
+), start=1) for name in names}
+# Abbreviations and names that are also everyday words ("may", "march", "mar" = sea, "out",
+# "set", "dez" = ten, "ago") count alone only after a preposition ("in May", "em set."); with a
+# day or a year next to them they always count.
+_AMBIGUOUS = frozenset({"mar", "march", "may", "mai", "jun", "jul", "set", "sept", "out", "dez", "ago", "dec", "sep",
+                        "abr", "jan", "feb", "fev", "apr", "aug", "oct", "nov"})
+_PREPOSITION = re.compile(r"\b(in|em|de|of|during|durante|since|desde|until|até|ate|by|before|after|antes de|depois de)\s+$",
+                          re.IGNORECASE)
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DAY = r"(\d{1,2})(?:st|nd|rd|th|º|°)?"
+_YEAR = r"((?:19|20)\d\d)"
+_DATE = re.compile(
+    rf"(?:\b{_DAY}\s+(?:of\s+|de\s+)?)?\b({_MONTH})\b\.?(?:\s+{_DAY}\b)?(?:,?\s+(?:de\s+|of\s+)?{_YEAR}\b)?"
+    rf"|\b{_YEAR}-(\d\d)-(\d\d)\b|\b(?:in|em|of|de|since|desde|during|durante)\s+{_YEAR}\b",
+    re.IGNORECASE)
+_RELATIVE = [
+    (re.compile(r"\b(today|hoje)\b", re.I), lambda d: (d, d + timedelta(days=1))),
+    (re.compile(r"\b(yesterday|ontem)\b", re.I), lambda d: (d - timedelta(days=1), d)),
+    (re.compile(r"\b(last week|semana passada)\b", re.I),
+     lambda d: (d - timedelta(days=d.weekday() + 7), d - timedelta(days=d.weekday()))),
+    (re.compile(r"\b(this week|esta semana|essa semana|nesta semana|nessa semana)\b", re.I),
+     lambda d: (d - timedelta(days=d.weekday()), d + timedelta(days=1))),
+    (re.compile(r"\b(last month|m[eê]s passado)\b", re.I), lambda d: _month(*_previous_month(d.year, d.month))),
+    (re.compile(r"\b(this month|este m[eê]s|esse m[eê]s|neste m[eê]s|nesse m[eê]s)\b", re.I),
+     lambda d: _month(d.year, d.month)),
+    (re.compile(r"\b(last year|ano passado)\b", re.I), lambda d: _year(d.year - 1)),
+    (re.compile(r"\b(this year|este ano|esse ano|neste ano|nesse ano)\b", re.I), lambda d: _year(d.year)),
+]
+
+
+def mentioned_periods(text: str, now: datetime | None = None, years_back: int = 10) -> list[tuple[datetime, datetime]]:
+    """The [start, end) UTC ranges the text names, in order of appearance, without duplicates."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    found: list[tuple[int, tuple[datetime, datetime]]] = []
+    for m in _DATE.finditer(text):
+        found += [(m.start(), r) for r in _absolute(m, today.year, years_back)]
+    for pattern, period in _RELATIVE:
+        found += [(m.start(), period(today)) for m in pattern.finditer(text)]
+    return list(dict.fromkeys(r for _, r in sorted(found, key=lambda x: x[0])))
+
+
+def _absolute(m: re.Match, this_year: int, years_back: int) -> list[tuple[datetime, datetime]]:
+    day_before, month_name, day_after, year, iso_y, iso_m, iso_d, year_alone = m.groups()
+    if iso_y:
+        start = _safe_date(int(iso_y), int(iso_m), int(iso_d))
+        return [(start, start + timedelta(days=1))] if start else []
+    if year_alone:
+        return [_year(int(year_alone))]
+    month = MONTHS[month_name.lower()]
+    day = day_before or day_after
+    if month_name.lower() in _AMBIGUOUS and not (day or year) and not _PREPOSITION.search(m.string[:m.start()]):
+        return []
+    years = [int(year)] if year else range(this_year, this_year - years_back - 1, -1)
+    out = []
+    for y in years:
+        if day:
+            start = _safe_date(y, month, int(day))
+            if start:
+                out.append((start, start + timedelta(days=1)))
+        else:
+            out.append(_month(y, month))
+    return out
+
+
+def _safe_date(year: int, month: int, day: int) -> datetime | None:
+    try:
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _month(year: int, month: int) -> tuple[datetime, datetime]:
+    end = datetime(year + 1, 1, 1, tzinfo=UTC) if month == 12 else datetime(year, month + 1, 1, tzinfo=UTC)
+    return datetime(year, month, 1, tzinfo=UTC), end
+
+
+def _previous_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def _year(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)

@@ -1,0 +1,50 @@
+"""Periods named in a customer's message (api/memory/dates.py), English and Portuguese."""
+from datetime import UTC, datetime
+
+import pytest
+
+from api.memory.dates import mentioned_periods
+
+NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
+
+
+def days(text: str) -> list[tuple[str, str]]:
+    return [(a.date().isoformat(), b.date().isoformat()) for a, b in mentioned_periods(text, NOW)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("What did I order on May 3rd, 2023?", [("2023-05-03", "2023-05-04")]),
+    ("the 3rd of June 2024", [("2024-06-03", "2024-06-04")]),
+    ("What did Gina find on 1 February, 2023?", [("2023-02-01", "2023-02-02")]),
+    ("o que eu comprei em 3 de maio de 2024?", [("2024-05-03", "2024-05-04")]),
+    ("fatura de março de 2025", [("2025-03-01", "2025-04-01")]),
+    ("How many times did she go to the beach in 2023?", [("2023-01-01", "2024-01-01")]),
+    ("pedido 2024-02-29", [("2024-02-29", "2024-03-01")]),
+    ("ontem", [("2026-11-25", "2026-11-26")]),
+    ("last week", [("2026-11-16", "2026-11-23")]),
+    ("no mês passado", [("2026-10-01", "2026-11-01")]),
+    ("this year", [("2026-01-01", "2027-01-01")]),
+])
+def test_dates_and_periods(text, expected):
+    assert days(text) == expected
+
+
+def test_a_month_without_a_year_means_that_month_in_recent_years():
+    periods = days("what did we talk about in July?")
+    assert periods[0] == ("2026-07-01", "2026-08-01") and periods[1] == ("2025-07-01", "2025-08-01")
+    assert len(periods) == 11  # this year and the ten before
+    assert days("camping in May")[0] == ("2026-05-01", "2026-06-01")
+
+
+@pytest.mark.parametrize("text", [
+    "You may go ahead", "I march on", "vamos ao mar azul", "dez reais", "sign out", "two days ago",
+    "order 12/05/2023",  # day/month or month/day: ambiguous, ignored
+    "on 2023-02-30", "my number is 2023 4567",
+])
+def test_words_that_look_like_dates_are_not_periods(text):
+    assert days(text) == []
+
+
+def test_several_periods_in_order_without_duplicates():
+    assert days("between March 3, 2024 and April 2024, or March 3, 2024") == [
+        ("2024-03-03", "2024-03-04"), ("2024-04-01", "2024-05-01")]
