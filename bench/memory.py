@@ -114,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     ingest_s = time.perf_counter() - started
     vectors, miss_ms = embed_questions(conversations, redis_url)
     from api.memory.service import DEFAULT_CONFIG, RetrievalConfig
-    sweep = [RetrievalConfig(excerpt_turns=w, w_text=t) for w in (1, 4, 5, 6) for t in (0.0, 0.5, 1.0)]
-    sweep += [RetrievalConfig(spread=0.0), RetrievalConfig(candidates=40)]
+    # Ablations of the default, one knob at a time, then excerpt sizes and text weights.
+    sweep = [RetrievalConfig(date_boost=0.0), RetrievalConfig(smooth=0.0),
+             RetrievalConfig(date_boost=0.0, smooth=0.0), RetrievalConfig(spread=0.0),
+             RetrievalConfig(candidates=40)]
+    sweep += [RetrievalConfig(excerpt_turns=w, w_text=t) for w in (1, 4, 5, 6) for t in (0.0, 1.0)]
     configs = [DEFAULT_CONFIG] + ([c for c in sweep if c != DEFAULT_CONFIG] if args.sweep else [])
     runs = [asyncio.run(evaluate(app_url, loaded, conversations, vectors, config)) for config in configs]
     if args.chat_overhead:

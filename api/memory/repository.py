@@ -22,11 +22,10 @@ _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any
 #  2. text: every lexeme of the message (Portuguese, English and 'simple' parses, each matched
 #     against memories stored under that config) scores the memories containing it by its IDF
 #     within this contact's memories, summed: rare words (names, places, products) count and
-#     words found in every turn do not, which ts_rank_cd (no IDF) cannot do; top-N;
+#     words found in every turn do not, which ts_rank_cd (no IDF) cannot do; top-N, equal
+#     sums ranked by the memory's lexeme count (the fuller turn first, not an arbitrary one);
 #  3. weighted reciprocal rank fusion per memory;
-#  4. a turn with fewer than `short` lexemes is scaled by (lexemes / short) ^ short_power:
-#     "ok", "thanks!" and "haha same" match many questions and answer none;
-#     a memory from a period the message names ("in March", "on 3 May 2023", "semana passada",
+#  4. a memory from a period the message names ("in March", "on 3 May 2023", "semana passada",
 #     see api/memory/dates.py; up to `slack` days after it, as events are told afterwards) is
 #     scaled by 1 + date_boost;
 #  5. a matching turn lends `smooth` x its score to the turns right before and after it (an
@@ -44,7 +43,7 @@ with q as (
   select %(vec)s::extensions.vector({dim}) as v
 ),
 vec as (
-  select m.id, m.kind, m.seq, m.conversation_id, m.created_at, length(m.fts) as nlex,
+  select m.id, m.kind, m.seq, m.conversation_id, m.created_at,
          row_number() over (order by m.embedding::extensions.vector({dim}) <=> q.v) as r
     from public.memories m, q
    where {filters} and m.embedding_dim = {dim}
@@ -72,7 +71,8 @@ idf as materialized (
    group by x.cfg, x.lexeme, t.n
 ),
 txt as (
-  select top.*, row_number() over (order by s desc, nlex desc, id) as r
+  select top.id, top.kind, top.seq, top.conversation_id, top.created_at,
+         row_number() over (order by s desc, nlex desc, id) as r
     from (select x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex, sum(i.w) as s
             from matches x join idf i using (cfg, lexeme)
            group by x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex
@@ -80,15 +80,14 @@ txt as (
 ),
 fused as (
   select id, kind, seq, conversation_id, created_at,
-         sum(w / ({rrf_k} + r)) * case when kind = 'turn' and %(short)s > 0
-           then power(least(greatest(nlex, 1), %(short)s)::float8 / %(short)s, %(short_power)s) else 1 end
+         sum(w / ({rrf_k} + r))
          * case when exists (select 1 from unnest(%(p_start)s::timestamptz[], %(p_end)s::timestamptz[]) p(s, e)
                               where created_at >= p.s and created_at < p.e + make_interval(days => %(slack)s))
            then 1 + %(date_boost)s else 1 end as score,
          (kind = 'turn' and seq is not null and %(w)s > 1) as grouped
-    from (select id, kind, seq, conversation_id, created_at, nlex, r, %(w_vec)s::float8 as w from vec
-          union all select id, kind, seq, conversation_id, created_at, nlex, r, %(w_text)s::float8 from txt) s
-   group by id, kind, seq, conversation_id, created_at, nlex
+    from (select id, kind, seq, conversation_id, created_at, r, %(w_vec)s::float8 as w from vec
+          union all select id, kind, seq, conversation_id, created_at, r, %(w_text)s::float8 from txt) s
+   group by id, kind, seq, conversation_id, created_at
 ),
 turn_parts as (
   select conversation_id, seq, created_at, score from fused where grouped
@@ -154,14 +153,14 @@ async def allow_iterative_scan(conn) -> None:
 async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: int, candidates: int,
                    kinds: list[str], exclude_conversation_id: UUID | None, w_vec: float, w_text: float,
                    excerpt_turns: int, spread: float, smooth: float,
-                   short: int, short_power: float, periods: list[tuple[datetime, datetime]] = (),
+                   periods: list[tuple[datetime, datetime]] = (),
                    date_boost: float = 0.0, slack_days: int = 0) -> list[dict]:
     """Rows of the top-k units, best first; a unit's rows share `unit` and `score`, and its
     best-scoring memory has `is_best`."""
     params = {"vec": vector, "text": text, "contact": contact_id, "kinds": kinds, "exclude": exclude_conversation_id,
               "n": candidates, "k": k, "w_vec": w_vec, "w_text": w_text, "w": max(1, excerpt_turns),
               "spread": spread, "smooth": smooth,
-              "short": short, "short_power": short_power, "p_start": [p[0] for p in periods],
+              "p_start": [p[0] for p in periods],
               "p_end": [p[1] for p in periods], "slack": slack_days, "date_boost": date_boost}
     return await sql.fetch_all(conn, _retrieve_statement(dim), params)
 

@@ -45,11 +45,6 @@ class RetrievalConfig:
     # Before grouping, each matching turn adds this share of its score to its neighbours
     # (LoCoMo recall@10 +0.011: a question often matches the line next to the answer).
     smooth: float = 0.35
-    # Short turns ("ok", "thanks!") match many questions and answer none: a turn with fewer
-    # than `short_turn_lexemes` search lexemes has its score scaled by
-    # (lexemes / short_turn_lexemes) ** short_turn_power (0 turns this off).
-    short_turn_lexemes: int = 15
-    short_turn_power: float = 0.5
     # A memory from a period the message names ("in March", "on 3 May", "semana passada") is
     # scaled by 1 + date_boost, and so is one told up to date_slack_days after it ("last
     # week I..."). LoCoMo recall@10 +0.009 (202 of its 1,536 questions name a date).
@@ -89,9 +84,8 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
         dim=emb.dim, k=k, candidates=max(config.candidates, k), kinds=list(kinds),
         exclude_conversation_id=exclude_conversation_id, w_vec=config.w_vec, w_text=config.w_text,
         excerpt_turns=config.excerpt_turns, spread=config.spread,
-        smooth=config.smooth, short=config.short_turn_lexemes, short_power=config.short_turn_power,
-        periods=dates.mentioned_periods(query, now) if config.date_boost else [], date_boost=config.date_boost,
-        slack_days=config.date_slack_days)
+        smooth=config.smooth, periods=dates.mentioned_periods(query, now) if config.date_boost else [],
+        date_boost=config.date_boost, slack_days=config.date_slack_days)
     return _hits(rows)
 
 
