@@ -337,3 +337,23 @@ def test_org_system_prompt_renders_in_the_sandbox(client, new_tenant, admin_conn
     resp = send(client, t, hostile["id"], conv["id"], "Bom dia")
     assert resp.status_code == 422 and resp.json()["error"]["code"].startswith("prompt_")
     assert [r[0] for r in messages_of(admin_conn, conv["id"])] == ["user"]
+
+
+def test_agent_time_zone_sets_now_and_is_validated(client, new_tenant, hosted):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    t = new_tenant()
+    agent = create_agent(client, t, system_prompt="Agora: {{ now }}", timezone="America/Sao_Paulo")
+    assert agent["timezone"] == "America/Sao_Paulo" and create_agent(client, t)["timezone"] == "UTC"
+    conv = open_conversation(client, t, agent["id"])
+    assert send(client, t, agent["id"], conv["id"], "Que horas são?").status_code == 201
+    system = hosted.requests[-1]["body"]["messages"][0]["content"].strip()
+    local = datetime.now(ZoneInfo("America/Sao_Paulo"))
+    assert system.startswith(f"Agora: {local:%Y-%m-%d} ") and system.endswith(" America/Sao_Paulo"), system
+    for bad in ("Mars/Olympus_Mons", "../../etc/passwd", ""):
+        resp = client.post("/v1/agents", json={"name": "Bad zone", "timezone": bad}, headers=t.headers)
+        assert resp.status_code == 422, (bad, resp.text)
+    resp = client.patch(f"/v1/agents/{agent['id']}", json={"timezone": "Brasil/Sao_Paulo"}, headers=t.headers)
+    assert resp.status_code == 422 and "time zone" in resp.text
+    resp = client.patch(f"/v1/agents/{agent['id']}", json={"timezone": "Europe/Lisbon"}, headers=t.headers)
+    assert resp.status_code == 200 and resp.json()["timezone"] == "Europe/Lisbon"

@@ -48,3 +48,14 @@ def test_words_that_look_like_dates_are_not_periods(text):
 def test_several_periods_in_order_without_duplicates():
     assert days("between March 3, 2024 and April 2024, or March 3, 2024") == [
         ("2024-03-03", "2024-03-04"), ("2024-04-01", "2024-05-01")]
+
+
+def test_days_start_at_midnight_in_the_agents_time_zone():
+    from zoneinfo import ZoneInfo
+    sao_paulo = ZoneInfo("America/Sao_Paulo")
+    late_evening = datetime(2026, 11, 26, 1, 30, tzinfo=UTC)  # 25 Nov, 22:30 in São Paulo
+    [(start, end)] = mentioned_periods("ontem", late_evening, tz=sao_paulo)
+    assert (start.astimezone(UTC), end.astimezone(UTC)) == (datetime(2026, 11, 24, 3, tzinfo=UTC),
+                                                            datetime(2026, 11, 25, 3, tzinfo=UTC))
+    [(start, _)] = mentioned_periods("em 3 de maio de 2024", late_evening, tz=sao_paulo)
+    assert start.astimezone(UTC) == datetime(2024, 5, 3, 3, tzinfo=UTC)

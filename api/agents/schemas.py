@@ -1,7 +1,23 @@
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _iana_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'America/Sao_Paulo' or 'UTC'") from None
+    return value
+
+
+TimeZone = Annotated[str, Field(min_length=1, max_length=64, description=(
+    "IANA time zone (e.g. America/Sao_Paulo): the agent's 'now' in its prompt, the dates of remembered "
+    "exchanges, and the days a customer means by 'ontem', 'last week' or '3 de maio'")),
+    AfterValidator(_iana_zone)]
 
 
 class AgentCreate(BaseModel):
@@ -16,6 +32,7 @@ class AgentCreate(BaseModel):
     max_tokens: int = Field(512, ge=1, le=8192)
     memory_enabled: bool = True
     retention_days: int | None = Field(None, gt=0, le=36500)
+    timezone: TimeZone = "UTC"
     settings: dict = Field(default_factory=dict)
 
 
@@ -30,6 +47,7 @@ class AgentUpdate(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=8192)
     memory_enabled: bool | None = None
     retention_days: int | None = Field(None, gt=0, le=36500)
+    timezone: TimeZone | None = None
     settings: dict | None = None
 
 
@@ -45,6 +63,7 @@ class Agent(BaseModel):
     max_tokens: int
     memory_enabled: bool
     retention_days: int | None
+    timezone: str
     settings: dict
     created_at: datetime
     updated_at: datetime

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -74,7 +76,7 @@ async def recent_turns(session: Session, redis: Redis, org_id: UUID, conversatio
 
 
 async def _memory(session: Session, contact_id: UUID, conversation_id: UUID, query: str, vector,
-                  into: Gathered) -> None:
+                  into: Gathered, tz: tzinfo) -> None:
     facts = await memory_service.current_facts(session, contact_id)
     into.facts = [Source("memory", f["id"], float(f["confidence"]), _fact_text(f), memory_kind="fact")
                   for f in facts[:FACTS]]
@@ -83,13 +85,14 @@ async def _memory(session: Session, contact_id: UUID, conversation_id: UUID, que
     summaries = await memory_service.session_summaries(session, contact_id, SUMMARIES)
     into.summaries = [Source("memory", s["id"], 1.0, s["content"], memory_kind="summary") for s in summaries]
     hits = await memory_service.retrieve(session, contact_id, query, MEMORY_HITS, query_vector=vector,
-                                         kinds=("summary", "turn"), exclude_conversation_id=conversation_id)
+                                         kinds=("summary", "turn"), exclude_conversation_id=conversation_id,
+                                         tz=tz)
     seen = {s.id for s in into.summaries}
     for hit in hits:
         if hit.kind == "summary" and hit.id not in seen:
             into.summaries.append(Source("memory", hit.id, hit.score, hit.content, memory_kind="summary"))
         elif hit.kind == "turn":
-            into.memories.append(Source("memory", hit.id, hit.score, _turn_text(hit), memory_kind="turn"))
+            into.memories.append(Source("memory", hit.id, hit.score, _turn_text(hit, tz), memory_kind="turn"))
 
 
 def _fact_text(fact: dict) -> str:
@@ -99,14 +102,24 @@ def _fact_text(fact: dict) -> str:
 _WHO = {"user": "the customer", "assistant": "you"}
 
 
-def _turn_text(hit) -> str:
-    """A remembered exchange (the matching turn and its neighbours), dated, one line per turn."""
+def _turn_text(hit, tz: tzinfo = UTC) -> str:
+    """A remembered exchange (the matching turn and its neighbours), dated in the agent's time
+    zone, one line per turn."""
     turns = hit.excerpt or ()
     if len(turns) <= 1:
         who = _WHO.get(hit.metadata.get("role"), "someone")
-        return f"On {hit.created_at:%Y-%m-%d}, {who} said: {hit.content}"
+        return f"On {hit.created_at.astimezone(tz):%Y-%m-%d}, {who} said: {hit.content}"
     lines = [f"- {_WHO.get(t.role, 'someone')}: {t.content}" for t in turns]
-    return f"On {turns[0].created_at:%Y-%m-%d}:\n" + "\n".join(lines)
+    return f"On {turns[0].created_at.astimezone(tz):%Y-%m-%d}:\n" + "\n".join(lines)
+
+
+def agent_zone(target: dict) -> tzinfo:
+    """The agent's time zone (validated on save; UTC if the name is unknown to this machine)."""
+    try:
+        return ZoneInfo(target.get("timezone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r of agent %s; using UTC", target.get("timezone"), target.get("agent_id"))
+        return UTC
 
 
 async def _knowledge(session: Session, redis: Redis, org_id: UUID, kbs: list[dict], query: str) -> list[Source]:
@@ -136,7 +149,7 @@ async def gather(session: Session, redis: Redis, target: dict, message_id: UUID,
         settings = get_settings()
         embedder = query_embedder(settings.embedding_model, settings.embedding_dim)
         vector = await memory_service.embed_query(query, embedder)
-        await _memory(session, target["contact_id"], conversation_id, query, vector, out)
+        await _memory(session, target["contact_id"], conversation_id, query, vector, out, agent_zone(target))
     if target["knowledge_bases"]:
         out.snippets = await _knowledge(session, redis, org_id, target["knowledge_bases"], query)
     return out

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from api.chat.context import Gathered, Source
+from api.chat.context import Gathered, Source, agent_zone
 from api.prompts import service as prompts
 
 _PRIORITY = {"summaries": 10, "memories": 20, "turns": 30, "snippets": 40, "required": 100}
@@ -29,10 +29,15 @@ class Prompt:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
+def _now_text(tz) -> str:
+    now = datetime.now(timezone.utc).astimezone(tz)
+    return now.strftime("%Y-%m-%d %H:%M ") + (getattr(tz, "key", None) or now.strftime("%Z"))
+
+
 def system_text(target: dict, instructions: str | None) -> str:
     inputs = {"agent_name": target["agent_name"], "business_name": target["business_name"],
               "customer_name": target["contact_name"], "instructions": instructions or None,
-              "now": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+              "now": _now_text(agent_zone(target))}
     if target["system_prompt"].strip():
         # Org-edited text is untrusted: the sandbox limits it to the inputs system.j2 declares.
         return prompts.render_org("system", target["system_prompt"], **inputs)

@@ -2,7 +2,8 @@
 
 Memory retrieval boosts memories from the periods a customer names: "what did I order in
 March?" should prefer March's conversations even when April's mention the same product.
-English and Portuguese; returns half-open UTC ranges [start, end). A month or day without a
+English and Portuguese; returns half-open ranges [start, end) of aware datetimes, days starting
+at midnight in the agent's time zone `tz` (UTC by default). A month or day without a
 year means that month in each of the last `years_back` years (the customer's history decides
 which one matches). Numeric dates other than ISO (2023-05-03) are ambiguous (03/05 is March
 in the US and May in Brazil) and are ignored.
@@ -10,7 +11,7 @@ in the US and May in Brazil) and are ignored.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 MONTHS = {name: number for number, names in enumerate((
     ("january", "jan", "janeiro"), ("february", "feb", "fevereiro", "fev"), ("march", "mar", "março", "marco"),
@@ -33,38 +34,40 @@ _DATE = re.compile(
     rf"|\b{_YEAR}-(\d\d)-(\d\d)\b|\b(?:in|em|of|de|since|desde|during|durante)\s+{_YEAR}\b",
     re.IGNORECASE)
 _RELATIVE = [
-    (re.compile(r"\b(today|hoje)\b", re.I), lambda d: (d, d + timedelta(days=1))),
-    (re.compile(r"\b(yesterday|ontem)\b", re.I), lambda d: (d - timedelta(days=1), d)),
+    (re.compile(r"\b(today|hoje)\b", re.I), lambda d: (d, _day_after(d))),
+    (re.compile(r"\b(yesterday|ontem)\b", re.I), lambda d: (_days(d, -1), d)),
     (re.compile(r"\b(last week|semana passada)\b", re.I),
-     lambda d: (d - timedelta(days=d.weekday() + 7), d - timedelta(days=d.weekday()))),
+     lambda d: (_days(d, -d.weekday() - 7), _days(d, -d.weekday()))),
     (re.compile(r"\b(this week|esta semana|essa semana|nesta semana|nessa semana)\b", re.I),
-     lambda d: (d - timedelta(days=d.weekday()), d + timedelta(days=1))),
-    (re.compile(r"\b(last month|m[eê]s passado)\b", re.I), lambda d: _month(*_previous_month(d.year, d.month))),
+     lambda d: (_days(d, -d.weekday()), _day_after(d))),
+    (re.compile(r"\b(last month|m[eê]s passado)\b", re.I),
+     lambda d: _month(*_previous_month(d.year, d.month), d.tzinfo)),
     (re.compile(r"\b(this month|este m[eê]s|esse m[eê]s|neste m[eê]s|nesse m[eê]s)\b", re.I),
-     lambda d: _month(d.year, d.month)),
-    (re.compile(r"\b(last year|ano passado)\b", re.I), lambda d: _year(d.year - 1)),
-    (re.compile(r"\b(this year|este ano|esse ano|neste ano|nesse ano)\b", re.I), lambda d: _year(d.year)),
+     lambda d: _month(d.year, d.month, d.tzinfo)),
+    (re.compile(r"\b(last year|ano passado)\b", re.I), lambda d: _year(d.year - 1, d.tzinfo)),
+    (re.compile(r"\b(this year|este ano|esse ano|neste ano|nesse ano)\b", re.I), lambda d: _year(d.year, d.tzinfo)),
 ]
 
 
-def mentioned_periods(text: str, now: datetime | None = None, years_back: int = 10) -> list[tuple[datetime, datetime]]:
-    """The [start, end) UTC ranges the text names, in order of appearance, without duplicates."""
-    today = (now or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def mentioned_periods(text: str, now: datetime | None = None, years_back: int = 10,
+                      tz: tzinfo = UTC) -> list[tuple[datetime, datetime]]:
+    """The [start, end) ranges the text names, in order of appearance, without duplicates."""
+    today = (now or datetime.now(UTC)).astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     found: list[tuple[int, tuple[datetime, datetime]]] = []
     for m in _DATE.finditer(text):
-        found += [(m.start(), r) for r in _absolute(m, today.year, years_back)]
+        found += [(m.start(), r) for r in _absolute(m, today.year, years_back, tz)]
     for pattern, period in _RELATIVE:
         found += [(m.start(), period(today)) for m in pattern.finditer(text)]
     return list(dict.fromkeys(r for _, r in sorted(found, key=lambda x: x[0])))
 
 
-def _absolute(m: re.Match, this_year: int, years_back: int) -> list[tuple[datetime, datetime]]:
+def _absolute(m: re.Match, this_year: int, years_back: int, tz: tzinfo) -> list[tuple[datetime, datetime]]:
     day_before, month_name, day_after, year, iso_y, iso_m, iso_d, year_alone = m.groups()
     if iso_y:
-        start = _safe_date(int(iso_y), int(iso_m), int(iso_d))
-        return [(start, start + timedelta(days=1))] if start else []
+        start = _safe_date(int(iso_y), int(iso_m), int(iso_d), tz)
+        return [(start, _day_after(start))] if start else []
     if year_alone:
-        return [_year(int(year_alone))]
+        return [_year(int(year_alone), tz)]
     month = MONTHS[month_name.lower()]
     day = day_before or day_after
     if month_name.lower() in _AMBIGUOUS and not (day or year) and not _PREPOSITION.search(m.string[:m.start()]):
@@ -73,29 +76,39 @@ def _absolute(m: re.Match, this_year: int, years_back: int) -> list[tuple[dateti
     out = []
     for y in years:
         if day:
-            start = _safe_date(y, month, int(day))
+            start = _safe_date(y, month, int(day), tz)
             if start:
-                out.append((start, start + timedelta(days=1)))
+                out.append((start, _day_after(start)))
         else:
-            out.append(_month(y, month))
+            out.append(_month(y, month, tz))
     return out
 
 
-def _safe_date(year: int, month: int, day: int) -> datetime | None:
+def _safe_date(year: int, month: int, day: int, tz: tzinfo) -> datetime | None:
     try:
-        return datetime(year, month, day, tzinfo=UTC)
+        return datetime(year, month, day, tzinfo=tz)
     except ValueError:
         return None
 
 
-def _month(year: int, month: int) -> tuple[datetime, datetime]:
-    end = datetime(year + 1, 1, 1, tzinfo=UTC) if month == 12 else datetime(year, month + 1, 1, tzinfo=UTC)
-    return datetime(year, month, 1, tzinfo=UTC), end
+def _days(midnight: datetime, n: int) -> datetime:
+    """Local midnight n days away (calendar arithmetic, so a DST change does not shift it)."""
+    day = midnight.date() + timedelta(days=n)
+    return datetime(day.year, day.month, day.day, tzinfo=midnight.tzinfo)
+
+
+def _day_after(midnight: datetime) -> datetime:
+    return _days(midnight, 1)
+
+
+def _month(year: int, month: int, tz: tzinfo) -> tuple[datetime, datetime]:
+    end = datetime(year + 1, 1, 1, tzinfo=tz) if month == 12 else datetime(year, month + 1, 1, tzinfo=tz)
+    return datetime(year, month, 1, tzinfo=tz), end
 
 
 def _previous_month(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
-def _year(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+def _year(year: int, tz: tzinfo) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)

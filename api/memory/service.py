@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from uuid import UUID
 
 import numpy as np
@@ -63,7 +63,8 @@ async def embed_query(text: str, embedder: Embedder | CachedEmbedder | None = No
 async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, *,
                    query_vector: np.ndarray | None = None, embedder: Embedder | CachedEmbedder | None = None,
                    kinds: Sequence[str] = ALL_KINDS, exclude_conversation_id: UUID | None = None,
-                   config: RetrievalConfig = DEFAULT_CONFIG, now: datetime | None = None) -> list[MemoryHit]:
+                   config: RetrievalConfig = DEFAULT_CONFIG, now: datetime | None = None,
+                   tz: tzinfo = UTC) -> list[MemoryHit]:
     """The contact's `k` most relevant current memories for `query`, best first.
 
     A turn hit carries `excerpt`: the consecutive turns around it (itself included, in order),
@@ -72,7 +73,8 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
     Pass `query_vector` when the caller already embedded the message (the knowledge-base
     search uses the same E5 "query:" vector), and `exclude_conversation_id` to leave out
     turns of the ongoing conversation that are already in the prompt as recent turns.
-    `now` anchors relative periods in the message ("last week"); default: the current time.
+    `now` anchors relative periods in the message ("last week"; default: the current time) and
+    `tz` (the agent's time zone) says where its days start.
     """
     if k <= 0 or not query.strip():
         return []
@@ -84,7 +86,7 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
         dim=emb.dim, k=k, candidates=max(config.candidates, k), kinds=list(kinds),
         exclude_conversation_id=exclude_conversation_id, w_vec=config.w_vec, w_text=config.w_text,
         excerpt_turns=config.excerpt_turns, spread=config.spread,
-        smooth=config.smooth, periods=dates.mentioned_periods(query, now) if config.date_boost else [],
+        smooth=config.smooth, periods=dates.mentioned_periods(query, now, tz=tz) if config.date_boost else [],
         date_boost=config.date_boost, slack_days=config.date_slack_days)
     return _hits(rows)
 
