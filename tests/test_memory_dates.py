@@ -38,6 +38,7 @@ def test_a_month_without_a_year_means_that_month_in_recent_years():
 
 @pytest.mark.parametrize("text", [
     "You may go ahead", "I march on", "vamos ao mar azul", "dez reais", "sign out", "two days ago",
+    "nota de dez reais", "chego em dez minutos", "nadar em mar aberto", "in out of stock", "jan and I",
     "order 12/05/2023",  # day/month or month/day: ambiguous, ignored
     "on 2023-02-30", "my number is 2023 4567",
 ])

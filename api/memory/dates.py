@@ -19,13 +19,12 @@ MONTHS = {name: number for number, names in enumerate((
     ("july", "jul", "julho"), ("august", "aug", "agosto", "ago"), ("september", "sep", "sept", "setembro", "set"),
     ("october", "oct", "outubro", "out"), ("november", "nov", "novembro"), ("december", "dec", "dezembro", "dez"),
 ), start=1) for name in names}
-# Abbreviations and names that are also everyday words ("may", "march", "mar" = sea, "out",
-# "set", "dez" = ten, "ago") count alone only after a preposition ("in May", "em set."); with a
-# day or a year next to them they always count.
-_AMBIGUOUS = frozenset({"mar", "march", "may", "mai", "jun", "jul", "set", "sept", "out", "dez", "ago", "dec", "sep",
-                        "abr", "jan", "feb", "fev", "apr", "aug", "oct", "nov"})
-_PREPOSITION = re.compile(r"\b(in|em|de|of|during|durante|since|desde|until|até|ate|by|before|after|antes de|depois de)\s+$",
-                          re.IGNORECASE)
+# Abbreviations ("mar" = sea, "dez" = ten, "set", "out", "ago") count only next to a day or a
+# year ("3 dez", "set. 2024"); English month names that are also everyday words ("may",
+# "march") count alone only after a preposition ("in May", "since March").
+_ABBREVIATIONS = frozenset(name for name in MONTHS if len(name) <= 4 and name not in ("june", "july", "maio", "may"))
+_WORDS = frozenset({"may", "march"})
+_PREPOSITION = re.compile(r"\b(in|during|since|until|by|before|after|early|late|mid)\s+$", re.IGNORECASE)
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|º|°)?"
 _YEAR = r"((?:19|20)\d\d)"
@@ -70,7 +69,9 @@ def _absolute(m: re.Match, this_year: int, years_back: int, tz: tzinfo) -> list[
         return [_year(int(year_alone), tz)]
     month = MONTHS[month_name.lower()]
     day = day_before or day_after
-    if month_name.lower() in _AMBIGUOUS and not (day or year) and not _PREPOSITION.search(m.string[:m.start()]):
+    name = month_name.lower()
+    if not (day or year) and (name in _ABBREVIATIONS
+                              or name in _WORDS and not _PREPOSITION.search(m.string[:m.start()])):
         return []
     years = [int(year)] if year else range(this_year, this_year - years_back - 1, -1)
     out = []
