@@ -24,6 +24,7 @@ from api.health.router import router as health_router  # noqa: E402
 from api.knowledge_bases.router import router as knowledge_bases_router  # noqa: E402
 from api.llm.errors import LLMError  # noqa: E402
 from api.memberships.router import router as memberships_router  # noqa: E402
+from api.memory.router import router as memory_router  # noqa: E402
 from api.openai_compat.router import router as openai_router  # noqa: E402
 from api.organizations.router import router as organizations_router  # noqa: E402
 from api.prompts.errors import PromptError  # noqa: E402
@@ -31,7 +32,7 @@ from api.search.router import router as search_router  # noqa: E402
 from api.webhooks.router import router as webhooks_router  # noqa: E402
 
 ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
-           agents_router, contacts_router, search_router, documents_router,
+           agents_router, contacts_router, memory_router, search_router, documents_router,
            conversations_router, chat_router, openai_router, webhooks_router, channels_router]
 
 

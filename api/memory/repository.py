@@ -192,3 +192,32 @@ async def contact_texts(conn, contact_id: UUID) -> list[str]:
         select content from public.conversation_history where contact_id = %s
         union select content from public.memories where contact_id = %s""", [contact_id, contact_id])
     return [r["content"] for r in rows]
+
+
+async def contact_exists(conn, contact_id: UUID) -> bool:
+    return await sql.fetch_one(conn, "select 1 as one from public.contacts where id = %s", [contact_id]) is not None
+
+
+_MEMORY_COLUMNS = """id, kind, key, content, confidence, contact_id, agent_id, conversation_id, metadata,
+       valid_from, valid_to, superseded_by, created_at"""
+
+
+async def page(conn, contact_id: UUID, params, *, kind: str | None, include_superseded: bool) -> list[dict]:
+    """Newest first, keyset on (created_at, id); limit + 1 rows (see api.core.pagination)."""
+    after = params.after
+    return await sql.fetch_all(conn, q.SQL("""
+        select {columns} from public.memories
+         where contact_id = %(contact)s
+           and (%(kind)s::text is null or kind = %(kind)s)
+           and (%(all)s or valid_to is null)
+           and (%(after_at)s::timestamptz is null or (created_at, id) < (%(after_at)s, %(after_id)s::uuid))
+         order by created_at desc, id desc
+         limit %(limit)s""").format(columns=q.SQL(_MEMORY_COLUMNS)),
+        {"contact": contact_id, "kind": kind, "all": include_superseded, "after_at": after[0] if after else None,
+         "after_id": after[1] if after else None, "limit": params.limit + 1})
+
+
+async def delete_memory(conn, contact_id: UUID, memory_id: UUID) -> bool:
+    row = await sql.fetch_one(conn, "delete from public.memories where id = %s and contact_id = %s returning id",
+                              [memory_id, contact_id])
+    return row is not None

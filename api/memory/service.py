@@ -15,15 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import redis
 
+from api.core.config import get_settings
 from api.core.db import Session
+from api.core.errors import NotFound
+from api.core.pagination import PageParams
 from api.embeddings.cache import CachedEmbedder
 from api.embeddings.service import Embedder, get_embedder
 from api.memory import dates, repository
 from api.memory.schemas import ExcerptTurn, MemoryHit
+from api.search.embedding import query_embedder
 
 ALL_KINDS = ("fact", "summary", "turn")
 
@@ -136,3 +141,33 @@ async def forget_plan(session: Session, contact_id: UUID,
     keys = [cache.cache_key(t, kind) for t in texts for kind in ("passage", "query")]
     return conversation_ids, keys
 
+
+
+async def _require_contact(session: Session, contact_id: UUID) -> None:
+    # RLS hides other organizations' contacts: they are "not found", like ids that never existed.
+    if not await repository.contact_exists(session.conn, contact_id):
+        raise NotFound("contact not found")
+
+
+async def list_memories(session: Session, contact_id: UUID, page: PageParams, *, kind: str | None = None,
+                        include_superseded: bool = False) -> list[dict]:
+    """One page (limit + 1 rows) of the contact's memories, newest first, without vectors."""
+    await _require_contact(session, contact_id)
+    return await repository.page(session.conn, contact_id, page, kind=kind, include_superseded=include_superseded)
+
+
+async def search(session: Session, contact_id: UUID, query: str, k: int, *, kinds: Sequence[str],
+                 timezone: str = "UTC") -> list[MemoryHit]:
+    """`retrieve` as the chat calls it (same embedder and Redis cache), for the API."""
+    await _require_contact(session, contact_id)
+    settings = get_settings()
+    embedder = query_embedder(settings.embedding_model, settings.embedding_dim)
+    return await retrieve(session, contact_id, query, k, embedder=embedder, kinds=kinds, tz=ZoneInfo(timezone))
+
+
+async def forget(session: Session, contact_id: UUID, memory_id: UUID) -> None:
+    """Delete one memory of the contact. A fact it had superseded stays superseded (it was
+    contradicted); citations keep their message and lose the link (on delete set null)."""
+    await _require_contact(session, contact_id)
+    if not await repository.delete_memory(session.conn, contact_id, memory_id):
+        raise NotFound("memory not found")
