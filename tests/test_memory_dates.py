@@ -34,11 +34,13 @@ def test_a_month_without_a_year_means_that_month_in_recent_years():
     assert periods[0] == ("2026-07-01", "2026-08-01") and periods[1] == ("2025-07-01", "2025-08-01")
     assert len(periods) == 11  # this year and the ten before
     assert days("camping in May")[0] == ("2026-05-01", "2026-06-01")
+    assert days("o que comprei em marco?")[0] == ("2026-03-01", "2026-04-01")
 
 
 @pytest.mark.parametrize("text", [
     "You may go ahead", "I march on", "vamos ao mar azul", "dez reais", "sign out", "two days ago",
     "nota de dez reais", "chego em dez minutos", "nadar em mar aberto", "in out of stock", "jan and I",
+    "foi um marco na minha vida",
     "order 12/05/2023",  # day/month or month/day: ambiguous, ignored
     "on 2023-02-30", "my number is 2023 4567",
 ])

@@ -20,11 +20,12 @@ MONTHS = {name: number for number, names in enumerate((
     ("october", "oct", "outubro", "out"), ("november", "nov", "novembro"), ("december", "dec", "dezembro", "dez"),
 ), start=1) for name in names}
 # Abbreviations ("mar" = sea, "dez" = ten, "set", "out", "ago") count only next to a day or a
-# year ("3 dez", "set. 2024"); English month names that are also everyday words ("may",
-# "march") count alone only after a preposition ("in May", "since March").
+# year ("3 dez", "set. 2024"); month names that are also everyday words ("may", "march",
+# "marco" = landmark) count alone only after a preposition ("in May", "since March", "em marco").
 _ABBREVIATIONS = frozenset(name for name in MONTHS if len(name) <= 4 and name not in ("june", "july", "maio", "may"))
-_WORDS = frozenset({"may", "march"})
-_PREPOSITION = re.compile(r"\b(in|during|since|until|by|before|after|early|late|mid)\s+$", re.IGNORECASE)
+_WORDS = frozenset({"may", "march", "marco"})
+_PREPOSITION = re.compile(r"\b(in|during|since|until|by|before|after|early|late|mid|em|desde|durante|até|ate)\s+$",
+                          re.IGNORECASE)
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|º|°)?"
 _YEAR = r"((?:19|20)\d\d)"
