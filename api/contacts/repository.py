@@ -14,6 +14,11 @@ async def get(conn, contact_id: UUID) -> dict | None:
     return await sql.get(conn, "contacts", contact_id)
 
 
+async def exists(conn, contact_id: UUID) -> bool:
+    """Whether the contact is visible to the caller (RLS hides other organizations')."""
+    return await sql.fetch_one(conn, "select 1 as one from public.contacts where id = %s", [contact_id]) is not None
+
+
 async def get_by_external_id(conn, org_id: UUID, external_id: str) -> dict | None:
     return await sql.fetch_one(conn, "select * from public.contacts where organization_id = %s and external_id = %s",
                                [org_id, external_id])

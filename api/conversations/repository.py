@@ -48,10 +48,6 @@ async def close(conn, conversation_id: UUID) -> dict | None:
          where id = %s returning *""", [conversation_id])
 
 
-async def contact_exists(conn, contact_id: UUID) -> bool:
-    return await sql.fetch_one(conn, "select 1 from public.contacts where id = %s", [contact_id]) is not None
-
-
 async def insert_contact(conn, org_id: UUID) -> dict:
     """A contact with no identity yet (a web visitor); channels can set external_id later."""
     return await sql.insert(conn, "contacts", {"organization_id": org_id})

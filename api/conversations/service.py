@@ -3,6 +3,7 @@ from collections import defaultdict
 from uuid import UUID
 
 from api.agents import service as agents_service
+from api.contacts import repository as contacts_repository
 from api.conversations import repository
 from api.conversations.schemas import ConversationCreate
 from api.core.db import Session
@@ -14,7 +15,7 @@ async def resolve_contact(session: Session, org_id: UUID, *, contact_id: UUID | 
                           external_id: str | None = None, name: str | None = None) -> UUID:
     """An existing contact, the one with `external_id` (created if new), or a new anonymous one."""
     if contact_id:
-        if not await repository.contact_exists(session.conn, contact_id):
+        if not await contacts_repository.exists(session.conn, contact_id):
             raise NotFound("contact not found")
         return contact_id
     if external_id:

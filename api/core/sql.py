@@ -54,13 +54,14 @@ async def get(conn, table: str, id_: UUID) -> dict | None:
 
 
 async def page(conn, table: str, org_id: UUID, params: PageParams, *, where: sql.Composable | None = None,
-               where_params: list | None = None) -> list[dict]:
-    """One page of an organization's rows, newest first (limit+1 rows: see make_page)."""
+               where_params: list | None = None, columns: sql.Composable = sql.SQL("*")) -> list[dict]:
+    """One page of an organization's rows, newest first (limit+1 rows: see make_page); `columns`
+    leaves out what the caller does not return (vectors)."""
     after = params.after
     query = sql.SQL(
-        "select * from public.{} where organization_id = %s {} {} "
+        "select {} from public.{} where organization_id = %s {} {} "
         "order by created_at desc, id desc limit %s").format(
-        sql.Identifier(table),
+        columns, sql.Identifier(table),
         sql.SQL("and (created_at, id) < (%s, %s)") if after else sql.SQL(""),
         sql.SQL("and ") + where if where is not None else sql.SQL(""))
     args: list = [org_id, *(after or ()), *(where_params or []), params.limit + 1]

@@ -12,6 +12,7 @@ from uuid import UUID
 from psycopg import sql as q
 
 from api.core import sql
+from api.core.pagination import PageParams
 
 # The same filters on every scan of the contact's memories (the policy adds the organization).
 _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any(%(kinds)s)
@@ -194,27 +195,16 @@ async def contact_texts(conn, contact_id: UUID) -> list[str]:
     return [r["content"] for r in rows]
 
 
-async def contact_exists(conn, contact_id: UUID) -> bool:
-    return await sql.fetch_one(conn, "select 1 as one from public.contacts where id = %s", [contact_id]) is not None
+_MEMORY_COLUMNS = q.SQL("""id, kind, key, content, confidence, contact_id, agent_id, conversation_id, metadata,
+       valid_from, valid_to, superseded_by, created_at""")
 
 
-_MEMORY_COLUMNS = """id, kind, key, content, confidence, contact_id, agent_id, conversation_id, metadata,
-       valid_from, valid_to, superseded_by, created_at"""
-
-
-async def page(conn, contact_id: UUID, params, *, kind: str | None, include_superseded: bool) -> list[dict]:
-    """Newest first, keyset on (created_at, id); limit + 1 rows (see api.core.pagination)."""
-    after = params.after
-    return await sql.fetch_all(conn, q.SQL("""
-        select {columns} from public.memories
-         where contact_id = %(contact)s
-           and (%(kind)s::text is null or kind = %(kind)s)
-           and (%(all)s or valid_to is null)
-           and (%(after_at)s::timestamptz is null or (created_at, id) < (%(after_at)s, %(after_id)s::uuid))
-         order by created_at desc, id desc
-         limit %(limit)s""").format(columns=q.SQL(_MEMORY_COLUMNS)),
-        {"contact": contact_id, "kind": kind, "all": include_superseded, "after_at": after[0] if after else None,
-         "after_id": after[1] if after else None, "limit": params.limit + 1})
+async def page(conn, org_id: UUID, contact_id: UUID, params: PageParams, *, kind: str | None,
+               include_superseded: bool) -> list[dict]:
+    """Newest first, without vectors; limit + 1 rows (see api.core.pagination)."""
+    where = q.SQL("contact_id = %s and (%s::text is null or kind = %s::text) and (%s or valid_to is null)")
+    return await sql.page(conn, "memories", org_id, params, where=where,
+                          where_params=[contact_id, kind, kind, include_superseded], columns=_MEMORY_COLUMNS)
 
 
 async def delete_memory(conn, contact_id: UUID, memory_id: UUID) -> bool:

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, status
 
-from api.core.deps import SessionDep
+from api.core.deps import OrgId, SessionDep
 from api.core.pagination import Page, PageDep, make_page
 from api.memory import service
 from api.memory.models import Memory, MemoryHitOut, MemorySearch, MemorySearchResult
@@ -15,11 +15,12 @@ router = APIRouter(prefix="/v1/contacts/{contact_id}/memories", tags=["memory"])
 
 
 @router.get("", response_model=Page[Memory])
-async def list_memories(contact_id: UUID, session: SessionDep, page: PageDep,
+async def list_memories(contact_id: UUID, session: SessionDep, org_id: OrgId, page: PageDep,
                         kind: Annotated[MemoryKind | None, Query()] = None,
                         include_superseded: Annotated[bool, Query(description="also facts replaced by newer ones")] = False):
     """What the agents remember about a contact (facts, session summaries, indexed turns), newest first."""
-    rows = await service.list_memories(session, contact_id, page, kind=kind, include_superseded=include_superseded)
+    rows = await service.list_memories(session, org_id, contact_id, page, kind=kind,
+                                       include_superseded=include_superseded)
     return make_page(rows, page, Memory)
 
 

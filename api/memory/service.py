@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
+from api.contacts import repository as contacts_repository
 from api.core.config import get_settings
 from api.core.db import Session
 from api.core.errors import NotFound
@@ -145,15 +146,16 @@ async def forget_plan(session: Session, contact_id: UUID,
 
 async def _require_contact(session: Session, contact_id: UUID) -> None:
     # RLS hides other organizations' contacts: they are "not found", like ids that never existed.
-    if not await repository.contact_exists(session.conn, contact_id):
+    if not await contacts_repository.exists(session.conn, contact_id):
         raise NotFound("contact not found")
 
 
-async def list_memories(session: Session, contact_id: UUID, page: PageParams, *, kind: str | None = None,
-                        include_superseded: bool = False) -> list[dict]:
+async def list_memories(session: Session, org_id: UUID, contact_id: UUID, page: PageParams, *,
+                        kind: str | None = None, include_superseded: bool = False) -> list[dict]:
     """One page (limit + 1 rows) of the contact's memories, newest first, without vectors."""
     await _require_contact(session, contact_id)
-    return await repository.page(session.conn, contact_id, page, kind=kind, include_superseded=include_superseded)
+    return await repository.page(session.conn, org_id, contact_id, page, kind=kind,
+                                 include_superseded=include_superseded)
 
 
 async def search(session: Session, contact_id: UUID, query: str, k: int, *, kinds: Sequence[str],
