@@ -15,6 +15,7 @@ from api.chat.lock import lock_key
 from tests.chat_support import (base_url, create_agent, hosted, open_conversation, send,  # noqa: F401
                                 stream_send)
 from tests.conftest import STACK
+from tests.isolation_support import as_user
 
 pytestmark = pytest.mark.usefixtures("hosted")
 SECRET = "O código secreto do cofre da loja B é 4471."
@@ -99,8 +100,7 @@ def test_b_knowledge_is_never_context_or_citation_for_a(client, orgs, admin_conn
     assert admin_conn.execute("select count(*) from public.citations where message_id = %s",
                               [b_message]).fetchone()[0] == len(b_answer["citations"])
     with psycopg.connect(STACK["DATABASE_URL"]) as conn:
-        conn.execute("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)",
-                     [json.dumps({"sub": str(a.user_id), "role": "authenticated"})])
+        as_user(conn, a.user_id)
         for table in ("citations", "conversation_history", "conversations", "usage_events"):
             rows = conn.execute(f"select count(*) from public.{table} where organization_id = %s",
                                 [b.org_id]).fetchone()[0]

@@ -3,10 +3,11 @@
 Every foundation endpoint is tried with a user token and with an API key of A; then the same
 is tried directly in SQL as `authenticated` with A's claims, on every table in `public`.
 """
-import json
 import uuid
 
 import pytest
+
+from tests.isolation_support import as_user, assert_org_rows_untouchable
 
 RESOURCES = {
     "knowledge-bases": {"name": "B secret kb"},
@@ -108,11 +109,6 @@ def test_roles_are_enforced_inside_an_org(client, new_tenant, new_user):
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "last_owner"
 
 
-def _as_org(conn, user_id):
-    conn.execute("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)",
-                 [json.dumps({"sub": str(user_id), "role": "authenticated"})])
-
-
 def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn, two_orgs):
     a, b, _, _ = two_orgs
     tables = [r[0] for r in admin_conn.execute(
@@ -122,19 +118,14 @@ def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn
         with admin_conn.transaction(force_rollback=True):
             owned_by_b = admin_conn.execute(f"select count(*) from public.{table} where organization_id = %s",
                                             [b.org_id]).fetchone()[0]
-            _as_org(admin_conn, a.user_id)
-            assert admin_conn.execute(f"select count(*) from public.{table} where organization_id = %s",
-                                      [b.org_id]).fetchone()[0] == 0, table
-            assert admin_conn.execute(f"update public.{table} set organization_id = organization_id "
-                                      f"where organization_id = %s", [b.org_id]).rowcount == 0, table
-            assert admin_conn.execute(f"delete from public.{table} where organization_id = %s",
-                                      [b.org_id]).rowcount == 0, table
+            as_user(admin_conn, a.user_id)
+            assert_org_rows_untouchable(admin_conn, table, b.org_id)
         if owned_by_b:
             with admin_conn.transaction(force_rollback=True):
                 assert admin_conn.execute(f"select count(*) from public.{table} where organization_id = %s",
                                           [b.org_id]).fetchone()[0] == owned_by_b
     with admin_conn.transaction(force_rollback=True):
-        _as_org(admin_conn, a.user_id)
+        as_user(admin_conn, a.user_id)
         assert [r[0] for r in admin_conn.execute("select id from public.organizations")] == [uuid.UUID(a.org_id)]
         with pytest.raises(Exception, match="row-level security"):
             admin_conn.execute("insert into public.knowledge_bases (organization_id, name) values (%s, 'x')",

@@ -3,13 +3,13 @@
 Every documents endpoint is tried with A's user token and A's API key against B's knowledge
 base and document; then the same rows are looked for in SQL as `authenticated` with A's claims.
 """
-import json
 import uuid
 
 import psycopg
 import pytest
 
 from tests.documents_factory import chunk_rows, create_kb, upload, wait_done
+from tests.isolation_support import as_user
 
 B_SECRET = "Segredo da empresa B: margem de 42% no plano premium."
 
@@ -66,11 +66,6 @@ def test_documents_of_another_org_are_invisible_through_every_endpoint(client, b
         == doc["id"]
 
 
-def _as_user(conn, user_id) -> None:
-    conn.execute("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)",
-                 [json.dumps({"sub": str(user_id), "role": "authenticated"})])
-
-
 @pytest.mark.parametrize("table", ["documents", "document_contents", "document_chunks"])
 def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn, b_document, table):
     a, b, _, doc, _ = b_document
@@ -78,14 +73,14 @@ def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn
     owned = admin_conn.execute(f"select count(*) from public.{table} where {key} = %s", [doc["id"]]).fetchone()[0]
     assert owned >= 1
     with admin_conn.transaction(force_rollback=True):
-        _as_user(admin_conn, a.user_id)
+        as_user(admin_conn, a.user_id)
         assert admin_conn.execute(f"select count(*) from public.{table} where organization_id = %s or {key} = %s",
                                   [b.org_id, doc["id"]]).fetchone()[0] == 0
         assert admin_conn.execute(f"update public.{table} set organization_id = organization_id where {key} = %s",
                                   [doc["id"]]).rowcount == 0
         assert admin_conn.execute(f"delete from public.{table} where {key} = %s", [doc["id"]]).rowcount == 0
     with admin_conn.transaction(force_rollback=True):
-        _as_user(admin_conn, b.user_id)  # the owner still sees every row
+        as_user(admin_conn, b.user_id)  # the owner still sees every row
         assert admin_conn.execute(f"select count(*) from public.{table} where {key} = %s",
                                   [doc["id"]]).fetchone()[0] == owned
 
@@ -93,18 +88,18 @@ def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn
 def test_sql_as_authenticated_cannot_write_into_or_scan_another_org(admin_conn, b_document):
     a, b, b_kb, doc, _ = b_document
     with admin_conn.transaction(force_rollback=True):
-        _as_user(admin_conn, a.user_id)
+        as_user(admin_conn, a.user_id)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             admin_conn.execute("insert into public.documents (organization_id, knowledge_base_id, title, "
                                "content_type, size_bytes, sha256) values (%s, %s, 'x', 'text/plain', 1, 'x')",
                                [b.org_id, b_kb["id"]])
     with admin_conn.transaction(force_rollback=True):
-        _as_user(admin_conn, a.user_id)
+        as_user(admin_conn, a.user_id)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
             admin_conn.execute("insert into public.document_contents (document_id, version, organization_id, data) "
                                "values (%s, 9, %s, 'x')", [doc["id"], b.org_id])
     # The reconciler's cross-tenant scan answers worker principals only.
     with admin_conn.transaction(force_rollback=True):
-        _as_user(admin_conn, a.user_id)
+        as_user(admin_conn, a.user_id)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="only workers"):
             admin_conn.execute("select * from private.stuck_documents(interval '0 seconds')")

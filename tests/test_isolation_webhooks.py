@@ -1,10 +1,9 @@
 """Tenant isolation for webhooks and channels: with org A's credentials nothing of org B's
 endpoints, deliveries, events, integrations or channel events can be read, changed or used."""
-import json
-
 import pytest
 
 from api.webhooks import repository_sync
+from tests.isolation_support import as_user, assert_org_rows_untouchable
 from workers.db import org_transaction
 
 TABLES = ("webhook_endpoints", "webhook_events", "webhook_deliveries", "channel_integrations", "channel_events")
@@ -83,18 +82,9 @@ def test_sql_as_another_org_sees_and_changes_nothing(admin_conn, b_setup):
             owned = admin_conn.execute(f"select count(*) from public.{table} where organization_id = %s",
                                        [b.org_id]).fetchone()[0]
             assert owned >= 1, table
-            admin_conn.execute("select set_config('role', 'authenticated', true), "
-                               "set_config('request.jwt.claims', %s, true)",
-                               [json.dumps({"sub": str(a.user_id), "role": "authenticated"})])
-            assert admin_conn.execute(f"select count(*) from public.{table} where organization_id = %s",
-                                      [b.org_id]).fetchone()[0] == 0, table
-            assert admin_conn.execute(f"update public.{table} set organization_id = organization_id "
-                                      f"where organization_id = %s", [b.org_id]).rowcount == 0, table
-            assert admin_conn.execute(f"delete from public.{table} where organization_id = %s",
-                                      [b.org_id]).rowcount == 0, table
+            as_user(admin_conn, a.user_id)
+            assert_org_rows_untouchable(admin_conn, table, b.org_id)
     with admin_conn.transaction(force_rollback=True):
-        admin_conn.execute("select set_config('role', 'authenticated', true), "
-                           "set_config('request.jwt.claims', %s, true)",
-                           [json.dumps({"sub": str(a.user_id), "role": "authenticated"})])
+        as_user(admin_conn, a.user_id)
         with pytest.raises(Exception, match="only workers"):
             admin_conn.execute("select * from private.due_webhook_deliveries('0 s', '0 s')")

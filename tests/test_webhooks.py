@@ -16,6 +16,7 @@ from api.webhooks import signing
 from tests.chat_support import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
 from tests.conftest import STACK, wait_for
 from tests.documents_factory import create_kb, upload, wait_done
+from tests.isolation_support import as_user
 from tests.fakes.http_recorder import HttpRecorder
 
 
@@ -228,12 +229,9 @@ def test_outbox_rows_commit_or_roll_back_with_the_change(client, new_tenant, adm
 
 def test_events_cannot_be_forged_by_inserting_rows(admin_conn, new_tenant):
     """Only private.emit_webhook_event writes the outbox, and only for the caller's organizations."""
-    import json as _json
     a, b = new_tenant("A"), new_tenant("B")
     with admin_conn.transaction(force_rollback=True):
-        admin_conn.execute("select set_config('role', 'authenticated', true), "
-                           "set_config('request.jwt.claims', %s, true)",
-                           [_json.dumps({"sub": str(a.user_id), "role": "authenticated"})])
+        as_user(admin_conn, a.user_id)
         with pytest.raises(Exception, match="row-level security"):
             with admin_conn.transaction():
                 admin_conn.execute("insert into public.webhook_events (organization_id, type, payload) "
