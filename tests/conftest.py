@@ -146,14 +146,17 @@ def celery_worker():
     log = open(TEST_DIR / f"worker-{SESSION}.log", "ab")
     proc = subprocess.Popen(worker_command(concurrency=2), cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=log, stderr=subprocess.STDOUT)
-    _wait_worker()
-    yield proc
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        _wait_worker()
+        yield proc
+    finally:
+        # Also when the worker never answered: a leaked worker would outlive the session.
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 def _wait_worker(timeout: float = 60) -> None:
