@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "authenticated"
     api_key_pepper: str = DEV_API_KEY_PEPPER
     webhook_signing_secret: str = DEV_WEBHOOK_SECRET
+    # Keys for third-party credentials at rest (AES-256-GCM, api/core/secretbox.py):
+    # "id:base64key,id2:base64key2"; the first encrypts, all decrypt. Empty = a dev key (not in prod).
+    secret_keys: str = ""
 
     # Rate limits (requests per minute) per API key / user, and per organization.
     rate_limit_per_minute: int = 600
@@ -92,8 +95,16 @@ class Settings(BaseSettings):
                     if getattr(self, name) in _PLACEHOLDERS and not (name == "jwt_secret" and self.jwks_url)]
             if weak:
                 raise ValueError(f"placeholder secrets are not allowed when RENUM_ENV=prod: {', '.join(weak)}")
+            if not self.secret_keys:
+                raise ValueError("RENUM_SECRET_KEYS is required when RENUM_ENV=prod (./renum new-secret-key makes one)")
             if not self.database_url or not self.redis_url:
                 raise ValueError("DATABASE_URL and REDIS_URL are required when RENUM_ENV=prod")
+        return self
+
+    @model_validator(mode="after")
+    def _secret_keys_parse(self) -> "Settings":
+        from api.core.secretbox import parse_keys  # the format lives with the cipher
+        parse_keys(self.secret_keys)
         return self
 
     @property
