@@ -132,7 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start the service with embedded defaults")
     sub.add_parser("test", help="run the test suite (extra args go to pytest)")
     sub.add_parser("migrate", help="apply migrations to MIGRATION_DATABASE_URL")
+    sub.add_parser("rotate-secrets", help="re-encrypt stored credentials under the first RENUM_SECRET_KEYS key")
+    sub.add_parser("new-secret-key", help="print a fresh key for RENUM_SECRET_KEYS")
     args, extra = parser.parse_known_args(argv)
+    if args.cmd == "rotate-secrets":
+        from infra.secrets import main as rotate_main
+        return rotate_main(extra)
+    if args.cmd == "new-secret-key":
+        from api.core.secretbox import new_key
+        print(new_key())
+        return 0
     if args.cmd == "run":
         return run(args)
     if args.cmd == "test":

@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     applied = migrate(url, shim=settings.local_supabase_shim and not args.no_shim)
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    from infra import secrets  # credentials stored before encryption at rest, or under an old key
+    counts = secrets.rotate(url)
+    print("secrets re-encrypted: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
     return 0
 
 

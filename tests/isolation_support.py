@@ -6,9 +6,9 @@ import json
 
 
 def as_user(conn, user_id) -> None:
-    """The rest of this transaction runs as Supabase's `authenticated` role with the user's JWT
+    """The rest of this transaction runs as the API's role (`renum_api`) with the user's JWT
     claims, exactly what the API sets per request."""
-    conn.execute("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)",
+    conn.execute("select set_config('role', 'renum_api', true), set_config('request.jwt.claims', %s, true)",
                  [json.dumps({"sub": str(user_id), "role": "authenticated"})])
 
 

@@ -1,7 +1,7 @@
 """Tenant isolation: with org A's credentials, nothing of org B can be read, changed or listed.
 
 Every foundation endpoint is tried with a user token and with an API key of A; then the same
-is tried directly in SQL as `authenticated` with A's claims, on every table in `public`.
+is tried directly in SQL as the API role (`renum_api`) with A's claims, on every table in `public`.
 """
 import uuid
 
@@ -109,7 +109,7 @@ def test_roles_are_enforced_inside_an_org(client, new_tenant, new_user):
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "last_owner"
 
 
-def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn, two_orgs):
+def test_sql_as_api_role_sees_and_changes_nothing_of_another_org(admin_conn, two_orgs):
     a, b, _, _ = two_orgs
     tables = [r[0] for r in admin_conn.execute(
         "select table_name from information_schema.columns where table_schema = 'public' "

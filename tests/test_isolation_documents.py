@@ -1,7 +1,7 @@
 """Tenant isolation for documents: org A's credentials reach nothing of org B's documents.
 
 Every documents endpoint is tried with A's user token and A's API key against B's knowledge
-base and document; then the same rows are looked for in SQL as `authenticated` with A's claims.
+base and document; then the same rows are looked for in SQL as the API role (`renum_api`) with A's claims.
 """
 import uuid
 
@@ -67,7 +67,7 @@ def test_documents_of_another_org_are_invisible_through_every_endpoint(client, b
 
 
 @pytest.mark.parametrize("table", ["documents", "document_contents", "document_chunks"])
-def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn, b_document, table):
+def test_sql_as_api_role_sees_and_changes_nothing_of_another_org(admin_conn, b_document, table):
     a, b, _, doc, _ = b_document
     key = "id" if table == "documents" else "document_id"
     owned = admin_conn.execute(f"select count(*) from public.{table} where {key} = %s", [doc["id"]]).fetchone()[0]
@@ -85,7 +85,7 @@ def test_sql_as_authenticated_sees_and_changes_nothing_of_another_org(admin_conn
                                   [doc["id"]]).fetchone()[0] == owned
 
 
-def test_sql_as_authenticated_cannot_write_into_or_scan_another_org(admin_conn, b_document):
+def test_sql_as_api_role_cannot_write_into_or_scan_another_org(admin_conn, b_document):
     a, b, b_kb, doc, _ = b_document
     with admin_conn.transaction(force_rollback=True):
         as_user(admin_conn, a.user_id)

@@ -68,7 +68,7 @@ def test_cached_results_of_b_are_not_served_to_a(client, two_orgs, redis_client)
 
 
 def test_service_under_a_claims_never_returns_b_rows(two_orgs):
-    """The SQL itself, as `authenticated` with A's claims, even without the org check in Python."""
+    """The SQL itself, as the API role (`renum_api`) with A's claims, even without the org check in Python."""
     import os
 
     from api.core.db import sync_pool, sync_unit_of_work

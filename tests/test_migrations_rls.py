@@ -49,7 +49,7 @@ def test_app_login_role_is_not_superuser_and_owns_nothing(admin_conn):
                               "where rolname = 'renum_app'").fetchone()
     assert role == (False, False, False)
     owned = admin_conn.execute("select count(*) from pg_class c join pg_roles r on r.oid = c.relowner "
-                               "where r.rolname in ('renum_app', 'authenticated', 'anon')").fetchone()[0]
+                               "where r.rolname in ('renum_app', 'renum_api', 'authenticated', 'anon')").fetchone()[0]
     assert owned == 0
 
 

@@ -39,7 +39,7 @@ def test_fact_from_session_one_is_in_the_prompt_of_session_two(client, new_tenan
 
     first = _open_conversation(client, tenant, agent, contact)
     _send(client, tenant, agent, first, "Eu sou vegetariana e moro em Recife")
-    wait_for(lambda: len(memories(admin_conn, contact["id"], "fact")) == 2, timeout=60,
+    wait_for(lambda: len(memories(admin_conn, contact["id"], "fact")) == 2, timeout=180,
              message="facts extracted by the memory worker")
     wait_for(lambda: len(memories(admin_conn, contact["id"], "turn")) == 2, message="turns indexed")
 

@@ -17,6 +17,8 @@ from uuid import UUID
 import redis
 
 from api.core.config import get_settings
+from api.core.db import sync_unit_of_work
+from api.core.principal import SCANNER
 from api.embeddings.service import get_embedder
 from api.llm import router as llm
 from api.llm.errors import LLMError
@@ -116,8 +118,8 @@ def _consolidate(organization_id: str, conversation_id: str) -> None:
 @app.task(name="workers.memory.apply_retention", acks_late=True)
 def apply_retention() -> dict:
     """Daily (beat): erase history and memories older than each agent's retention_days."""
-    with db.pool().connection() as conn, conn.transaction():
-        targets = pipeline.retention_targets(conn)
+    with sync_unit_of_work(db.pool(), SCANNER) as session:
+        targets = pipeline.retention_targets(session.conn)
     totals = {"agents": 0, "messages": 0, "memories": 0}
     for target in targets:
         with db.org_transaction(target["organization_id"]) as session:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from api.core import egress
+from api.channels import credentials
+from api.core import egress, secretbox
 from api.core.errors import Unauthorized, Unprocessable
 
 SIGNATURE_WINDOW_S = 300
@@ -92,9 +93,13 @@ async def post_reply(integration: dict, conversation_id: str, content: str, time
     except egress.EgressBlocked as exc:
         raise ChatwootError(f"Chatwoot URL blocked: {exc}", retryable=False) from exc
     try:
+        token = credentials.reveal(integration, "api_access_token")
+    except secretbox.SecretUnavailable as exc:
+        raise ChatwootError(f"the integration's access token cannot be read: {exc}", retryable=False) from exc
+    try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
             resp = await client.post(url, json={"content": content, "message_type": "outgoing", "private": False},
-                                     headers={"api_access_token": integration["api_access_token"]})
+                                     headers={"api_access_token": token})
     except httpx.HTTPError as exc:
         raise ChatwootError(f"Chatwoot could not be reached: {type(exc).__name__}", retryable=True) from exc
     if resp.status_code >= 300:

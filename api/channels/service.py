@@ -12,16 +12,16 @@ import secrets
 import time
 from uuid import UUID
 
-from api.channels import chatwoot, repository
+from api.channels import chatwoot, credentials, repository
 from api.channels.schemas import IntegrationCreate, IntegrationUpdate
 from api.conversations import repository as conversations_repository
 from api.conversations import service as conversations_service
 from api.conversations.schemas import ConversationCreate
-from api.core import egress
+from api.core import egress, secretbox
 from api.core.auth import hash_api_key
 from api.core.config import get_settings
 from api.core.db import Session, anon_unit_of_work, unit_of_work
-from api.core.errors import Conflict, NotFound, Unauthorized
+from api.core.errors import Conflict, NotFound, Unauthorized, Unavailable
 from api.core.principal import org_principal
 
 log = logging.getLogger("renum.channels")
@@ -35,7 +35,9 @@ def inbound_path(integration_id: UUID) -> str:
 
 
 def public_view(row: dict) -> dict:
-    return {**row, "signature_required": bool(row["webhook_secret"]), "inbound_path": inbound_path(row["id"])}
+    """What the API shows of an integration: never its credentials (stored encrypted)."""
+    shown = {k: v for k, v in row.items() if k not in credentials.SECRET_COLUMNS and k != "token_hash"}
+    return {**shown, "signature_required": bool(row["webhook_secret"]), "inbound_path": inbound_path(row["id"])}
 
 
 async def create(session: Session, org_id: UUID, data: IntegrationCreate) -> dict:
@@ -44,7 +46,7 @@ async def create(session: Session, org_id: UUID, data: IntegrationCreate) -> dic
         raise NotFound("agent not found")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = await repository.insert(session.conn, {
-        **data.model_dump(), "organization_id": org_id,
+        **credentials.seal(data.model_dump(), org_id), "organization_id": org_id,
         "token_hash": hash_api_key(token, get_settings().api_key_pepper)})
     view = public_view(row)
     return {**view, "token": token, "inbound_url_path": f"{view['inbound_path']}?token={token}"}
@@ -70,6 +72,7 @@ async def update(session: Session, integration_id: UUID, data: IntegrationUpdate
     if values.get("agent_id") and not await repository.agent_exists(session.conn, current["organization_id"],
                                                                    values["agent_id"]):
         raise NotFound("agent not found")
+    values = credentials.seal(values, current["organization_id"])
     return public_view(await repository.update(session.conn, integration_id, values))
 
 
@@ -101,8 +104,14 @@ async def inbound(pool, integration_id: UUID, body: bytes, *, token: str | None,
 def authenticate(integration: dict, body: bytes, *, token: str | None, timestamp: str | None,
                  signature: str | None) -> None:
     """401 unless the request is signed (integrations with a webhook secret) or carries the token."""
-    if integration["webhook_secret"]:
-        chatwoot.check_signature(integration["webhook_secret"], timestamp, signature, body, time.time())
+    try:
+        webhook_secret = credentials.reveal(integration, "webhook_secret")
+    except secretbox.SecretUnavailable:
+        log.error("channel integration %s: webhook secret cannot be decrypted (RENUM_SECRET_KEYS)", integration["id"])
+        raise Unavailable("the integration's credentials cannot be read right now", code="credentials_unavailable",
+                          headers={"Retry-After": "60"}) from None
+    if webhook_secret:
+        chatwoot.check_signature(webhook_secret, timestamp, signature, body, time.time())
         return
     expected = integration["token_hash"]
     if not token or not secrets.compare_digest(hash_api_key(token, get_settings().api_key_pepper), expected):

@@ -16,7 +16,11 @@ from api.core.principal import Principal, org_principal, user_principal
 
 API_KEY_PREFIX = "rnm_"
 _JWKS_TTL_S = 600
+# An unknown `kid` (the project rotated its signing key) refetches the key set, at most once
+# per this many seconds per URL, so a flood of tokens with made-up kids cannot hammer the issuer.
+_JWKS_REFRESH_MIN_S = 30
 _jwks_cache: dict[str, tuple[float, dict]] = {}
+_jwks_fetched_at: dict[str, float] = {}
 
 
 def new_api_key() -> tuple[str, str]:
@@ -30,16 +34,33 @@ def hash_api_key(key: str, pepper: str) -> str:
     return hmac.new(pepper.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
-async def _jwks(url: str) -> dict:
+async def _jwks(url: str, *, refresh: bool = False) -> dict:
+    now = time.monotonic()
     cached = _jwks_cache.get(url)
-    if cached and cached[0] > time.monotonic():
+    if cached and (cached[0] > now and not refresh
+                   or refresh and now - _jwks_fetched_at.get(url, -1e9) < _JWKS_REFRESH_MIN_S):
         return cached[1]
-    async with httpx.AsyncClient(timeout=5) as client:
-        resp = await client.get(url)
-        resp.raise_for_status()
-        keys = resp.json()
-    _jwks_cache[url] = (time.monotonic() + _JWKS_TTL_S, keys)
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            resp = await client.get(url)
+            resp.raise_for_status()
+            keys = resp.json()
+    except (httpx.HTTPError, ValueError):
+        if cached:  # the issuer is unreachable: keep verifying with the keys we have
+            return cached[1]
+        raise Unauthorized("the token issuer's keys cannot be fetched") from None
+    _jwks_cache[url] = (now + _JWKS_TTL_S, keys)
+    _jwks_fetched_at[url] = now
     return keys
+
+
+async def _jwk_for(url: str, kid: str | None) -> dict | None:
+    for refresh in (False, True):
+        keys = (await _jwks(url, refresh=refresh)).get("keys", [])
+        match = [k for k in keys if k.get("kid") == kid]
+        if match:
+            return match[0]
+    return None
 
 
 async def verify_jwt(token: str, settings: Settings) -> Principal:
@@ -51,16 +72,18 @@ async def verify_jwt(token: str, settings: Settings) -> Principal:
     if alg == "HS256" and settings.jwt_secret:
         key: str | dict = settings.jwt_secret
     elif alg in ("RS256", "ES256") and settings.jwks_url:
-        keys = (await _jwks(settings.jwks_url)).get("keys", [])
-        match = [k for k in keys if k.get("kid") == header.get("kid")]
-        if not match:
+        jwk = await _jwk_for(settings.jwks_url, header.get("kid"))
+        if jwk is None:
             raise Unauthorized("token signed with an unknown key")
-        key = match[0]
+        key = jwk
     else:
         raise Unauthorized(f"unsupported token algorithm {alg!r}")
     try:
         claims = jwt.decode(token, key, algorithms=[alg], audience=settings.jwt_audience,
-                            options={"require_exp": True, "require_sub": True})
+                            # python-jose skips the audience check when the claim is absent:
+                            # require it (and exp, sub) so a token minted for another audience
+                            # or none at all is refused.
+                            options={"require_aud": True, "require_exp": True, "require_sub": True})
     except JWTError as exc:
         raise Unauthorized(f"invalid token: {exc}") from None
     if claims.get("role") != "authenticated":

@@ -1,8 +1,10 @@
 """Connection pools and the one-transaction-per-request (or task) unit of work.
 
-Every unit of work runs `set_config('role', 'authenticated', true)` and sets
+Every unit of work runs `set_config('role', 'renum_api', true)` and sets
 `request.jwt.claims` with is_local=true inside its own transaction, so nothing outlives the
-transaction on a pooled connection. `prepare_threshold=None` keeps psycopg from creating
+transaction on a pooled connection. `renum_api` is Renum's own role: the Data API's
+`authenticated`/`anon` roles that end users' JWTs get can read almost nothing (README,
+"Security model"), so the policies that encode the API's rules apply to `renum_api` alone. `prepare_threshold=None` keeps psycopg from creating
 server-side prepared statements, which Supavisor's transaction pooling cannot route.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from api.core.principal import Principal
 
 log = logging.getLogger("renum.db")
-_SET_CLAIMS = "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)"
+API_ROLE = "renum_api"
+_SET_CLAIMS = f"select set_config('role', '{API_ROLE}', true), set_config('request.jwt.claims', %s, true)"
 # Belt and braces: a connection that somehow carries session-level role/GUCs is cleaned
 # before the pool hands it out again.
 _RESET = "reset role; reset all"
@@ -94,8 +97,9 @@ def sync_unit_of_work(pool: ConnectionPool, principal: Principal) -> Iterator[Se
 
 @asynccontextmanager
 async def anon_unit_of_work(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
-    """For the few pre-auth lookups (API key resolution), as Supabase's `anon` role."""
+    """For the few pre-auth lookups (API key, channel integration): the API role with no claims,
+    so every table policy shows nothing and only the private resolver functions answer."""
     async with pool.connection() as conn:
         async with conn.transaction():
-            await conn.execute("select set_config('role', 'anon', true)")
+            await conn.execute(_SET_CLAIMS, ["{}"])
             yield conn

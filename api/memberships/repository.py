@@ -29,3 +29,9 @@ async def count_owners(conn, org_id: UUID) -> int:
     row = await sql.fetch_one(conn, "select count(*) as n from public.memberships where organization_id = %s "
                                     "and role = 'owner'", [org_id])
     return row["n"]
+
+
+async def role_of(conn, org_id: UUID, user_id: UUID) -> str | None:
+    row = await sql.fetch_one(conn, "select role from public.memberships where organization_id = %s "
+                                    "and user_id = %s", [org_id, user_id])
+    return row["role"] if row else None

@@ -30,8 +30,23 @@ async def _keep_an_owner(session: Session, org_id: UUID, current: dict) -> None:
         raise Conflict("an organization must keep at least one owner", code="last_owner")
 
 
+async def _caller_role(session: Session, org_id: UUID) -> str | None:
+    principal = session.principal
+    if principal.organization_id:  # API keys act as admin or member, never owner
+        return principal.role
+    return await repository.role_of(session.conn, org_id, principal.user_id)
+
+
+async def _only_owners_touch_owners(session: Session, org_id: UUID, current: dict, new_role: str | None) -> None:
+    """Only an owner may change or remove an owner's membership, or make someone owner (the
+    memberships policies say the same, for the API role)."""
+    if "owner" in (current["role"], new_role) and await _caller_role(session, org_id) != "owner":
+        raise Forbidden("only owners can change or remove an owner, or grant the owner role")
+
+
 async def change_role(session: Session, org_id: UUID, membership_id: UUID, data: MembershipUpdate) -> dict:
     current = await _existing(session, org_id, membership_id)
+    await _only_owners_touch_owners(session, org_id, current, data.role)
     if data.role != "owner":
         await _keep_an_owner(session, org_id, current)
     row = await repository.update_role(session.conn, membership_id, data.role)
@@ -42,6 +57,8 @@ async def change_role(session: Session, org_id: UUID, membership_id: UUID, data:
 
 async def remove(session: Session, org_id: UUID, membership_id: UUID) -> None:
     current = await _existing(session, org_id, membership_id)
+    if current["user_id"] != session.principal.user_id:  # leaving is always allowed
+        await _only_owners_touch_owners(session, org_id, current, None)
     await _keep_an_owner(session, org_id, current)
     if not await repository.delete(session.conn, membership_id):
         raise Forbidden("only admins can remove members")

@@ -132,11 +132,10 @@ def link_superseded(conn, old_id: UUID, new_id: UUID) -> None:
 
 
 def retention_targets(conn) -> list[dict]:
-    """Every agent with a retention period, across organizations: runs as service_role (the
-    one cross-tenant read of the memory worker); the deletes then run under each org's RLS."""
-    conn.execute("select set_config('role', 'service_role', true)")
-    return _all(conn, "select organization_id, id as agent_id, retention_days from public.agents "
-                      "where retention_days is not null order by organization_id, id")
+    """Every agent with a retention period, across organizations (the one cross-tenant read of the
+    memory worker, a definer function that answers only the SCANNER principal); the deletes then
+    run under each org's RLS."""
+    return _all(conn, "select organization_id, agent_id, retention_days from private.retention_targets()")
 
 
 def delete_history_before(conn, agent_id: UUID, days: int) -> int:

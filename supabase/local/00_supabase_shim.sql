@@ -13,14 +13,20 @@ begin
   if not exists (select 1 from pg_roles where rolname = 'service_role') then
     create role service_role nologin noinherit bypassrls;
   end if;
-  -- Like Supabase's `authenticator`: logs in, owns nothing, may only switch to the API roles.
+  -- Renum's application role (migration 20261201000000 creates it on hosted projects too).
+  if not exists (select 1 from pg_roles where rolname = 'renum_api') then
+    create role renum_api nologin noinherit;
+  end if;
+  -- The login role in DATABASE_URL: logs in, owns nothing, may only switch to renum_api —
+  -- not to the Data API's roles, and never to service_role (which bypasses RLS).
   if not exists (select 1 from pg_roles where rolname = 'renum_app') then
     create role renum_app login noinherit nosuperuser nocreatedb nocreaterole;
   end if;
 end
 $$;
 
-grant anon, authenticated, service_role to renum_app;
+revoke anon, authenticated, service_role from renum_app;
+grant renum_api to renum_app;
 
 create schema if not exists auth;
 grant usage on schema auth to anon, authenticated, service_role;
