@@ -116,3 +116,10 @@ def install_error_handlers(app: FastAPI, extra: tuple[type[Exception], ...] = ()
     # Starlette matches handlers by class, so each error family is registered explicitly.
     for cls in (DomainError, *extra):
         app.add_exception_handler(cls, _domain)
+
+    # Anything unexpected: still the JSON error shape (not Starlette's text/plain page), logged.
+    async def _unexpected(_: Request, exc: Exception):
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(_body("internal_error", "internal error"), 500)
+
+    app.add_exception_handler(Exception, _unexpected)
