@@ -108,7 +108,7 @@ def test_body_and_metadata_size_limits(client, new_tenant):
     assert error(client.post("/v1/contacts", json=fat, headers=t.headers), 422) == "validation_error"
     kb = create_kb(client, t)
     assert error(upload(client, t, kb["id"], "ok.txt", b"texto", "text/plain",
-                        metadata=json.dumps({"blob": "x" * 20_000})), 413) == "payload_too_large"
+                        metadata=json.dumps({"blob": "x" * 20_000})), 422) == "invalid_request"
     # A document's own text may be as large as an upload, over the JSON limit.
     text = ("Frete grátis acima de R$ 200. " * 40_000)[:1_200_000]
     resp = client.post(f"/v1/knowledge-bases/{kb['id']}/documents/text", headers=t.headers,
@@ -173,3 +173,19 @@ def test_openapi_documents_every_error_status_with_the_real_body(client):
         for status in ("400", "401", "403", "404", "409", "413", "422", "429"):
             content = op["responses"][status]["content"]["application/json"]["schema"]
             assert content == {"$ref": "#/components/schemas/ErrorBody"}, (op["operationId"], status)
+
+
+def test_streamed_upload_over_the_limit_is_413(client, new_tenant, monkeypatch):
+    from api.core.config import get_settings
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 64 * 1024)
+    t = new_tenant()
+    kb = create_kb(client, t)
+
+    def body():  # multipart without Content-Length, far over upload limit + form allowance
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        for _ in range(12):
+            yield b"a" * 65536
+        yield b"\r\n--b--\r\n"
+    resp = client.post(f"/v1/knowledge-bases/{kb['id']}/documents", content=body(),
+                       headers={**t.headers, "Content-Type": "multipart/form-data; boundary=b"})
+    assert error(resp, 413) == "payload_too_large"

@@ -13,12 +13,14 @@ routes that read forms (the middleware streams those bodies unparsed).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Annotated, Any
 from urllib.parse import unquote_to_bytes
 
 from pydantic import AfterValidator
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,6 +37,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Inbound channel webhooks: a third party's payload with a NUL in a customer's text is
 # cleaned by the channel's parser (strip_unstorable) rather than refused and lost.
 _CHANNEL_PREFIX = "/v1/channels/"
+_INLINE_PARSE_BYTES = 256 * 1024
 
 
 def check_text(value: str, where: str) -> str:
@@ -82,8 +85,8 @@ def strip_unstorable(value: str) -> str:
 
 def parse_json_field(raw: str, where: str, max_bytes: int) -> dict:
     """A JSON object sent as a form field (multipart `metadata`)."""
-    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise PayloadTooLarge(f"{where}: larger than {max_bytes} bytes")
+    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:  # 422 like the same object in a JSON body
+        raise Unprocessable(f"{where}: larger than {max_bytes} bytes when serialised as JSON")
     try:
         value = parse_json(raw, where)
     except ValueError:
@@ -151,8 +154,12 @@ async def _read_all(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class BodyTooLarge(PayloadTooLarge):
-    """Raised from inside a route when a streamed body passes the limit."""
+class BodyTooLarge(HTTPException):
+    """Raised from inside a route when a streamed body passes the limit. An HTTPException,
+    because FastAPI turns any other error met while it parses a form into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the {limit}-byte limit")
 
 
 def _counting(receive: Receive, limit: int) -> Receive:
@@ -164,7 +171,7 @@ def _counting(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise BodyTooLarge(f"the request body is larger than the {limit}-byte limit")
+                raise BodyTooLarge(limit)
         return message
     return wrapped
 
@@ -197,8 +204,12 @@ class EdgeGuard:
             return _counting(receive, limit)
         body = await _read_all(receive, limit)
         if body.strip():
+            text = not scope["path"].startswith(_CHANNEL_PREFIX)
             try:
-                parse_json(body, text=not scope["path"].startswith(_CHANNEL_PREFIX))
+                if len(body) > _INLINE_PARSE_BYTES:  # a document's text: walk its strings off the event loop
+                    await asyncio.to_thread(parse_json, body, "body", text)
+                else:
+                    parse_json(body, text=text)
             except ValueError:
                 pass  # not JSON at all: FastAPI answers that with its own 422/400
         return _replay(body, receive)
