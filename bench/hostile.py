@@ -62,22 +62,25 @@ def attacks(http: httpx.Client, headers: dict, kb: str, agent: str, conversation
         return lambda: http.post(f"/v1/knowledge-bases/{kb}/documents", headers=headers,
                                  files={"file": (name, data + f"\n{next(counter)}".encode(), mime)}).status_code
 
-    return [
-        upload("bomb.md", b"**a " * 8_000, "text/markdown"),
-        upload("bomb-1mb.md", b"**a " * 262_000, "text/markdown"),
-        upload("deep.html", b"<div>" * 5_000 + b"x", "text/html"),
-        lambda: http.post(f"/v1/knowledge-bases/{kb}/documents", headers=headers,
-                          files={"file": ("bomb.docx", bomb, "application/octet-stream")}).status_code,
-        lambda: http.post(f"/v1/agents/{agent}/conversations/{conversation}/messages", headers=headers,
-                          json={"content": f"oi {next(counter)}"}).status_code,
-        lambda: http.post("/v1/agents", headers=headers, json={"name": "x", "system_prompt": LOOPS4}).status_code,
-        lambda: http.post("/v1/agents", headers=json_headers,
-                          content=b'{"name": "x", "settings": ' + b"[" * 10_000 + b"]" * 10_000 + b"}").status_code,
-        lambda: http.post("/v1/agents", headers=json_headers,
-                          content=json.dumps({"name": "x", "description": "d" * 2_000_000}).encode()).status_code,
-        lambda: http.post("/v1/contacts", headers=headers, json={"external_id": "a\x00b"}).status_code,
-        lambda: http.get("/v1/agents", headers=headers, params={"cursor": cursor}).status_code,
-    ]
+    return {
+        "markdown-32k": upload("bomb.md", b"**a " * 8_000, "text/markdown"),
+        "markdown-1mb": upload("bomb-1mb.md", b"**a " * 262_000, "text/markdown"),
+        "html-deep": upload("deep.html", b"<div>" * 5_000 + b"x", "text/html"),
+        "docx-bomb": lambda: http.post(f"/v1/knowledge-bases/{kb}/documents", headers=headers,
+                                       files={"file": ("bomb.docx", bomb, "application/octet-stream")}).status_code,
+        "chat-loops": lambda: http.post(f"/v1/agents/{agent}/conversations/{conversation}/messages",
+                                        headers=headers, json={"content": f"oi {next(counter)}"}).status_code,
+        "template-loops": lambda: http.post("/v1/agents", headers=headers,
+                                            json={"name": "x", "system_prompt": LOOPS4}).status_code,
+        "json-deep": lambda: http.post("/v1/agents", headers=json_headers, content=b'{"name": "x", "settings": '
+                                       + b"[" * 10_000 + b"]" * 10_000 + b"}").status_code,
+        "json-2mb": lambda: http.post("/v1/agents", headers=json_headers, content=json.dumps(
+            {"name": "x", "description": "d" * 2_000_000}).encode()).status_code,
+        "nul": lambda: http.post("/v1/contacts", headers=headers, json={"external_id": "a\x00b"}).status_code,
+        "cursor": lambda: http.get("/v1/agents", headers=headers, params={"cursor": cursor}).status_code,
+        # Control, not an attack (--only benign): ordinary authenticated reads at the same rate.
+        "benign": lambda: http.get("/v1/agents", headers=headers).status_code,
+    }
 
 
 def probe(base: str, stop: threading.Event, out: list[float], every_s: float = 0.02) -> None:
@@ -105,6 +108,7 @@ def main() -> None:
     parser.add_argument("--attackers", type=int, default=3)
     parser.add_argument("--port", type=int, default=18767)
     parser.add_argument("--api-root", type=Path, default=ROOT)
+    parser.add_argument("--only", nargs="*", help="attack names (default: all but the `benign` control)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -147,7 +151,8 @@ def main() -> None:
 
         def attacker(offset: int) -> None:
             with httpx.Client(base_url=base, timeout=60) as own:
-                calls = attacks(own, headers, kb, agent, conversation)
+                every = attacks(own, headers, kb, agent, conversation)
+                calls = [every[name] for name in args.only or [n for n in every if n != "benign"]]
                 for call in itertools.islice(itertools.cycle(calls), offset, None):
                     if time.monotonic() > deadline:
                         return
@@ -168,6 +173,7 @@ def main() -> None:
         stop.set()
         prober.join()
         results = {"api_root": str(args.api_root), "seconds": args.seconds, "attackers": args.attackers,
+                   "attacks": args.only or "all",
                    "healthz_quiet_ms": summary(quiet), "healthz_under_attack_ms": summary(loaded),
                    "attack_statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
                    "load": os.getloadavg()}

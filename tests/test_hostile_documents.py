@@ -54,6 +54,25 @@ def test_deep_html_is_a_document_error():
     assert err.value.code == "document_too_deep"
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("soup", ["<a " * 80_000, "<a" + " x" * 120_000, '<a b="' * 40_000, "<!--" * 60_000,
+                                  "<" * 250_000])
+def test_html_tag_soup_is_read_in_linear_time(soup):
+    """html.parser needed 115 s for 60 KB of `<a `; lxml reads each of these in milliseconds."""
+    try:
+        extract_text(soup.encode(), "text/html", "soup.html")  # '<<<' is text to lxml
+    except DocumentError as err:
+        assert err.code == "document_no_text"
+
+
+def test_html_tag_count_is_capped(monkeypatch):
+    monkeypatch.setattr(get_settings(), "max_document_elements", 1_000)
+    with pytest.raises(DocumentError) as err:
+        extract_text(("<p>a" * 2_000).encode(), "text/html", "dense.html")
+    assert err.value.code == "document_too_large"
+    assert "a" in extract_text(("<p>a" * 500).encode(), "text/html", "ok.html").text
+
+
 def test_zip_name_flagged_utf8_that_is_not_is_a_document_error():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
