@@ -16,6 +16,8 @@ from api.contacts.router import router as contacts_router  # noqa: E402
 from api.conversations.router import router as conversations_router  # noqa: E402
 from api.core.config import get_settings  # noqa: E402
 from api.core.db import async_pool  # noqa: E402
+from api.core.edge import EdgeGuard  # noqa: E402
+from api.core import openapi  # noqa: E402
 from api.core.errors import install_error_handlers  # noqa: E402
 from api.documents.errors import DocumentError  # noqa: E402
 from api.embeddings.errors import EmbeddingError  # noqa: E402
@@ -58,6 +60,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app, extra=(DocumentError, EmbeddingError, LLMError, PromptError))
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(EdgeGuard)  # body size, JSON depth, NUL/surrogates: before any route parses
+    openapi.install(app)  # every operation documents the error statuses and their real body
     return app
 
 

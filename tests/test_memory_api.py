@@ -75,7 +75,7 @@ def test_memory_api_rejects_bad_input(client, new_tenant):
         resp = client.post(f"{url}/search", json=body, headers=tenant.headers)
         assert resp.status_code == 422 and resp.json()["error"]["message"], (body, resp.text)
     assert client.get(url, params={"kind": "dream"}, headers=tenant.headers).status_code == 422
-    assert client.get(url, params={"cursor": "not-a-cursor"}, headers=tenant.headers).status_code == 422
+    assert client.get(url, params={"cursor": "not-a-cursor"}, headers=tenant.headers).status_code == 400
     ghost = uuid.uuid4()
     assert client.get(f"/v1/contacts/{ghost}/memories", headers=tenant.headers).status_code == 404
     assert client.delete(f"{url}/not-a-uuid", headers=tenant.headers).status_code == 422

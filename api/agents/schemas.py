@@ -5,11 +5,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.core.edge import Metadata
+
 
 def _iana_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    # tzdata directories ('America', 'Etc', '__pycache__') open as IsADirectoryError (an OSError).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'America/Sao_Paulo' or 'UTC'") from None
     return value
 
@@ -33,7 +36,7 @@ class AgentCreate(BaseModel):
     memory_enabled: bool = True
     retention_days: int | None = Field(None, gt=0, le=36500)
     timezone: TimeZone = "UTC"
-    settings: dict = Field(default_factory=dict)
+    settings: Metadata = Field(default_factory=dict)
 
 
 class AgentUpdate(BaseModel):
@@ -48,7 +51,7 @@ class AgentUpdate(BaseModel):
     memory_enabled: bool | None = None
     retention_days: int | None = Field(None, gt=0, le=36500)
     timezone: TimeZone | None = None
-    settings: dict | None = None
+    settings: Metadata | None = None
 
 
 class Agent(BaseModel):

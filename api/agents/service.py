@@ -1,3 +1,4 @@
+import asyncio
 from uuid import UUID
 
 from api.agents import repository
@@ -14,7 +15,7 @@ async def _check_kbs(session: Session, org_id: UUID, kb_ids: list[UUID] | None) 
         raise NotFound(f"knowledge base not found: {missing[0]}")
 
 
-def _check_fields(values: dict) -> None:
+async def _check_fields(values: dict) -> None:
     """Reject an agent that could never answer: unknown model group or a broken system prompt."""
     if (model := values.get("model")) is not None:
         models = available_models()
@@ -22,11 +23,12 @@ def _check_fields(values: dict) -> None:
             raise Unprocessable(f"model '{model}' is not configured; available models: {', '.join(models)}",
                                 code="unknown_model")
     if (prompt := values.get("system_prompt")) and prompt.strip():
-        validate_org_template("system", prompt)
+        # A trial render under the sandbox's budget: up to a second of CPU, off the event loop.
+        await asyncio.to_thread(validate_org_template, "system", prompt)
 
 
 async def create(session: Session, org_id: UUID, data: AgentCreate) -> dict:
-    _check_fields(data.model_dump())
+    await _check_fields(data.model_dump())
     await _check_kbs(session, org_id, data.knowledge_base_ids)
     return await repository.insert(session.conn, {**data.model_dump(), "organization_id": org_id})
 
@@ -45,7 +47,7 @@ async def list_agents(session: Session, org_id: UUID, params: PageParams) -> lis
 async def update(session: Session, agent_id: UUID, data: AgentUpdate) -> dict:
     current = await get(session, agent_id)
     values = data.model_dump(exclude_unset=True)
-    _check_fields(values)
+    await _check_fields(values)
     await _check_kbs(session, current["organization_id"], values.get("knowledge_base_ids"))
     return await repository.update(session.conn, agent_id, values)
 

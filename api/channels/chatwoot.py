@@ -19,9 +19,15 @@ import httpx
 
 from api.channels import credentials
 from api.core import egress, secretbox
+from api.core.edge import strip_unstorable
 from api.core.errors import Unauthorized, Unprocessable
 
 SIGNATURE_WINDOW_S = 300
+# Chatwoot's ids are integers; anything longer is not Chatwoot's (and would not fit the
+# 200-character external ids built from them).
+MAX_ID_CHARS = 64
+MAX_NAME_CHARS = 200
+MAX_CONTENT_CHARS = 16_000  # what the chat API accepts; a longer message is cut, not lost
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -31,7 +37,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def check_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes, now: float) -> None:
     if not signature or not timestamp:
         raise Unauthorized("missing X-Chatwoot-Signature / X-Chatwoot-Timestamp", code="invalid_signature")
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_WINDOW_S:
+    # isdigit() alone accepts '²' and 5,000-digit strings that int() refuses: ASCII, bounded.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) \
+            or abs(now - int(timestamp)) > SIGNATURE_WINDOW_S:
         raise Unauthorized(f"X-Chatwoot-Timestamp is not within {SIGNATURE_WINDOW_S} s of now",
                            code="invalid_signature")
     if not hmac.compare_digest(sign(secret, int(timestamp), body), signature.strip()):
@@ -51,7 +59,7 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
     """(event, message or None, why it is ignored); 422 for a payload that is not Chatwoot's."""
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep
         raise Unprocessable("the body must be a JSON object") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         raise Unprocessable("the body must be a JSON object with an `event`")
@@ -60,8 +68,9 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
         return event, None, f"event {event} is not answered"
     conversation = payload.get("conversation")
     message_id = payload.get("id")
-    if not isinstance(conversation, dict) or conversation.get("id") is None or message_id is None:
-        raise Unprocessable("message_created needs `id` and `conversation.id`")
+    if not isinstance(conversation, dict) or not _is_id(conversation.get("id")) or not _is_id(message_id):
+        raise Unprocessable(f"message_created needs `id` and `conversation.id` (integers or strings of at most "
+                            f"{MAX_ID_CHARS} characters)")
     # Webhooks send "incoming"; some Chatwoot payloads use the enum's integer (0 = incoming).
     if payload.get("message_type") not in ("incoming", 0) or payload.get("private"):
         return event, None, "only incoming, public messages from the customer are answered"
@@ -71,10 +80,27 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
     sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
     if sender.get("type") not in (None, "contact"):
         return event, None, "only messages from the contact are answered"
+    if sender.get("id") is not None and not _is_id(sender["id"]):
+        raise Unprocessable(f"sender.id must be an integer or a string of at most {MAX_ID_CHARS} characters")
+    content = strip_unstorable(content).strip()[:MAX_CONTENT_CHARS]
+    if not content:
+        return event, None, "the message has no text"
+    name = strip_unstorable(sender["name"]).strip()[:MAX_NAME_CHARS] if isinstance(sender.get("name"), str) else ""
     return event, IncomingMessage(
-        message_id=str(message_id), conversation_id=str(conversation["id"]), content=content.strip(),
-        sender_id=None if sender.get("id") is None else str(sender["id"]),
-        sender_name=(sender.get("name") or None) if isinstance(sender.get("name"), str) else None), None
+        message_id=_clean_id(message_id), conversation_id=_clean_id(conversation["id"]), content=content,
+        sender_id=None if sender.get("id") is None else _clean_id(sender["id"]), sender_name=name or None), None
+
+
+def _is_id(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return len(str(value)) <= MAX_ID_CHARS if abs(value) < 10 ** MAX_ID_CHARS else False
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and bool(_clean_id(value))
+
+
+def _clean_id(value: int | str) -> str:
+    return strip_unstorable(str(value)).strip()
 
 
 class ChatwootError(Exception):

@@ -70,7 +70,8 @@ async def _store_citations(session: Session, org_id: UUID, message_id: UUID,
         [s.id if s.kind == "memory" else None for s, _ in sources],
         [s.score for s, _ in sources], [rank for _, rank in sources])
     ids = {(r["chunk_id"] or r["memory_id"]): r["id"] for r in rows}
+    # Sources deleted while the model generated were not stored: the answer keeps the rest.
     return [{"id": ids[s.id], "kind": s.kind, "rank": rank, "score": s.score, "text": s.text[:500],
              "chunk_id": s.id if s.kind == "chunk" else None, "document_id": s.document_id,
              "document_title": s.title, "memory_id": s.id if s.kind == "memory" else None,
-             "memory_kind": s.memory_kind} for s, rank in sources]
+             "memory_kind": s.memory_kind} for s, rank in sources if s.id in ids]

@@ -117,7 +117,7 @@ def agent_zone(target: dict) -> tzinfo:
     """The agent's time zone (validated on save; UTC if the name is unknown to this machine)."""
     try:
         return ZoneInfo(target.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         log.warning("unknown time zone %r of agent %s; using UTC", target.get("timezone"), target.get("agent_id"))
         return UTC
 

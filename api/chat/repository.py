@@ -1,5 +1,6 @@
 from uuid import UUID
 
+import psycopg.errors as pg_errors
 from psycopg import sql as q
 
 from api.core import sql
@@ -62,15 +63,31 @@ async def touch_conversation(conn, conversation_id: UUID) -> None:
 
 async def insert_citations(conn, org_id: UUID, message_id: UUID, chunk_ids: list[UUID | None],
                            memory_ids: list[UUID | None], scores: list[float], ranks: list[int]) -> list[dict]:
+    """Cite only the chunks and memories that still exist. A document re-ingested (or a memory
+    forgotten) while the model generated has deleted what the prompt showed; the answer is
+    stored regardless. A delete that commits between our check and the foreign-key check
+    fails only the savepoint, and the next try no longer sees the deleted row."""
     if not ranks:
         return []
-    return await sql.fetch_all(conn, """
-        insert into public.citations (organization_id, message_id, chunk_id, memory_id, score, rank)
-        select %s, %s, x.chunk_id, x.memory_id, x.score, x.rank
-          from unnest(%s::uuid[], %s::uuid[], %s::real[], %s::int[]) with ordinality
-               as x(chunk_id, memory_id, score, rank, n)
-         order by x.n
-        returning id, chunk_id, memory_id""", [org_id, message_id, chunk_ids, memory_ids, scores, ranks])
+    for attempt in range(3):
+        try:
+            async with conn.transaction():  # a savepoint: the answer's insert survives a retry
+                return await sql.fetch_all(conn, """
+                    insert into public.citations (organization_id, message_id, chunk_id, memory_id, score, rank)
+                    select %s, %s, x.chunk_id, x.memory_id, x.score, x.rank
+                      from unnest(%s::uuid[], %s::uuid[], %s::real[], %s::int[]) with ordinality
+                           as x(chunk_id, memory_id, score, rank, n)
+                     where (x.chunk_id is null
+                            or exists (select 1 from public.document_chunks c where c.id = x.chunk_id))
+                       and (x.memory_id is null
+                            or exists (select 1 from public.memories m where m.id = x.memory_id))
+                     order by x.n
+                    returning id, chunk_id, memory_id""",
+                    [org_id, message_id, chunk_ids, memory_ids, scores, ranks])
+        except pg_errors.ForeignKeyViolation:
+            if attempt == 2:
+                return []  # sources kept vanishing: the answer matters more than its citations
+    return []
 
 
 async def insert_usage(conn, values: dict) -> dict:

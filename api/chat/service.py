@@ -71,7 +71,9 @@ async def begin(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id:
             gathered = await context.gather(session, redis, target, turn.question["id"], content,
                                             memory=turn.memory, turns=turns)
         turn.context_ms = int((time.perf_counter() - gathering) * 1000)
-        turn.prompt = _build_prompt(turn, content, gathered, instructions)
+        # The agent's own template renders in the sandbox (up to a second of interpreter time)
+        # and exact token counts are CPU work: neither runs on the event loop.
+        turn.prompt = await anyio.to_thread.run_sync(_build_prompt, turn, content, gathered, instructions)
         return turn
     except BaseException:
         await lock.release()

@@ -3,6 +3,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.edge import Metadata
+
 
 class ContactCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -11,7 +13,7 @@ class ContactCreate(BaseModel):
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = Field(None, max_length=50)
     locale: str | None = Field(None, max_length=20)
-    metadata: dict = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class ContactUpdate(BaseModel):
@@ -20,7 +22,7 @@ class ContactUpdate(BaseModel):
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = Field(None, max_length=50)
     locale: str | None = Field(None, max_length=20)
-    metadata: dict | None = None
+    metadata: Metadata | None = None
 
 
 class Contact(BaseModel):

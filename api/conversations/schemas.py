@@ -4,6 +4,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.core.edge import Metadata
+
 
 class ConversationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -17,7 +19,7 @@ class ConversationCreate(BaseModel):
     external_id: str | None = Field(
         None, min_length=1, max_length=200,
         description="the conversation's id in the channel; opening it again returns the same conversation")
-    metadata: dict = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_way_to_name_the_contact(self) -> "ConversationCreate":

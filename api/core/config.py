@@ -63,6 +63,14 @@ class Settings(BaseSettings):
 
     # Documents
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Untrusted input bounds (api/core/edge.py): any other request body, and one free-form
+    # metadata/settings object; a document may expand to at most this much text, a .docx to
+    # this many bytes and XML tags (a zip bomb becomes `failed`, not a stuck worker).
+    max_json_bytes: int = 1024 * 1024
+    max_metadata_bytes: int = 16 * 1024
+    max_extracted_chars: int = 10_000_000
+    max_decompressed_bytes: int = 50 * 1024 * 1024
+    max_document_elements: int = 500_000
     chunk_tokens: int = 256
     chunk_overlap: float = 0.15
 

@@ -98,7 +98,8 @@ def install_error_handlers(app: FastAPI, extra: tuple[type[Exception], ...] = ()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code,
+                                                                                          "http_error")
         return JSONResponse(_body(code, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(pg.Error)
@@ -116,3 +117,10 @@ def install_error_handlers(app: FastAPI, extra: tuple[type[Exception], ...] = ()
     # Starlette matches handlers by class, so each error family is registered explicitly.
     for cls in (DomainError, *extra):
         app.add_exception_handler(cls, _domain)
+
+    # Anything unexpected: still the JSON error shape (not Starlette's text/plain page), logged.
+    async def _unexpected(_: Request, exc: Exception):
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(_body("internal_error", "internal error"), 500)
+
+    app.add_exception_handler(Exception, _unexpected)

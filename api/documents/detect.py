@@ -81,7 +81,8 @@ def _sniff(data: bytes) -> DocumentKind | None:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
-        except zipfile.BadZipFile as exc:
+        # A name flagged UTF-8 that is not raises UnicodeDecodeError; a damaged directory, ValueError.
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
             raise DocumentError("The file is a corrupt ZIP/DOCX archive.", code="document_corrupt") from exc
         if "word/document.xml" in names:
             return "docx"

@@ -5,6 +5,7 @@ synchronously and the ingest worker can run the same code.
 """
 from collections.abc import Callable
 
+from api.core.config import get_settings
 from api.documents.detect import SUPPORTED_EXTENSIONS, SUPPORTED_TYPES, detect_kind
 from api.documents.errors import DocumentError, UnsupportedDocumentType
 from api.documents.extracted import DocumentKind, ExtractedText, PageSpan
@@ -35,7 +36,14 @@ def extract_text(data: bytes, content_type: str, filename: str) -> ExtractedText
     if not data or not data.strip():
         raise DocumentError("The file is empty.", code="document_empty")
     kind, charset = detect_kind(data, content_type, filename)
-    extracted = _READERS[kind](data, charset)
+    try:
+        extracted = _READERS[kind](data, charset)
+    except RecursionError as exc:  # HTML or JSON nested thousands deep: a parser's stack, not ours
+        raise DocumentError("The document is nested too deeply to read.", code="document_too_deep") from exc
+    limit = get_settings().max_extracted_chars
+    if len(extracted.text) > limit:
+        raise DocumentError(f"The document expands to more than {limit} characters of text.",
+                            code="document_too_large")
     if not extracted.text:
         raise DocumentError("The document contains no text.", code="document_no_text")
     return extracted

@@ -1,4 +1,3 @@
-import json
 from typing import Annotated
 from uuid import UUID
 
@@ -7,6 +6,7 @@ from fastapi.routing import APIRoute
 
 from api.core.config import get_settings
 from api.core.deps import OrgId, SessionDep
+from api.core.edge import check_text, parse_json_field
 from api.core.errors import PayloadTooLarge, Unprocessable
 from api.core.pagination import Page, PageDep, make_page
 from api.documents import service
@@ -46,6 +46,8 @@ async def _read(file: UploadFile) -> bytes:
 
 
 def _tags(values: list[str] | None) -> list[str]:
+    for value in values or []:
+        check_text(value, "tags")
     try:
         return clean_tags([tag for value in values or [] for tag in value.split(",")])
     except ValueError as exc:
@@ -53,15 +55,16 @@ def _tags(values: list[str] | None) -> list[str]:
 
 
 def _metadata(raw: str | None) -> dict:
+    # Form fields skip EdgeGuard's JSON checks (the body is multipart): the same rules here.
     if not raw:
         return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        raise Unprocessable("metadata must be a JSON object") from None
-    if not isinstance(value, dict):
-        raise Unprocessable("metadata must be a JSON object")
-    return value
+    return parse_json_field(check_text(raw, "metadata"), "metadata", get_settings().max_metadata_bytes)
+
+
+def _form_text(file: UploadFile, **fields: str | None) -> None:
+    for name, value in {"filename": file.filename, **fields}.items():
+        if value:
+            check_text(value, name)
 
 
 def _respond(response: Response, doc: dict, new: bool, new_status: int) -> dict:
@@ -79,6 +82,7 @@ async def upload_document(kb_id: UUID, file: FileField, session: SessionDep, org
                           metadata: Annotated[str | None, Form(description="a JSON object")] = None,
                           source: Annotated[str, Form(min_length=1, max_length=200)] = "upload"):
     """Upload a file into a knowledge base and queue it for processing (same bytes: the existing document)."""
+    _form_text(file, title=title, source=source)
     content = NewContent(data=await _read(file), content_type=file.content_type or "", filename=file.filename,
                          title=title, tags=_tags(tags), metadata=_metadata(metadata), source=source)
     doc, created = await service.upload(session, org_id, kb_id, content)
@@ -116,6 +120,7 @@ async def get_document(document_id: UUID, session: SessionDep):
 async def replace_document_content(document_id: UUID, file: FileField, session: SessionDep, response: Response,
                                    title: TitleField = None):
     """Replace a document's file: bumps its version and reprocesses it (old chunks serve until then)."""
+    _form_text(file, title=title)
     content = NewContent(data=await _read(file), content_type=file.content_type or "", filename=file.filename,
                          title=title)
     doc, changed = await service.replace_content(session, document_id, content)

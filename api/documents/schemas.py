@@ -5,6 +5,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.core.edge import Metadata
+
 DocumentStatus = Literal["queued", "processing", "ready", "failed"]
 TextContentType = Literal["text/plain", "text/markdown", "text/html", "application/json"]
 MAX_TAGS = 50
@@ -39,7 +41,7 @@ class DocumentText(BaseModel):
     text: str = Field(min_length=1, description="the document itself")
     content_type: TextContentType = Field("text/plain", description="how to read `text`")
     tags: list[str] = Field(default_factory=list)
-    metadata: dict = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
     source: str = Field("api", min_length=1, max_length=200)
 
     @field_validator("tags")

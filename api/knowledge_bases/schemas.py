@@ -4,6 +4,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.core.edge import Metadata
+
 Language = Literal["portuguese", "english", "simple"]
 
 
@@ -13,14 +15,14 @@ class KnowledgeBaseCreate(BaseModel):
     description: str = Field("", max_length=5000)
     language: Language = Field("portuguese", description="full-text search configuration")
     embedding_model: str | None = Field(None, max_length=200, description="default: the server's model")
-    metadata: dict = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class KnowledgeBaseUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    metadata: dict | None = None
+    metadata: Metadata | None = None
 
 
 class KnowledgeBase(BaseModel):

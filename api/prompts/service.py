@@ -5,8 +5,10 @@ Every packaged template starts with a comment declaring its inputs, e.g.
 caller's inputs against it, so a typo fails loudly instead of rendering an empty section.
 
 Org-edited templates are untrusted text: they render in an immutable sandbox with no
-loader (no include/import/extends), StrictUndefined, capped ranges/repetition/output, and
-may only use the inputs the packaged template of the same name declares.
+loader (no include/import/extends/macros), StrictUndefined, a budget of loop iterations,
+built characters and time (api/prompts/sandbox.py), and may only use the inputs the
+packaged template of the same name declares. Saving one renders it once with sample inputs,
+so a template that blows its budget is refused when it is saved, not on every message.
 """
 from __future__ import annotations
 
@@ -16,17 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import meta
+from jinja2.sandbox import SecurityError
 
 from api.core.config import PROJECT_ROOT
+from api.prompts import sandbox
 from api.prompts.budget import FittedContext, Section, approx_tokens, fit_budget
 from api.prompts.errors import PromptError
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 MAX_ORG_TEMPLATE_CHARS = 20_000
-MAX_OUTPUT_CHARS = 200_000
-_MAX_RANGE = 1_000
+MAX_OUTPUT_CHARS = sandbox.MAX_OUTPUT_CHARS
+# What a saved template is tried with: inputs as long as real ones get.
+_SAMPLE_CHARS = 2_000
 _INPUTS_RE = re.compile(r"^\s*\{#-?\s*inputs:(?P<names>[^#]*?)-?#\}")
 
 
@@ -49,34 +53,11 @@ def parse_inputs(source: str) -> TemplateSpec:
                         optional=frozenset(n[:-1] for n in names if n.endswith("?")))
 
 
-class _OrgSandbox(ImmutableSandboxedEnvironment):
-    """Blocks `'x' * 10**9`-style memory bombs that the stock sandbox lets through."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_OUTPUT_CHARS:
-                    raise SecurityError("repetition too large")
-        return super().call_binop(context, operator, left, right)
-
-
-def _capped_range(*args: int) -> range:
-    rng = range(*args)
-    if len(rng) > _MAX_RANGE:
-        raise SecurityError(f"range larger than {_MAX_RANGE}")
-    return rng
-
-
 _COMMON = dict(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
                keep_trailing_newline=False)
 # Prompts are plain text, not HTML, so no autoescaping for either environment.
 _packaged_env = jinja2.Environment(loader=jinja2.FileSystemLoader(PROMPTS_DIR), **_COMMON)  # type: ignore[arg-type]
-_sandbox = _OrgSandbox(loader=None, **_COMMON)  # type: ignore[arg-type]
-_sandbox.globals = {"range": _capped_range}  # drop dict/lipsum/cycler/joiner/namespace helpers
+_sandbox = sandbox.make_sandbox(**_COMMON)
 
 
 @functools.cache
@@ -121,31 +102,47 @@ def _compile_org(name: str, source: str) -> jinja2.Template:
         ast = _sandbox.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise PromptError(f"Template syntax error on line {exc.lineno}: {exc.message}", "prompt_syntax") from exc
-    if any(True for _ in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
-        raise PromptError("Templates cannot include, import or extend other templates.", "prompt_forbidden")
     used = meta.find_undeclared_variables(ast) - set(_sandbox.globals)
     unknown = used - packaged_spec(name).allowed
     if unknown:
         raise PromptError(f"Template '{name}' may not use: {', '.join(sorted(unknown))}.", "prompt_inputs")
+    try:
+        ast = sandbox.harden(ast)
+    except SecurityError as exc:
+        raise PromptError(f"Templates cannot use this: {exc}.", "prompt_forbidden") from exc
     return _sandbox.from_string(ast)
 
 
 def validate_org_template(name: str, source: str) -> None:
-    """Check an org's edited template before saving it (raises PromptError, 422)."""
-    _compile_org(name, source)
+    """Check an org's edited template before saving it (raises PromptError, 422): it compiles,
+    and renders within budget with every declared input set to a long sample value."""
+    template = _compile_org(name, source)
+    sample = {k: "x" * _SAMPLE_CHARS for k in packaged_spec(name).allowed}
+    try:
+        sandbox.render_within_budget(template, sample)
+    except sandbox.BudgetExceeded as exc:
+        raise PromptError(f"The template does too much work ({exc}).", "prompt_too_expensive") from exc
+    except SecurityError as exc:
+        raise PromptError("The template tried an operation that is not allowed.", "prompt_forbidden") from exc
+    except Exception:  # noqa: BLE001 - samples are strings where real inputs may be lists: only safety is judged
+        pass
 
 
 def render_org(name: str, source: str, **inputs: Any) -> str:
-    """Render an org-edited version of packaged template `name` inside the sandbox."""
+    """Render an org-edited version of packaged template `name` inside the sandbox (bounded:
+    see api/prompts/sandbox.py). CPU-bound for up to a second: async callers run it in a thread."""
     template = _compile_org(name, source)
     values = _inputs(packaged_spec(name), name, inputs)
     try:
-        return _finish(template.render(**values))
+        return _finish(sandbox.render_within_budget(template, values))
+    except sandbox.BudgetExceeded as exc:
+        raise PromptError(f"The template does too much work ({exc}).", "prompt_too_expensive") from exc
     except SecurityError as exc:
         raise PromptError("The template tried an operation that is not allowed.", "prompt_forbidden") from exc
     except jinja2.UndefinedError as exc:
         raise PromptError(f"Template '{name}' used an undefined value: {exc.message}", "prompt_undefined") from exc
-    except (TypeError, ValueError, OverflowError, ZeroDivisionError, jinja2.TemplateError) as exc:
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError, RecursionError, MemoryError,
+            LookupError, AttributeError, jinja2.TemplateError) as exc:
         raise PromptError(f"Template '{name}' failed to render ({type(exc).__name__}).", "prompt_render") from exc
 
 

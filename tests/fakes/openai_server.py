@@ -69,6 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model", ""))
         self.server.requests.append({"path": self.path, "body": body,
                                      "authorization": self.headers.get("Authorization")})
+        if self.server.before_reply is not None:  # a test acting "while the model generates"
+            self.server.before_reply(body)
         if model.startswith("fail"):
             self._send_json(500, {"error": {"message": "fake upstream failure", "type": "server_error"}})
             return
@@ -119,6 +121,7 @@ class _Server(ThreadingHTTPServer):
     requests: list[dict[str, Any]]
     stopping: threading.Event
     scripts: list[tuple[str, str]]
+    before_reply: Any
 
     def scripted(self, messages: list[dict[str, Any]]) -> str | None:
         last_user = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
@@ -132,6 +135,7 @@ class FakeOpenAIServer:
         self._server = _Server(("127.0.0.1", 0), _Handler)  # port 0: the OS picks a free one
         self._server.requests = []
         self._server.scripts = []
+        self._server.before_reply = None
         self._server.stopping = threading.Event()
         # A short poll interval makes stop() (shutdown) return in ~50 ms instead of 0.5 s.
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -148,6 +152,10 @@ class FakeOpenAIServer:
     def script(self, contains: str, reply: str) -> None:
         """Answer `reply` to any request whose last user message contains `contains`."""
         self._server.scripts.append((contains, reply))
+
+    def before_reply(self, hook: Any) -> None:
+        """Call `hook(request_body)` in the server thread before each answer (None: stop)."""
+        self._server.before_reply = hook
 
     def start(self) -> FakeOpenAIServer:
         self._thread.start()

@@ -3,6 +3,11 @@
 Regex-based on purpose: a full Markdown parser would add a dependency just to throw
 its output away. Code blocks are kept verbatim (minus fences) because users ask
 about the commands and snippets in their docs.
+
+Every pattern runs in linear time on hostile input: a span's body cannot contain the
+delimiter that opens it (`[^*]`, `[^\[\]]`, ...), so a match attempt that fails stops at the
+next delimiter instead of rescanning the rest of the line from every start position
+(`'**a ' * 8000` took seconds with `.+?`; see tests/test_hostile_documents.py).
 """
 import re
 
@@ -12,25 +17,27 @@ from api.documents.readers.text import clean, decode
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
 _FRONT_MATTER_TITLE = re.compile(r"^title:\s*[\"']?(.+?)[\"']?\s*$", re.MULTILINE)
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*)$")
+_CLOSING_HASHES = re.compile(r"\s#+$")
 _SETEXT_OR_RULE = re.compile(r"^\s{0,3}(?:=+|-{3,}|(?:\*\s*){3,}|(?:_\s*){3,})\s*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+_TABLE_SEPARATOR = re.compile(r"^\s*(?:\|\s*)?:?-+:?(?:[ \t]*\|[ \t]*:?-+:?)*[ \t]*(?:\|[ \t]*)?$")
 _REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
 _BLOCKQUOTE = re.compile(r"^\s*(?:>\s?)+")
 _BULLET = re.compile(r"^(\s*)[*+]\s+")
 
 _INLINE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"<!--.*?-->", re.DOTALL), ""),
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # image -> alt text
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # inline link -> its text
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference link -> its text
-    (re.compile(r"<(https?://[^>\s]+)>"), r"\1"),  # autolink -> url
-    (re.compile(r"</?[A-Za-z][^>]*>"), ""),  # inline HTML tags
+    (re.compile(r"<!--(?:[^<-]|<(?!!--)|-(?!->))*-->"), ""),
+    (re.compile(r"!\[([^\[\]]*)\]\([^()]*\)"), r"\1"),  # image -> alt text
+    (re.compile(r"\[([^\[\]]+)\]\([^()]*\)"), r"\1"),  # inline link -> its text
+    (re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]"), r"\1"),  # reference link -> its text
+    (re.compile(r"<(https?://[^<>\s]+)>"), r"\1"),  # autolink -> url
+    (re.compile(r"</?[A-Za-z][^<>]*>"), ""),  # inline HTML tags
     (re.compile(r"`([^`]+)`"), r"\1"),
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"), r"\1"),  # not snake_case names
-    (re.compile(r"~~(.+?)~~"), r"\1"),
+    (re.compile(r"\*\*(?=\S)((?:[^*]|\*(?!\*))+?)(?<=\S)\*\*"), r"\1"),
+    (re.compile(r"__(?=\S)((?:[^_]|_(?!_))+?)(?<=\S)__"), r"\1"),
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)"), r"\1"),  # not snake_case names
+    (re.compile(r"~~((?:[^~]|~(?!~))+?)~~"), r"\1"),
     (re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~])"), r"\1"),  # backslash escapes
 )
 
@@ -61,7 +68,7 @@ def markdown_to_text(markdown: str) -> str:
         heading = _HEADING.match(line)
         if heading:
             # Headings become their own paragraph so the chunker splits around them.
-            out.extend(["", _inline(heading.group(1)), ""])
+            out.extend(["", _inline(_CLOSING_HASHES.sub("", heading.group(1).rstrip())), ""])
             continue
         if _SETEXT_OR_RULE.match(line) or _TABLE_SEPARATOR.match(line) or _REFERENCE_DEFINITION.match(line):
             continue
