@@ -78,6 +78,10 @@ class QAItem:
     evidence: tuple[str, ...]  # normalized dia_ids
     raw_evidence: tuple[str, ...] = ()
     adversarial_answer: str | None = None
+    # Renum's own sets (bench/sets/cs_memory.json) add: kind ("current", "previous", "stable",
+    # "multi") and, for a changed fact, the turns stating its stale value.
+    kind: str | None = None
+    stale_evidence: tuple[str, ...] = ()
 
     @property
     def category_name(self) -> str:
@@ -119,6 +123,8 @@ def _parse_qa(item: dict[str, Any]) -> QAItem:
         evidence=ids,
         raw_evidence=raw,
         adversarial_answer=_text(item.get("adversarial_answer")),
+        kind=item.get("kind"),
+        stale_evidence=tuple(i for r in item.get("stale_evidence") or [] for i in normalize_evidence(str(r))),
     )
 
 
