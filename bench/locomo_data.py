@@ -59,6 +59,10 @@ class Session:
     number: int
     date_time: str | None  # raw string as in the source
     turns: list[Turn]
+    # Renum's sets only ("session_<n>_facts"): the facts the memory worker would extract from the
+    # session, [{"key", "value"}], stored by bench/memory_ingest.py --facts through the real
+    # fact pipeline (oracle extraction: measures supersession and ranking, not the extractor).
+    facts: list[dict] = field(default_factory=list)
 
     @property
     def started_at(self) -> datetime | None:
@@ -140,6 +144,7 @@ def _parse_conversation(sample: dict[str, Any]) -> Conversation:
                 Turn(t["dia_id"], t["speaker"], t.get("text", ""), t.get("blip_caption"))
                 for t in conv[f"session_{n}"]
             ],
+            facts=list(conv.get(f"session_{n}_facts") or []),
         )
         for n in numbers
     ]

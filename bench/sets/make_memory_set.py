@@ -10,6 +10,9 @@ cannot tell the current value from the stale one. Each customer has three attrib
 once (address, phone, plan, payment method, dose, e-mail): the old value is stated early and
 mentioned again later, the new value is stated in a later session.
 
+Each session also lists, as "session_<n>_facts", the facts stated in it ({"key", "value"}): what a
+fact extractor should return, so the benchmark can run the real fact pipeline without a model.
+
 Questions (LoCoMo fields plus `kind` and, for changed facts, `stale_evidence`):
 - kind "current" (category 4): the value now; `evidence` = turns stating the current value,
   `stale_evidence` = turns stating the old one. The benchmark reports whether the current value's
@@ -190,6 +193,12 @@ def _date(session: int) -> str:
     return datetime(2026, session + 1, 3 + session, 10 + session % 5, 15).strftime("%-I:%M %p on %-d %B, %Y").replace("AM", "am").replace("PM", "pm")
 
 
+def _value(plan: list[tuple], tag: str) -> str:
+    attr, age = tag.split(":")
+    row = next(p for p in plan if p[0] == attr)
+    return row[1] if age == "old" else row[2]
+
+
 def build(seed: int = 14) -> list[dict]:
     rng = random.Random(seed)
     samples = []
@@ -234,6 +243,10 @@ def build(seed: int = 14) -> list[dict]:
                     tags.setdefault(tag, []).append(dia)
             conversation[f"session_{number}_date_time"] = _date(number - 1)
             conversation[f"session_{number}"] = turns
+            # What a fact extractor should get from the session (bench/memory.py --facts).
+            conversation[f"session_{number}_facts"] = [
+                {"key": tag.split(":")[0], "value": value} for _, _, tag in lines if tag and ":" in tag
+                and not tag.startswith("stable") for value in [_value(plan, tag)]]
 
         qa = []
         months = MONTHS_PT if lang == "pt" else MONTHS_EN
