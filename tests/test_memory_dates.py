@@ -82,7 +82,8 @@ def test_before_until_and_after_open_the_period(text, expected):
     ("qual é o meu endereço de entrega?", "current"),
     ("como eu pago os pedidos?", "current"),
     ("what is my delivery address?", "current"),
-    ("How old is Caroline?", "current"),
+    ("How old is Caroline?", "event"),  # not about the customer
+    ("What is Caroline's identity?", "event"),
     ("qual era meu endereço antes?", "previous"),
     ("qual plano eu tinha antes?", "previous"),
     ("what was my old phone number?", "previous"),

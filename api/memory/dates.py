@@ -145,19 +145,29 @@ def _year(year: int, tz: tzinfo) -> tuple[datetime, datetime]:
 #   "how did I pay before?"): older matching excerpts first;
 # - "event": something that happened ("when did I order...?", "o que eu comprei?"): no preference,
 #   an old event is as good an answer as a new one;
-# - "current": everything else ("qual é meu endereço?", "how do I pay?"): newer excerpts first,
+# - "current": everything else in the first person ("qual é meu endereço?", "how do I pay?"): newer first,
 #   since a customer's newer statement replaces an older one on the same subject.
 _PREVIOUS = re.compile(
     r"\b(antes|anterior(?:es|mente)?|antig[oa]s?|antigamente|costumava|ex-\w+|velh[oa]|era|eram|tinha|usava|"
     r"pagava|morava|before|previous(?:ly)?|former(?:ly)?|earlier|originally|used\s+to|"
     r"(?:my|the|our|his|her|their)\s+old)\b", re.IGNORECASE)
 _EVENT = re.compile(
-    r"\b(when|did|was|were|went|had|has|ago|quando|foi|fui|fiz|fez|comprei|pedi|aconteceu|já|ja)\b",
+    r"\b(when|did|was|were|went|had|has|ago|bought|ordered|purchased|quando|foi|fui|fiz|fez|comprei|pedi|aconteceu|já|ja)\b",
     re.IGNORECASE)
 
 
+# The customer asking about their own data ("meu endereço", "como eu pago", "my plan"): questions
+# about other people ("What is Caroline's job?", LoCoMo's third-person questions) get no recency;
+# on LoCoMo, recency for them cost recall@10 -0.016 (95% CI -0.027..-0.005).
+_FIRST_PERSON = re.compile(r"\b(eu|meu|minha|meus|minhas|me|mim|comigo|nosso|nossa|i|my|me|mine|our|we)\b",
+                           re.IGNORECASE)
+
+
 def time_intent(text: str) -> str:
-    """"previous", "event" or "current" (see above); by words, in English and Portuguese."""
+    """"previous", "event" or "current" (see above); by words, in English and Portuguese. Only
+    questions in the first person are "previous" or "current"; others are "event"."""
+    if not _FIRST_PERSON.search(text):
+        return "event"
     if _PREVIOUS.search(text):
         return "previous"
     if _EVENT.search(text):
