@@ -59,6 +59,10 @@ class Session:
     number: int
     date_time: str | None  # raw string as in the source
     turns: list[Turn]
+    # Renum's sets only ("session_<n>_facts"): the facts the memory worker would extract from the
+    # session, [{"key", "value"}], stored by bench/memory_ingest.py --facts through the real
+    # fact pipeline (oracle extraction: measures supersession and ranking, not the extractor).
+    facts: list[dict] = field(default_factory=list)
 
     @property
     def started_at(self) -> datetime | None:
@@ -78,6 +82,10 @@ class QAItem:
     evidence: tuple[str, ...]  # normalized dia_ids
     raw_evidence: tuple[str, ...] = ()
     adversarial_answer: str | None = None
+    # Renum's own sets (bench/sets/cs_memory.json) add: kind ("current", "previous", "stable",
+    # "multi") and, for a changed fact, the turns stating its stale value.
+    kind: str | None = None
+    stale_evidence: tuple[str, ...] = ()
 
     @property
     def category_name(self) -> str:
@@ -119,6 +127,8 @@ def _parse_qa(item: dict[str, Any]) -> QAItem:
         evidence=ids,
         raw_evidence=raw,
         adversarial_answer=_text(item.get("adversarial_answer")),
+        kind=item.get("kind"),
+        stale_evidence=tuple(i for r in item.get("stale_evidence") or [] for i in normalize_evidence(str(r))),
     )
 
 
@@ -134,6 +144,7 @@ def _parse_conversation(sample: dict[str, Any]) -> Conversation:
                 Turn(t["dia_id"], t["speaker"], t.get("text", ""), t.get("blip_caption"))
                 for t in conv[f"session_{n}"]
             ],
+            facts=list(conv.get(f"session_{n}_facts") or []),
         )
         for n in numbers
     ]

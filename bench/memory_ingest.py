@@ -58,7 +58,7 @@ def _session_start(session, index: int) -> datetime:
 
 
 def ingest(admin_url: str, app_url: str, redis_url: str, conversations: list[Conversation], *,
-           summaries: bool = False, log=print) -> Loaded:
+           summaries: bool = False, facts: bool = False, log=print) -> Loaded:
     import redis
 
     from api.core.db import sync_pool, sync_unit_of_work
@@ -88,6 +88,8 @@ def ingest(admin_url: str, app_url: str, redis_url: str, conversations: list[Con
                 loaded.embed_s += time.perf_counter() - started
                 if summaries:
                     _summarize(pool, principal, conversation_id, embedder)
+                if facts and session.facts:
+                    _store_facts(pool, principal, loaded, contact_id, conversation_id, session.facts, embedder)
             log(f"{conv.id}: {len(conv.sessions)} sessions, {loaded.turns} turns so far, "
                 f"embedding {loaded.embed_s:.0f}s (cache hits {embedder.hits}, misses {embedder.misses})")
     finally:
@@ -127,3 +129,20 @@ def _summarize(pool, principal, conversation_id: UUID, embedder) -> None:
     result = asyncio.run(llm.chat(job.messages, job.model, max_tokens=pipeline.SUMMARY_MAX_TOKENS, temperature=0))
     with sync_unit_of_work(pool, principal) as s:
         pipeline.store_summary(s, job, result.text, embedder.embed_passages([result.text])[0])
+
+
+def _store_facts(pool, principal, loaded: Loaded, contact_id: UUID, conversation_id: UUID, facts: list[dict],
+                 embedder) -> None:
+    """The session's facts as the memory worker stores what the model extracted (store_facts:
+    insert, refresh or supersede, and outdate the turns that stated a replaced value); the set
+    gives the facts, so no model runs."""
+    from api.core.db import sync_unit_of_work
+    from api.memory import pipeline
+    from api.memory.facts import fact_text, normalize_key
+    from api.memory.schemas import ExtractedFact
+    extracted = [ExtractedFact(key=normalize_key(f["key"]), value=f["value"], confidence=0.9) for f in facts]
+    job = pipeline.LLMJob(organization_id=loaded.org_id, contact_id=contact_id, agent_id=loaded.agent_id,
+                          conversation_id=conversation_id, model="oracle", messages=[], turns=0)
+    vectors = embedder.embed_passages([fact_text(f) for f in extracted])
+    with sync_unit_of_work(pool, principal) as s:
+        pipeline.store_facts(s, job, extracted, list(vectors))

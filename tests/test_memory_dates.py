@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api.memory.dates import mentioned_periods
+from api.memory.dates import mentioned_periods, time_intent
 
 NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
 
@@ -62,3 +62,34 @@ def test_days_start_at_midnight_in_the_agents_time_zone():
                                                             datetime(2026, 11, 25, 3, tzinfo=UTC))
     [(start, _)] = mentioned_periods("em 3 de maio de 2024", late_evening, tz=sao_paulo)
     assert start.astimezone(UTC) == datetime(2024, 5, 3, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "before"/"antes de" is the time before the period, not the period: the month of a change
+    # must not be favoured when the customer asks about the value before it.
+    ("onde eu morava antes de julho de 2026?", [("1970-01-01", "2026-07-01")]),
+    ("what was my plan before 3 May 2025?", [("1970-01-01", "2025-05-03")]),
+    ("o que eu pedi até março de 2026", [("1970-01-01", "2026-04-01")]),
+    ("everything since June 2025", [("2025-06-01", "9999-01-01")]),
+    ("depois de agosto de 2026", [("2026-08-01", "9999-01-01")]),
+    ("em julho de 2026", [("2026-07-01", "2026-08-01")]),
+])
+def test_before_until_and_after_open_the_period(text, expected):
+    assert days(text) == expected
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("qual é o meu endereço de entrega?", "current"),
+    ("como eu pago os pedidos?", "current"),
+    ("what is my delivery address?", "current"),
+    ("How old is Caroline?", "event"),  # not about the customer
+    ("What is Caroline's identity?", "event"),
+    ("qual era meu endereço antes?", "previous"),
+    ("qual plano eu tinha antes?", "previous"),
+    ("what was my old phone number?", "previous"),
+    ("how did I pay before?", "previous"),
+    ("When did Caroline go to the support group?", "event"),
+    ("quais produtos eu já comprei com vocês?", "event"),
+])
+def test_time_intent(text, intent):
+    assert time_intent(text) == intent

@@ -78,7 +78,7 @@ async def recent_turns(session: Session, redis: Redis, org_id: UUID, conversatio
 async def _memory(session: Session, contact_id: UUID, conversation_id: UUID, query: str, vector,
                   into: Gathered, tz: tzinfo) -> None:
     facts = await memory_service.current_facts(session, contact_id)
-    into.facts = [Source("memory", f["id"], float(f["confidence"]), _fact_text(f), memory_kind="fact")
+    into.facts = [Source("memory", f["id"], float(f["confidence"]), _fact_text(f, tz), memory_kind="fact")
                   for f in facts[:FACTS]]
     # Latest summaries are always shown; retrieval adds older relevant ones and past turns. Turns
     # of this conversation are excluded: they are already in the prompt as recent turns.
@@ -95,8 +95,16 @@ async def _memory(session: Session, contact_id: UUID, conversation_id: UUID, que
             into.memories.append(Source("memory", hit.id, hit.score, _turn_text(hit, tz), memory_kind="turn"))
 
 
-def _fact_text(fact: dict) -> str:
-    return f"{fact['key']}: {fact['value']}" if fact.get("key") and fact.get("value") else fact["content"]
+def _fact_text(fact: dict, tz: tzinfo = UTC) -> str:
+    """'address: Rua B (current; earlier: Rua A until 2026-04-06)': a changed fact shows what it
+    replaced and until when, so the model answers with the current value and can still answer
+    "what was it before?"."""
+    if not (fact.get("key") and fact.get("value")):
+        return fact["content"]
+    text = f"{fact['key']}: {fact['value']}"
+    if fact.get("previous_value") and fact.get("previous_until"):
+        text += f" (current; earlier: {fact['previous_value']} until {fact['previous_until'].astimezone(tz):%Y-%m-%d})"
+    return text
 
 
 _WHO = {"user": "the customer", "assistant": "you"}

@@ -49,13 +49,37 @@ _RELATIVE = [
 ]
 
 
+# A period after "before"/"antes de" is the time before it, and after "until"/"até" the time up to
+# its end: "onde eu morava antes de julho?" must not favour July (the month of the move). "after",
+# "since", "desde", "a partir de" open the period towards the present. Such open-ended ranges get
+# no slack in the retrieval statement.
+_BEFORE = re.compile(r"\b(before|antes\s+d[eoa]s?|prior\s+to)\s+(?:the\s+|o\s+|a\s+)?$", re.IGNORECASE)
+_UNTIL = re.compile(r"\b(until|till|up\s+to|through|at[eé](?:\s+o|\s+a)?|by)\s+$", re.IGNORECASE)
+_AFTER = re.compile(r"\b(after|since|desde|depois\s+d[eoa]s?|a\s+partir\s+d[eoa]s?)\s+(?:the\s+|o\s+|a\s+)?$",
+                    re.IGNORECASE)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _open_ended(prefix: str, period: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    start, end = period
+    if _BEFORE.search(prefix):
+        return EPOCH, start
+    if _UNTIL.search(prefix):
+        return EPOCH, end
+    if _AFTER.search(prefix):
+        return start, FOREVER
+    return period
+
+
 def mentioned_periods(text: str, now: datetime | None = None, years_back: int = 10,
                       tz: tzinfo = UTC) -> list[tuple[datetime, datetime]]:
     """The [start, end) ranges the text names, in order of appearance, without duplicates."""
     today = (now or datetime.now(UTC)).astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     found: list[tuple[int, tuple[datetime, datetime]]] = []
     for m in _DATE.finditer(text):
-        found += [(m.start(), r) for r in _absolute(m, today.year, years_back, tz)]
+        prefix = text[:m.start()]
+        found += [(m.start(), _open_ended(prefix, r)) for r in _absolute(m, today.year, years_back, tz)]
     for pattern, period in _RELATIVE:
         found += [(m.start(), period(today)) for m in pattern.finditer(text)]
     return list(dict.fromkeys(r for _, r in sorted(found, key=lambda x: x[0])))
@@ -114,3 +138,38 @@ def _previous_month(year: int, month: int) -> tuple[int, int]:
 
 def _year(year: int, tz: tzinfo) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
+
+
+# What a question asks about in time, for the recency step of memory retrieval:
+# - "previous": a value that has since changed ("qual era meu endereço antes?", "my old phone",
+#   "how did I pay before?"): older matching excerpts first;
+# - "event": something that happened ("when did I order...?", "o que eu comprei?"): no preference,
+#   an old event is as good an answer as a new one;
+# - "current": everything else in the first person ("qual é meu endereço?", "how do I pay?"): newer first,
+#   since a customer's newer statement replaces an older one on the same subject.
+_PREVIOUS = re.compile(
+    r"\b(antes|anterior(?:es|mente)?|antig[oa]s?|antigamente|costumava|ex-\w+|velh[oa]|era|eram|tinha|usava|"
+    r"pagava|morava|before|previous(?:ly)?|former(?:ly)?|earlier|originally|used\s+to|"
+    r"(?:my|the|our|his|her|their)\s+old)\b", re.IGNORECASE)
+_EVENT = re.compile(
+    r"\b(when|did|was|were|went|had|has|ago|bought|ordered|purchased|quando|foi|fui|fiz|fez|comprei|pedi|aconteceu|já|ja)\b",
+    re.IGNORECASE)
+
+
+# The customer asking about their own data ("meu endereço", "como eu pago", "my plan"): questions
+# about other people ("What is Caroline's job?", LoCoMo's third-person questions) get no recency;
+# on LoCoMo, recency for them cost recall@10 -0.016 (95% CI -0.027..-0.005).
+_FIRST_PERSON = re.compile(r"\b(eu|meu|minha|meus|minhas|me|mim|comigo|nosso|nossa|i|my|me|mine|our|we)\b",
+                           re.IGNORECASE)
+
+
+def time_intent(text: str) -> str:
+    """"previous", "event" or "current" (see above); by words, in English and Portuguese. Only
+    questions in the first person are "previous" or "current"; others are "event"."""
+    if not _FIRST_PERSON.search(text):
+        return "event"
+    if _PREVIOUS.search(text):
+        return "previous"
+    if _EVENT.search(text):
+        return "event"
+    return "current"

@@ -103,7 +103,8 @@ def facts_job(session: Session, conversation_id: UUID) -> LLMJob | None:
 
 def store_facts(session: Session, job: LLMJob, facts: list[ExtractedFact], vectors: list[np.ndarray]) -> int:
     """Write facts: a new key inserts, the same value refreshes, a different value supersedes
-    the current fact (valid_to = now, superseded_by = new) instead of duplicating it."""
+    the current fact (valid_to = now, superseded_by = new) instead of duplicating it, and the
+    turns that stated the old value are marked outdated by the new fact (outdate_turns)."""
     if not facts or load_context(session, job.conversation_id) is None:
         return 0
     repo.lock_contact_facts(session.conn, job.contact_id)
@@ -124,8 +125,32 @@ def store_facts(session: Session, job: LLMJob, facts: list[ExtractedFact], vecto
             metadata={"value": fact.value, **({"supersedes": str(old["id"])} if old else {})}))
         if old is not None:
             repo.link_superseded(session.conn, old["id"], new["id"])
+            outdate_turns(session, job.contact_id, old["value"] or "", fact.value, new["id"])
         written += 1
     return written
+
+
+# Values this short ("sim", "ok", "2") would mark unrelated turns as outdated.
+MIN_OUTDATED_VALUE_CHARS = 3
+
+
+def _mentions(text: str, value: str) -> bool:
+    return f" {value} " in f" {normalize_value(text)} "
+
+
+def outdate_turns(session: Session, contact_id: UUID, old_value: str, new_value: str, fact_id: UUID) -> int:
+    """Carry a fact's supersession to the turns that stated the old value: "Meu endereço é Rua A"
+    is outdated once "me mudei, agora é Rua B" replaced the address fact. Retrieval ranks such
+    turns below newer ones when the customer asks what is true now, and above them when they ask
+    what it was before (api/memory/repository.py). A turn stating both values (the change itself)
+    is not outdated. Matching is by the normalized value as a whole-word substring, so an old
+    value the model paraphrased outdates nothing (the turn keeps its rank, as before)."""
+    old, new = normalize_value(old_value), normalize_value(new_value)
+    if len(old) < MIN_OUTDATED_VALUE_CHARS:
+        return 0
+    ids = [t["id"] for t in repo.contact_turns(session.conn, contact_id)
+           if _mentions(t["content"], old) and not (new and _mentions(t["content"], new))]
+    return repo.outdate_turns(session.conn, ids, fact_id)
 
 
 def retention_targets(conn) -> list[dict]:

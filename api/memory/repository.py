@@ -27,8 +27,8 @@ _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any
 #     sums ranked by the memory's lexeme count (the fuller turn first, not an arbitrary one);
 #  3. weighted reciprocal rank fusion per memory;
 #  4. a memory from a period the message names ("in March", "on 3 May 2023", "semana passada",
-#     see api/memory/dates.py; up to `slack` days after it, as events are told afterwards) is
-#     scaled by 1 + date_boost;
+#     see api/memory/dates.py; up to `slack` days after it, as events are told afterwards, except
+#     for open-ended ranges: "before July" ends at July) is scaled by 1 + date_boost;
 #  5. a matching turn lends `smooth` x its score to the turns right before and after it (an
 #     answer is often the reply to, or the line before, what matched), then turns are grouped
 #     into excerpts of `w` consecutive turns of one conversation (by `seq`), scored
@@ -44,7 +44,7 @@ with q as (
   select %(vec)s::extensions.vector({dim}) as v
 ),
 vec as (
-  select m.id, m.kind, m.seq, m.conversation_id, m.created_at,
+  select m.id, m.kind, m.seq, m.conversation_id, m.created_at, m.superseded_by is not null as outdated,
          row_number() over (order by m.embedding::extensions.vector({dim}) <=> q.v) as r
     from public.memories m, q
    where {filters} and m.embedding_dim = {dim}
@@ -58,7 +58,8 @@ lex as materialized (
            cross join lateral unnest(to_tsvector(c.cfg, %(text)s)) l) w
 ),
 matches as (
-  select l.cfg, l.lexeme, m.id, m.kind, m.seq, m.conversation_id, m.created_at, length(m.fts) as nlex
+  select l.cfg, l.lexeme, m.id, m.kind, m.seq, m.conversation_id, m.created_at, length(m.fts) as nlex,
+         m.superseded_by is not null as outdated
     from lex l
     join public.memories m on m.fts_config = l.cfg and m.fts @@ l.tq
    where {filters}
@@ -72,28 +73,29 @@ idf as materialized (
    group by x.cfg, x.lexeme, t.n
 ),
 txt as (
-  select top.id, top.kind, top.seq, top.conversation_id, top.created_at,
+  select top.id, top.kind, top.seq, top.conversation_id, top.created_at, top.outdated,
          row_number() over (order by s desc, nlex desc, id) as r
-    from (select x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex, sum(i.w) as s
+    from (select x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex, x.outdated, sum(i.w) as s
             from matches x join idf i using (cfg, lexeme)
-           group by x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex
+           group by x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex, x.outdated
            order by s desc, x.nlex desc, x.id limit %(n)s) top
 ),
 fused as (
-  select id, kind, seq, conversation_id, created_at,
+  select id, kind, seq, conversation_id, created_at, outdated,
          sum(w / ({rrf_k} + r))
          * case when exists (select 1 from unnest(%(p_start)s::timestamptz[], %(p_end)s::timestamptz[]) p(s, e)
-                              where created_at >= p.s and created_at < p.e + make_interval(days => %(slack)s))
+                              where created_at >= p.s and created_at < p.e + case when p.e - p.s > interval '366 days'
+                                                          then interval '0' else make_interval(days => %(slack)s) end)
            then 1 + %(date_boost)s else 1 end as score,
          (kind = 'turn' and seq is not null and %(w)s > 1) as grouped
-    from (select id, kind, seq, conversation_id, created_at, r, %(w_vec)s::float8 as w from vec
-          union all select id, kind, seq, conversation_id, created_at, r, %(w_text)s::float8 from txt) s
-   group by id, kind, seq, conversation_id, created_at
+    from (select id, kind, seq, conversation_id, created_at, outdated, r, %(w_vec)s::float8 as w from vec
+          union all select id, kind, seq, conversation_id, created_at, outdated, r, %(w_text)s::float8 from txt) s
+   group by id, kind, seq, conversation_id, created_at, outdated
 ),
 turn_parts as (
-  select conversation_id, seq, created_at, score from fused where grouped
+  select conversation_id, seq, created_at, score, outdated from fused where grouped
   union all
-  select f.conversation_id, f.seq + d.d, f.created_at, %(smooth)s * f.score
+  select f.conversation_id, f.seq + d.d, f.created_at, %(smooth)s * f.score, false
     from fused f cross join (values (-1), (1)) d(d)
    where f.grouped and %(smooth)s > 0
      and exists (select 1 from public.memories m
@@ -101,20 +103,46 @@ turn_parts as (
                     and {filters})
 ),
 turn_scores as (
-  select conversation_id, seq, max(created_at) as created_at, sum(score) as score
+  select conversation_id, seq, max(created_at) as created_at, sum(score) as score, bool_or(outdated) as outdated
     from turn_parts group by conversation_id, seq
 ),
-units as (
+scored_units as (
   select conversation_id::text || ':' || (seq / %(w)s) * %(w)s as unit, true as grouped, conversation_id,
          min((seq / %(w)s) * %(w)s) as lo, max(score) + %(spread)s * (sum(score) - max(score)) as score,
          null::uuid as best_id, (array_agg(seq order by score desc, seq))[1] as best_seq,
-         max(created_at) as newest
+         max(created_at) as newest, (array_agg(outdated order by score desc, seq))[1] as outdated
     from turn_scores
    group by conversation_id, seq / %(w)s
   union all
-  select id::text, false, conversation_id, null, score, id, null, created_at
+  select id::text, false, conversation_id, null, score, id, null, created_at, outdated
     from fused where not grouped
-   order by 5 desc, 8 desc
+),
+top_units as (
+  select * from scored_units order by score desc, newest desc limit %(k)s * 3
+),
+units as (
+  -- 7. recency: every candidate matches the message, and customer-service histories repeat the
+  --    same words every session, so when the customer asks what is true now, the newer of two
+  --    matching excerpts should win ("Me mudei! Agora o endereço é ..." over the address
+  --    stated months before); when they ask about a previous value ("qual era meu endereço
+  --    antes?"), the older. Among the top 3k units, each is scaled by 1 + recency x the place
+  --    in time of its conversation (0 the oldest, 1 the newest; reversed for the past; units of
+  --    one conversation share it: within a session, order says little about what is current). Questions about events
+  --    ("when did I...?") get recency 0: an old event is as good an answer as a new one (see
+  --    api/memory/dates.py time_intent). A unit holding a turn whose stated value a newer
+  --    fact replaced (superseded_by, set by api/memory/pipeline.outdate_turns) and scores
+  --    best there (a stable fact said next to it keeps its unit current) is divided by
+  --    1 + outdated for the present and multiplied by it for the past. Tried and dropped:
+  --    recency only among units holding the same words of the message (a subject), since the
+  --    new value is often stated in other words ("dose do remédio" / "agora tomo 40mg").
+  select unit, grouped, conversation_id, lo, best_id, best_seq, newest,
+         score * (1 + %(recency)s * case when %(older)s then 1 - age else age end)
+         * case when not outdated then 1 when %(older)s then 1 + %(outdated)s else 1 / (1 + %(outdated)s) end
+           as score
+    from (select t.*, coalesce(extract(epoch from t.at - min(t.at) over ())
+                               / nullif(extract(epoch from max(t.at) over () - min(t.at) over ()), 0), 1) as age
+            from (select u.*, max(u.newest) over (partition by u.conversation_id) as at from top_units u) t) aged
+   order by score desc, newest desc
    limit %(k)s
 ),
 members as (
@@ -155,23 +183,31 @@ async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: in
                    kinds: list[str], exclude_conversation_id: UUID | None, w_vec: float, w_text: float,
                    excerpt_turns: int, spread: float, smooth: float,
                    periods: list[tuple[datetime, datetime]] = (),
-                   date_boost: float = 0.0, slack_days: int = 0) -> list[dict]:
+                   date_boost: float = 0.0, slack_days: int = 0, recency: float = 0.0,
+                   older: bool = False, outdated: float = 0.0) -> list[dict]:
     """Rows of the top-k units, best first; a unit's rows share `unit` and `score`, and its
     best-scoring memory has `is_best`."""
     params = {"vec": vector, "text": text, "contact": contact_id, "kinds": kinds, "exclude": exclude_conversation_id,
               "n": candidates, "k": k, "w_vec": w_vec, "w_text": w_text, "w": max(1, excerpt_turns),
               "spread": spread, "smooth": smooth,
               "p_start": [p[0] for p in periods],
-              "p_end": [p[1] for p in periods], "slack": slack_days, "date_boost": date_boost}
+              "p_end": [p[1] for p in periods], "slack": slack_days, "date_boost": date_boost,
+              "recency": recency, "older": older, "outdated": outdated}
     return await sql.fetch_all(conn, _retrieve_statement(dim), params)
 
 
 async def current_facts(conn, contact_id: UUID) -> list[dict]:
+    """Current facts, each with the value it replaced (`previous_value`, `previous_until`: when the
+    newer value was stored), or nulls."""
     return await sql.fetch_all(conn, """
-        select id, key, metadata->>'value' as value, content, confidence, valid_from, conversation_id
-          from public.memories
-         where contact_id = %s and kind = 'fact' and valid_to is null
-         order by valid_from desc, key""", [contact_id])
+        select f.id, f.key, f.metadata->>'value' as value, f.content, f.confidence, f.valid_from, f.conversation_id,
+               p.metadata->>'value' as previous_value, p.valid_to as previous_until
+          from public.memories f
+          left join lateral (select o.metadata, o.valid_to from public.memories o
+                              where o.superseded_by = f.id and o.kind = 'fact'
+                              order by o.valid_to desc limit 1) p on true
+         where f.contact_id = %s and f.kind = 'fact' and f.valid_to is null
+         order by f.valid_from desc, f.key""", [contact_id])
 
 
 async def session_summaries(conn, contact_id: UUID, limit: int) -> list[dict]:

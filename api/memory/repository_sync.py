@@ -131,6 +131,21 @@ def link_superseded(conn, old_id: UUID, new_id: UUID) -> None:
     conn.execute("update public.memories set superseded_by = %s where id = %s", [new_id, old_id])
 
 
+def contact_turns(conn, contact_id: UUID) -> list[dict]:
+    """The contact's turn memories not yet outdated by a fact: id and content."""
+    return _all(conn, """
+        select id, content from public.memories
+         where contact_id = %s and kind = 'turn' and valid_to is null and superseded_by is null""", [contact_id])
+
+
+def outdate_turns(conn, turn_ids: list[UUID], fact_id: UUID) -> int:
+    """Mark turns as stating a value that `fact_id` replaced (superseded_by; they stay retrievable)."""
+    if not turn_ids:
+        return 0
+    return conn.execute("update public.memories set superseded_by = %s where id = any(%s) and kind = 'turn'",
+                        [fact_id, turn_ids]).rowcount
+
+
 def retention_targets(conn) -> list[dict]:
     """Every agent with a retention period, across organizations (the one cross-tenant read of the
     memory worker, a definer function that answers only the SCANNER principal); the deletes then

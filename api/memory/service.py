@@ -56,9 +56,19 @@ class RetrievalConfig:
     # week I..."). LoCoMo recall@10 +0.009 (202 of its 1,536 questions name a date).
     date_boost: float = 2.0
     date_slack_days: int = 7
+    # A unit is scaled by 1 + recency x its place in time among the candidates (0 oldest, 1
+    # newest; reversed for questions about a previous value; none for questions about events):
+    # the customer's newer statement on a subject replaces the older one (bench/sets/cs_memory.json).
+    recency: float = 1.0
+    # A turn that stated a value a newer fact replaced ("meu endereço é Rua A" after "me mudei,
+    # agora é Rua B"; api/memory/pipeline.outdate_turns) is divided by 1 + outdated when the
+    # question is about the present, multiplied by it when about a previous value.
+    outdated: float = 2.0
 
 
 DEFAULT_CONFIG = RetrievalConfig()
+# The ranking before time-aware retrieval (issue 14), for the benchmarks' comparison.
+LEGACY_CONFIG = RetrievalConfig(recency=0.0, outdated=0.0)
 
 
 async def embed_query(text: str, embedder: Embedder | CachedEmbedder | None = None) -> np.ndarray:
@@ -87,13 +97,16 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
     emb = embedder or get_embedder()
     vector = query_vector if query_vector is not None else await embed_query(query, emb)
     await repository.allow_iterative_scan(session.conn)
+    intent = dates.time_intent(query) if config.recency or config.outdated else "event"
     rows = await repository.retrieve(
         session.conn, contact_id=contact_id, vector=np.asarray(vector, dtype=np.float32), text=query,
         dim=emb.dim, k=k, candidates=max(config.candidates, k), kinds=list(kinds),
         exclude_conversation_id=exclude_conversation_id, w_vec=config.w_vec, w_text=config.w_text,
         excerpt_turns=config.excerpt_turns, spread=config.spread,
         smooth=config.smooth, periods=dates.mentioned_periods(query, now, tz=tz) if config.date_boost else [],
-        date_boost=config.date_boost, slack_days=config.date_slack_days)
+        date_boost=config.date_boost, slack_days=config.date_slack_days,
+        recency=config.recency if intent != "event" else 0.0, older=intent == "previous",
+        outdated=config.outdated if intent != "event" else 0.0)
     return _hits(rows)
 
 

@@ -46,23 +46,29 @@ _VECTOR_LIST = """
 # and the tenant check itself: see its comment in 20261125002000_search.sql for why.
 _TEXT_LIST = """
   select t.id, t.score
-    from tq, lateral private.text_candidates(
-           %(kb_ids)s, tq.lang, tq.match_query, tq.rank_query, %(n)s, %(tags_any)s::text[], %(tags_all)s::text[],
-           %(document_ids)s::uuid[], %(sources)s::text[], %(metadata)s) as t
+    from tq, lateral private.bm25_candidates(
+           %(kb_ids)s, tq.lang, tq.match_query, tq.lexemes, tq.idf, tq.avg_length, %(k1)s, %(b)s, %(n)s,
+           %(tags_any)s::text[], %(tags_all)s::text[], %(document_ids)s::uuid[], %(sources)s::text[],
+           %(metadata)s) as t
    order by t.score desc, t.id
    limit %(n)s"""
 
-_NO_VECTOR_LIST = "select null::uuid as id, null::float8 as distance where false"
-_NO_TEXT_LIST = "select null::uuid as id, null::real as score where false"
+# BM25 parameters (Anserini's defaults for BEIR, the "stemmed BM25" baseline of BENCHMARKS.md):
+# chunks are of similar length, so length normalization (b) matters less than in whole documents.
+BM25_K1 = 0.9
+BM25_B = 0.4
 
-# tq: per language, the tsqueries of the full-text list (see private.search_tsqueries). Ranks
-# and the RRF score are computed over at most 2n rows, and only the top k are joined to
-# their chunk and document rows.
+_NO_VECTOR_LIST = "select null::uuid as id, null::float8 as distance where false"
+_NO_TEXT_LIST = "select null::uuid as id, null::float8 as score where false"
+
+# tq: per language, the query's lexemes with their IDF in the searched KBs and the tsquery that
+# selects text candidates (see private.search_terms). Ranks and the RRF score are computed over
+# at most 2n rows, and only the top k are joined to their chunk and document rows.
 _SEARCH = """
 with tq as materialized (
-  select lang, q.match_query, q.rank_query
+  select lang, q.match_query, q.lexemes, q.idf, q.avg_length
     from unnest(%(languages)s::regconfig[]) as lang,
-         lateral private.search_tsqueries(lang, %(query)s, %(kb_ids)s, %(match_budget)s, %(n)s) as q
+         lateral private.search_terms(lang, %(query)s, %(kb_ids)s, %(match_budget)s, %(n)s) as q
 ),
 vec as materialized ({vector_list}),
 txt as materialized ({text_list}),
@@ -120,7 +126,7 @@ def search_statement(*, dim: int, mode: SearchMode, query: str, vector: Any, lan
                      w_vec: float, w_text: float, rrf_k: int, match_budget: int) -> tuple[sql.Composed, dict]:
     """The hybrid statement and its parameters (also used by EXPLAIN in tests and benchmarks)."""
     params = {"kb_ids": list(kb_ids), "query": query, "qvec": vector, "languages": languages,
-              "match_budget": match_budget,
+              "match_budget": match_budget, "k1": BM25_K1, "b": BM25_B,
               "n": candidates, "k": k, "w_vec": float(w_vec), "w_text": float(w_text), "rrf_k": rrf_k,
               "tags_any": filters.tags_any, "tags_all": filters.tags_all,
               "document_ids": filters.document_ids, "sources": filters.source,
