@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from api.channels.errors import ProviderError
 from api.core import egress
 from api.core.errors import Unauthorized, Unprocessable
 
@@ -44,6 +45,8 @@ class IncomingMessage:
     content: str
     sender_id: str | None
     sender_name: str | None
+    sender_phone: str | None = None
+    sender_email: str | None = None
 
 
 def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
@@ -73,28 +76,43 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
     return event, IncomingMessage(
         message_id=str(message_id), conversation_id=str(conversation["id"]), content=content.strip(),
         sender_id=None if sender.get("id") is None else str(sender["id"]),
-        sender_name=(sender.get("name") or None) if isinstance(sender.get("name"), str) else None), None
+        sender_name=_text(sender.get("name")), sender_phone=_text(sender.get("phone_number")),
+        sender_email=_text(sender.get("email"))), None
 
 
-class ChatwootError(Exception):
-    def __init__(self, message: str, *, retryable: bool):
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
+def _text(value: object) -> str | None:
+    return value.strip()[:320] or None if isinstance(value, str) else None
+
+
+class ChatwootError(ProviderError):
+    pass
 
 
 async def post_reply(integration: dict, conversation_id: str, content: str, timeout_s: float) -> None:
     """POST the agent's answer into the Chatwoot conversation as an outgoing message."""
-    url = (f"{integration['base_url']}/api/v1/accounts/{integration['account_id']}"
-           f"/conversations/{conversation_id}/messages")
+    await _post(integration, f"/conversations/{conversation_id}/messages",
+                {"content": content, "message_type": "outgoing", "private": False}, timeout_s)
+
+
+async def hand_off(integration: dict, conversation_id: str, reason: str, timeout_s: float) -> None:
+    """Give the conversation to the inbox's human agents: a private note with the reason, then
+    status `open` (an agent bot's conversations wait as `pending`; `open` puts them in the
+    agents' queue). Both calls are safe to repeat."""
+    await _post(integration, f"/conversations/{conversation_id}/messages",
+                {"content": f"Renum handed this conversation to a human: {reason}", "message_type": "outgoing",
+                 "private": True}, timeout_s)
+    await _post(integration, f"/conversations/{conversation_id}/toggle_status", {"status": "open"}, timeout_s)
+
+
+async def _post(integration: dict, path: str, payload: dict, timeout_s: float) -> None:
+    url = f"{integration['base_url']}/api/v1/accounts/{integration['account_id']}{path}"
     try:
         await asyncio.to_thread(egress.check_url, url)
     except egress.EgressBlocked as exc:
         raise ChatwootError(f"Chatwoot URL blocked: {exc}", retryable=False) from exc
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
-            resp = await client.post(url, json={"content": content, "message_type": "outgoing", "private": False},
-                                     headers={"api_access_token": integration["api_access_token"]})
+            resp = await client.post(url, json=payload, headers={"api_access_token": integration["api_access_token"]})
     except httpx.HTTPError as exc:
         raise ChatwootError(f"Chatwoot could not be reached: {type(exc).__name__}", retryable=True) from exc
     if resp.status_code >= 300:

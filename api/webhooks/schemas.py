@@ -5,7 +5,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EventType = Literal["document.ready", "document.failed", "message.created", "contact.deleted"]
+EventType = Literal["document.ready", "document.failed", "message.created", "contact.deleted",
+                    "conversation.handoff", "conversation.released"]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
