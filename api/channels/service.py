@@ -25,7 +25,7 @@ from api.core import egress, secretbox
 from api.core.auth import hash_api_key
 from api.core.config import get_settings
 from api.core.db import Session, anon_unit_of_work, unit_of_work
-from api.core.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from api.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from api.core.principal import org_principal
 
 log = logging.getLogger("renum.channels")
