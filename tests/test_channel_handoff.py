@@ -100,3 +100,25 @@ def test_a_model_that_keeps_failing_hands_off(client, new_tenant, chatwoot, admi
     assert "the agent could not answer: the model is unavailable" in note.json()["content"]
     assert admin_conn.execute("select status from public.channel_events where id = %s",
                               [event_id]).fetchone()[0] == "handoff"
+
+
+def test_resolving_in_chatwoot_gives_the_conversation_back(client, new_tenant, chatwoot, admin_conn, celery_worker):
+    t = new_tenant()
+    integration = make_integration(client, t, chatwoot)
+    conversation = _conversation_number()
+    post(client, integration, message_created(conversation, content="Quero falar com um atendente"),
+         token=integration["token"])
+    wait_for(lambda: chatwoot.to(f"/api/v1/accounts/{ACCOUNT}/conversations/{conversation}/toggle_status"), 60,
+             message="handoff")
+    # Chatwoot's agent bot event when a person resolves the conversation (conversation.webhook_data).
+    resolved = {"event": "conversation_resolved", "id": conversation, "inbox_id": 3, "status": "resolved",
+                "account_id": ACCOUNT, "meta": {"sender": {"id": 501, "type": "contact"}}}
+    resp = post(client, integration, resolved, token=integration["token"])
+    assert resp.status_code == 200 and resp.json()["status"] == "accepted", resp.text
+    assert admin_conn.execute("select count(*) from public.conversations where organization_id = %s "
+                              "and handoff_at is not null", [t.org_id]).fetchone()[0] == 0
+    again = post(client, integration, resolved, token=integration["token"])
+    assert again.json()["status"] == "ignored"
+    post(client, integration, message_created(conversation, content="Obrigado!"), token=integration["token"])
+    [answer] = wait_for(lambda: _outgoing(chatwoot, conversation, private=False), 60, message="bot answers again")
+    assert "Obrigado!" in answer.json()["content"]

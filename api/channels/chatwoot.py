@@ -49,8 +49,9 @@ class IncomingMessage:
     sender_email: str | None = None
 
 
-def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
-    """(event, message or None, why it is ignored); 422 for a payload that is not Chatwoot's."""
+def parse(body: bytes) -> tuple[str, IncomingMessage | str | None, str | None]:
+    """(event, message or None, why it is ignored); 422 for a payload that is not Chatwoot's.
+    For `conversation_resolved`, the second item is the resolved conversation's id."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -58,6 +59,9 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         raise Unprocessable("the body must be a JSON object with an `event`")
     event = payload["event"]
+    if event == "conversation_resolved" and payload.get("id") is not None:
+        # An agent resolved it in Chatwoot: the conversation goes back to the agent bot.
+        return event, str(payload["id"]), None
     if event != "message_created":
         return event, None, f"event {event} is not answered"
     conversation = payload.get("conversation")

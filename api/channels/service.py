@@ -15,7 +15,7 @@ import secrets
 import time
 from uuid import UUID
 
-from api.channels import chatwoot, repository, whatsapp
+from api.channels import chatwoot, handoff, repository, whatsapp
 from api.channels.schemas import ChannelSettings, IntegrationCreate, IntegrationUpdate, WhatsAppIntegrationCreate
 from api.conversations import repository as conversations_repository
 from api.conversations import service as conversations_service
@@ -118,7 +118,7 @@ async def inbound(pool, integration_id: UUID, body: bytes, *, token: str | None,
     if integration is None or integration["kind"] != "chatwoot":
         raise NotFound("channel integration not found")
     authenticate(integration, body, token=token, timestamp=timestamp, signature=signature)
-    _, message, ignored = chatwoot.parse(body)
+    event_name, message, ignored = chatwoot.parse(body)
     if not integration["active"]:
         return {"status": "ignored", "reason": "the integration is disabled"}
     if message is None:
@@ -126,6 +126,10 @@ async def inbound(pool, integration_id: UUID, body: bytes, *, token: str | None,
     # Authenticated as the integration: acts for its organization with member rights only.
     principal = org_principal(integration["organization_id"], "member", kind="channel")
     async with unit_of_work(pool, principal) as session:
+        if event_name == "conversation_resolved":
+            released = await release_resolved(session, integration, message)
+            return {"status": "accepted" if released else "ignored",
+                    "reason": None if released else "the conversation was not with a human"}
         event = await receive(session, integration, message)
     return {"status": "accepted" if event else "duplicate"}
 
@@ -154,6 +158,16 @@ async def receive(session: Session, integration: dict, message: chatwoot.Incomin
         session, integration, channel=CHANNEL, conversation_external_id=f"{account}:{message.conversation_id}",
         contact_id=contact_id, external_id=f"message_created:{message.message_id}",
         external_conversation_id=message.conversation_id, content=message.content)
+
+
+async def release_resolved(session: Session, integration: dict, chatwoot_conversation_id: str) -> bool:
+    """A human resolved the Chatwoot conversation: hand it back to the agent (if it was handed off)."""
+    conversation = await conversations_repository.get_by_external_id(
+        session.conn, integration["organization_id"], CHANNEL, f"{integration['account_id']}:{chatwoot_conversation_id}")
+    if conversation is None or conversation["handoff_at"] is None:
+        return False
+    await handoff.release(session, conversation["id"])
+    return True
 
 
 async def store_message(session: Session, integration: dict, *, channel: str, conversation_external_id: str,
