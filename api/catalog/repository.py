@@ -1,0 +1,173 @@
+"""Catalog SQL: upserts by external id, snapshot completion, the embedding queue and the
+one-statement filtered hybrid search. Async for the API, `_sync` for the worker and benchmarks;
+all of it under the caller's RLS."""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from api.core import sql as core_sql
+
+_COLUMNS = ("id, knowledge_base_id, external_id, name, description, attributes, "
+            "embedded_hash is not distinct from content_hash as embedded, created_at, updated_at")
+
+# content_hash covers the text only: a price or stock change never triggers re-embedding. An
+# unchanged record (same text, attributes and snapshot) is not written at all.
+_UPSERT = """
+with input as (
+  select r.external_id, r.name, coalesce(r.description, '') as description,
+         coalesce(r.attributes, '{}'::jsonb) as attributes
+    from jsonb_to_recordset(%(rows)s) as r(external_id text, name text, description text, attributes jsonb)
+), written as (
+  insert into public.catalog_records as c
+         (organization_id, knowledge_base_id, external_id, name, description, attributes, content_hash,
+          fts_config, snapshot_id)
+  select %(org)s, %(kb)s, i.external_id, i.name, i.description, i.attributes,
+         encode(sha256(convert_to(i.name || E'\\n' || i.description, 'UTF8')), 'hex'),
+         %(fts)s::regconfig, %(snapshot)s
+    from input i
+  on conflict (knowledge_base_id, external_id) do update
+     set name = excluded.name, description = excluded.description, attributes = excluded.attributes,
+         content_hash = excluded.content_hash, snapshot_id = excluded.snapshot_id
+   where (c.name, c.description, c.attributes, c.snapshot_id)
+         is distinct from (excluded.name, excluded.description, excluded.attributes, excluded.snapshot_id)
+  returning (xmax = 0) as inserted, c.embedded_hash is distinct from c.content_hash as to_embed
+)
+select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated,
+       count(*) filter (where to_embed) as to_embed
+  from written"""
+
+
+def _upsert_params(org_id: UUID, kb: dict, records: list[dict], snapshot_id: str | None) -> dict:
+    return {"rows": Jsonb(records), "org": org_id, "kb": kb["id"], "fts": kb["language"], "snapshot": snapshot_id}
+
+
+async def upsert(conn, org_id: UUID, kb: dict, records: list[dict], snapshot_id: str | None) -> dict:
+    return await core_sql.fetch_one(conn, _UPSERT, _upsert_params(org_id, kb, records, snapshot_id))
+
+
+def upsert_sync(conn, org_id: UUID, kb: dict, records: list[dict], snapshot_id: str | None) -> dict:
+    return conn.execute(_UPSERT, _upsert_params(org_id, kb, records, snapshot_id)).fetchone()
+
+
+async def complete_snapshot(conn, kb_id: UUID, snapshot_id: str) -> int:
+    cur = await conn.execute("delete from public.catalog_records where knowledge_base_id = %s "
+                             "and snapshot_id is distinct from %s", [kb_id, snapshot_id])
+    return cur.rowcount
+
+
+async def get(conn, kb_id: UUID, external_id: str) -> dict | None:
+    return await core_sql.fetch_one(conn, f"select {_COLUMNS} from public.catalog_records "  # noqa: S608
+                                          "where knowledge_base_id = %s and external_id = %s", [kb_id, external_id])
+
+
+async def delete(conn, kb_id: UUID, external_id: str) -> bool:
+    cur = await conn.execute("delete from public.catalog_records where knowledge_base_id = %s and external_id = %s",
+                             [kb_id, external_id])
+    return cur.rowcount > 0
+
+
+def unembedded_sync(conn, kb_id: UUID, limit: int) -> list[dict]:
+    """Records whose current text has no vector yet (oldest change first)."""
+    return conn.execute("""
+        select id, name, description, content_hash from public.catalog_records
+         where knowledge_base_id = %s and embedded_hash is distinct from content_hash
+         order by updated_at, id limit %s""", [kb_id, limit]).fetchall()
+
+
+def set_embedding_sync(conn, record_id: UUID, vector: Any, dim: int, content_hash: str) -> None:
+    # Only if the text is still the one embedded (it may have changed meanwhile: then it stays queued).
+    conn.execute("update public.catalog_records set embedding = %s, embedding_dim = %s, embedded_hash = %s "
+                 "where id = %s and content_hash = %s", [vector, dim, content_hash, record_id, content_hash])
+
+
+def kb_sync(conn, kb_id: UUID) -> dict | None:
+    return conn.execute("select id, organization_id, language::text as language, embedding_model, embedding_dim "
+                        "from public.knowledge_bases where id = %s", [kb_id]).fetchone()
+
+
+# Both lists apply the same attribute predicates, so a filter never starves the top k. The
+# text list ORs the query's words (plainto_tsquery ANDs them: a product query rarely matches
+# every word).
+_SEARCH = """
+with vec as materialized (
+  select r.id, r.embedding::extensions.vector({dim}) <=> %(qvec)s::extensions.vector({dim}) as distance
+    from public.catalog_records r
+   where r.embedding_dim = {dim} and r.knowledge_base_id = %(kb)s and {filters}
+   order by distance
+   limit %(n)s
+), q as (
+  select nullif(replace(plainto_tsquery(%(fts)s::regconfig, %(query)s)::text, '&', '|'), '')::tsquery as tq
+), txt as materialized (
+  select r.id, ts_rank_cd(r.fts, q.tq) as score
+    from public.catalog_records r, q
+   where q.tq is not null and r.knowledge_base_id = %(kb)s and r.fts @@ q.tq and {filters}
+   order by score desc, r.id
+   limit %(n)s
+), fused as (
+  select coalesce(v.id, t.id) as id,
+         coalesce(1.0 / (%(rrf_k)s + v.rank), 0) + coalesce(1.0 / (%(rrf_k)s + t.rank), 0) as rrf,
+         v.rank as vector_rank, t.rank as text_rank
+    from (select id, row_number() over (order by distance, id) as rank from vec) v
+    full join (select id, row_number() over (order by score desc, id) as rank from txt) t on t.id = v.id
+)
+select f.rrf, f.vector_rank, f.text_rank, r.id, r.knowledge_base_id, r.external_id, r.name, r.description,
+       r.attributes, r.embedded_hash is not distinct from r.content_hash as embedded, r.created_at, r.updated_at
+  from fused f join public.catalog_records r on r.id = f.id
+ order by f.rrf desc, least(f.vector_rank, f.text_rank), f.id
+ limit %(k)s"""
+
+_NUMERIC = "case when jsonb_typeof(r.attributes -> %({key})s) = 'number' then (r.attributes ->> %({key})s)::numeric end"
+_OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
+
+
+def _filters(filters: dict) -> tuple[str, dict]:
+    """Attribute conditions as SQL over `r.attributes`; names and values are parameters."""
+    clauses, params = ["true"], {}
+    for i, (name, cond) in enumerate(sorted(filters.items())):
+        key = f"a{i}"
+        params[key] = name
+        if not isinstance(cond, dict):
+            cond = {"eq": cond}
+        if cond.get("eq") is not None:
+            # Containment uses the GIN index; a string also matches a list attribute holding it.
+            params[f"{key}_eq"] = Jsonb({name: cond["eq"]})
+            if isinstance(cond["eq"], str):
+                params[f"{key}_eqa"] = Jsonb({name: [cond["eq"]]})
+                clauses.append(f"(r.attributes @> %({key}_eq)s or r.attributes @> %({key}_eqa)s)")
+            else:
+                clauses.append(f"r.attributes @> %({key}_eq)s")
+        if cond.get("in_") is not None:
+            params[f"{key}_in"] = [Jsonb(v) for v in cond["in_"]]
+            clauses.append(f"r.attributes -> %({key})s = any(%({key}_in)s::jsonb[])")
+        for op, symbol in _OPS.items():
+            if cond.get(op) is not None:
+                params[f"{key}_{op}"] = cond[op]
+                clauses.append(f"{_NUMERIC.format(key=key)} {symbol} %({key}_{op})s")
+    return " and ".join(clauses), params
+
+
+def search_statement(*, dim: int, kb: dict, query: str, vector: Any, filters: dict, k: int, candidates: int,
+                     rrf_k: int) -> tuple[sql.Composed, dict]:
+    where, params = _filters(filters)
+    statement = sql.SQL(_SEARCH).format(dim=sql.Literal(int(dim)), filters=sql.SQL(where))
+    return statement, {**params, "kb": kb["id"], "fts": kb["language"], "query": query, "qvec": vector,
+                       "n": candidates, "k": k, "rrf_k": rrf_k}
+
+
+_TUNE = ("select set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %s, true), "
+         "set_config('hnsw.max_scan_tuples', '20000', true)")
+
+
+async def search(conn, statement: sql.Composed, params: dict) -> list[dict]:
+    await conn.execute(_TUNE, [str(max(100, params["n"]))])
+    cur = await conn.execute(statement, params)
+    return await cur.fetchall()
+
+
+def search_sync(conn, statement: sql.Composed, params: dict) -> list[dict]:
+    conn.execute(_TUNE, [str(max(100, params["n"]))])
+    return conn.execute(statement, params).fetchall()

@@ -1,0 +1,48 @@
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, status
+
+from api.catalog import service
+from api.catalog.schemas import (BulkSync, CatalogSearch, CatalogSearchResponse, Record, RecordBody,
+                                 SnapshotComplete, SyncResult)
+from api.core.deps import SessionDep
+
+router = APIRouter(prefix="/v1/knowledge-bases/{kb_id}", tags=["catalog"])
+ExternalId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.put("/records/{external_id}", response_model=Record)
+async def put_record(kb_id: UUID, external_id: ExternalId, body: RecordBody, session: SessionDep):
+    """Create or replace one catalog record by your id (re-embedded only if its text changed)."""
+    return await service.put(session, kb_id, external_id, body)
+
+
+@router.get("/records/{external_id}", response_model=Record)
+async def get_record(kb_id: UUID, external_id: ExternalId, session: SessionDep):
+    """Get one catalog record by your id."""
+    return await service.get(session, kb_id, external_id)
+
+
+@router.delete("/records/{external_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_record(kb_id: UUID, external_id: ExternalId, session: SessionDep):
+    """Delete one catalog record by your id."""
+    await service.delete(session, kb_id, external_id)
+
+
+@router.post("/records/sync", response_model=SyncResult)
+async def sync_records(kb_id: UUID, body: BulkSync, session: SessionDep):
+    """Upsert up to 1000 records; with snapshot_id + complete, delete the records the snapshot did not send."""
+    return await service.sync(session, kb_id, body)
+
+
+@router.post("/records/sync/complete", response_model=SyncResult)
+async def complete_snapshot(kb_id: UUID, body: SnapshotComplete, session: SessionDep):
+    """End a full snapshot sent in batches: records it did not send are deleted."""
+    return await service.complete_snapshot(session, kb_id, body.snapshot_id)
+
+
+@router.post("/records/search", response_model=CatalogSearchResponse)
+async def search_records(kb_id: UUID, body: CatalogSearch, session: SessionDep):
+    """Hybrid search over the catalog with attribute filters (ranges, booleans, sets) inside both lists."""
+    return {"data": await service.search(session, kb_id, body)}
