@@ -131,3 +131,66 @@ def test_validation_and_isolation(client, new_tenant):
         resp = client.request(method, path, headers=other.headers, **({"json": body} if body else {}))
         assert resp.status_code == 404, (method, path, resp.text)
     assert client.get(f"/v1/knowledge-bases/{kb['id']}/records/sku-1", headers=t.headers).json()["name"] == base[0]["name"]
+
+
+def test_feed_pull_with_etag_and_snapshot(client, new_tenant, new_user, celery_worker):
+    import csv
+    import io
+    import json
+
+    from tests.fakes.catalog_feed import CatalogFeed
+    feed_server = CatalogFeed().start()
+    try:
+        t = new_tenant()
+        kb = _kb(client, t)
+        products = [{"sku": e, "title": n, "description": d, "price": p, "in_stock": s, "category": c}
+                    for e, n, d, p, s, c in PRODUCTS]
+        feed_server.serve(json.dumps({"products": products + [{"title": "sem id"}]}).encode())
+        path = f"/v1/knowledge-bases/{kb['id']}/feed"
+        put = client.put(path, json={"url": feed_server.url, "interval_s": 60}, headers=t.headers)
+        assert put.status_code == 200, put.text
+        assert client.post(f"{path}/run", headers=t.headers).status_code == 202
+        feed = wait_for(lambda: (f := client.get(path, headers=t.headers).json())["last_status"] and f, 60,
+                        message="first pull")
+        assert feed["last_status"] == "synced", feed
+        assert feed["last_counts"] == {"inserted": 6, "updated": 0, "to_embed": 6, "deleted": 0, "skipped": 1}
+        record = client.get(f"/v1/knowledge-bases/{kb['id']}/records/sku-3", headers=t.headers).json()
+        assert record["attributes"] == {"price": 349.0, "in_stock": False, "category": "tenis"}
+
+        # Unchanged: one conditional GET answered 304, nothing written.
+        client.post(f"{path}/run", headers=t.headers)
+        wait_for(lambda: client.get(path, headers=t.headers).json()["last_status"] == "not_modified", 60,
+                 message="304")
+        assert feed_server.requests[-1]["if-none-match"].startswith('"')
+
+        # The shop changes the CSV export: sku-3 back in stock, sku-5 and sku-6 gone.
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["sku", "title", "description", "price", "in_stock", "category"])
+        for e, n, d, p, s, c in PRODUCTS[:4]:
+            writer.writerow([e, n, d, p, str(s or e == "sku-3").lower(), c])
+        feed_server.serve(out.getvalue().encode(), "text/csv")
+        assert client.put(path, json={"url": feed_server.url, "format": "csv", "interval_s": 60},
+                          headers=t.headers).status_code == 200
+        client.post(f"{path}/run", headers=t.headers)
+        feed = wait_for(lambda: (f := client.get(path, headers=t.headers).json())["last_status"] == "synced"
+                        and f["last_counts"]["deleted"] and f, 60, message="csv pull")
+        assert feed["last_counts"] == {"inserted": 0, "updated": 1, "to_embed": 0, "deleted": 2, "skipped": 0}
+        assert client.get(f"/v1/knowledge-bases/{kb['id']}/records/sku-5", headers=t.headers).status_code == 404
+        sku3 = client.get(f"/v1/knowledge-bases/{kb['id']}/records/sku-3", headers=t.headers).json()
+        assert sku3["attributes"]["in_stock"] is True
+
+        # Members read the feed but cannot change it; other organizations do not see it.
+        member_id, member_token = new_user()
+        client.post(f"/v1/organizations/{t.org_id}/members", json={"user_id": str(member_id)}, headers=t.headers)
+        member = {"Authorization": f"Bearer {member_token}", "X-Organization-Id": t.org_id}
+        assert client.get(path, headers=member).status_code == 200
+        assert client.put(path, json={"url": feed_server.url}, headers=member).status_code == 403
+        other = new_tenant()
+        for method in ("get", "delete"):
+            assert client.request(method, path, headers=other.headers).status_code == 404
+        assert client.put(path, json={"url": feed_server.url}, headers=other.headers).status_code == 404
+        assert client.post(f"{path}/run", headers=other.headers).status_code == 404
+        assert client.delete(path, headers=t.headers).status_code == 204
+    finally:
+        feed_server.stop()

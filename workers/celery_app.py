@@ -40,5 +40,8 @@ app.conf.update(
                                       "options": {"expires": 25}},
                    # Inbound channel messages whose reply task was lost are answered again.
                    "channels-sweep": {"task": "workers.channels.sweep", "schedule": 60.0,
-                                      "options": {"expires": 55}}},
+                                      "options": {"expires": 55}},
+                   # Catalog feeds whose interval has passed are pulled (conditional GET).
+                   "catalog-feeds": {"task": "workers.catalog.pull_due", "schedule": 60.0,
+                                     "options": {"expires": 55}}},
 )

@@ -21,6 +21,9 @@ with input as (
   select r.external_id, r.name, coalesce(r.description, '') as description,
          coalesce(r.attributes, '{}'::jsonb) as attributes
     from jsonb_to_recordset(%(rows)s) as r(external_id text, name text, description text, attributes jsonb)
+), old as (
+  select c.external_id, c.name, c.description, c.attributes from public.catalog_records c
+   where c.knowledge_base_id = %(kb)s and c.external_id in (select external_id from input)
 ), written as (
   insert into public.catalog_records as c
          (organization_id, knowledge_base_id, external_id, name, description, attributes, content_hash,
@@ -34,11 +37,14 @@ with input as (
          content_hash = excluded.content_hash, snapshot_id = excluded.snapshot_id
    where (c.name, c.description, c.attributes, c.snapshot_id)
          is distinct from (excluded.name, excluded.description, excluded.attributes, excluded.snapshot_id)
-  returning (xmax = 0) as inserted, c.embedded_hash is distinct from c.content_hash as to_embed
+  returning c.external_id, (xmax = 0) as inserted
 )
-select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated,
-       count(*) filter (where to_embed) as to_embed
-  from written"""
+select count(*) filter (where w.inserted) as inserted,
+       count(*) filter (where not w.inserted and (i.name, i.description, i.attributes)
+                                                 is distinct from (o.name, o.description, o.attributes)) as updated,
+       count(*) filter (where w.inserted or (i.name, i.description) is distinct from (o.name, o.description))
+         as to_embed
+  from written w join input i using (external_id) left join old o using (external_id)"""
 
 
 def _upsert_params(org_id: UUID, kb: dict, records: list[dict], snapshot_id: str | None) -> dict:
@@ -171,3 +177,51 @@ async def search(conn, statement: sql.Composed, params: dict) -> list[dict]:
 def search_sync(conn, statement: sql.Composed, params: dict) -> list[dict]:
     conn.execute(_TUNE, [str(max(100, params["n"]))])
     return conn.execute(statement, params).fetchall()
+
+
+def complete_snapshot_sync(conn, kb_id: UUID, snapshot_id: str) -> int:
+    return conn.execute("delete from public.catalog_records where knowledge_base_id = %s "
+                        "and snapshot_id is distinct from %s", [kb_id, snapshot_id]).rowcount
+
+
+# Feeds.
+async def put_feed(conn, values: dict) -> dict | None:
+    """Create or replace the knowledge base's feed; None when the caller may not (members)."""
+    return await core_sql.fetch_one(conn, """
+        insert into public.catalog_feeds (organization_id, knowledge_base_id, url, format, interval_s, mapping, active)
+        values (%(organization_id)s, %(knowledge_base_id)s, %(url)s, %(format)s, %(interval_s)s, %(mapping)s,
+                %(active)s)
+        on conflict (knowledge_base_id) do update
+           set url = excluded.url, format = excluded.format, interval_s = excluded.interval_s,
+               mapping = excluded.mapping, active = excluded.active, next_run_at = now(),
+               etag = case when catalog_feeds.url = excluded.url then catalog_feeds.etag end,
+               last_modified = case when catalog_feeds.url = excluded.url then catalog_feeds.last_modified end
+        returning *""", {**values, "mapping": Jsonb(values["mapping"])})
+
+
+async def get_feed(conn, kb_id: UUID) -> dict | None:
+    return await core_sql.fetch_one(conn, "select * from public.catalog_feeds where knowledge_base_id = %s", [kb_id])
+
+
+async def delete_feed(conn, kb_id: UUID) -> bool:
+    cur = await conn.execute("delete from public.catalog_feeds where knowledge_base_id = %s", [kb_id])
+    return cur.rowcount > 0
+
+
+def get_feed_sync(conn, feed_id: UUID) -> dict | None:
+    return conn.execute("select * from public.catalog_feeds where id = %s", [feed_id]).fetchone()
+
+
+def record_run_sync(conn, feed_id: UUID, status: str, *, error: str | None = None, counts: dict | None = None,
+                    etag: str | None = None, last_modified: str | None = None) -> None:
+    conn.execute("""
+        update public.catalog_feeds
+           set last_run_at = now(), last_status = %s, last_error = %s, last_counts = %s,
+               etag = coalesce(%s, etag), last_modified = coalesce(%s, last_modified),
+               next_run_at = now() + make_interval(secs => interval_s), claimed_until = null
+         where id = %s""", [status, error and error[:1000], Jsonb(counts) if counts is not None else None,
+                            etag and etag[:500], last_modified and last_modified[:100], feed_id])
+
+
+def due_feeds_sync(conn, limit: int) -> list[dict]:
+    return conn.execute("select * from private.due_catalog_feeds(%s)", [limit]).fetchall()

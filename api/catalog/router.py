@@ -1,10 +1,10 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.catalog import service
-from api.catalog.schemas import (BulkSync, CatalogSearch, CatalogSearchResponse, Record, RecordBody,
+from api.catalog.schemas import (BulkSync, CatalogSearch, CatalogSearchResponse, Feed, FeedIn, Record, RecordBody,
                                  SnapshotComplete, SyncResult)
 from api.core.deps import SessionDep
 
@@ -46,3 +46,28 @@ async def complete_snapshot(kb_id: UUID, body: SnapshotComplete, session: Sessio
 async def search_records(kb_id: UUID, body: CatalogSearch, session: SessionDep):
     """Hybrid search over the catalog with attribute filters (ranges, booleans, sets) inside both lists."""
     return {"data": await service.search(session, kb_id, body)}
+
+
+@router.put("/feed", response_model=Feed)
+async def put_feed(kb_id: UUID, body: FeedIn, session: SessionDep):
+    """Pull a JSON or CSV catalog from a URL every interval_s, as a full snapshot (admins)."""
+    return await service.put_feed(session, kb_id, body)
+
+
+@router.get("/feed", response_model=Feed)
+async def get_feed(kb_id: UUID, session: SessionDep):
+    """The knowledge base's feed with the outcome of its last pull."""
+    return await service.get_feed(session, kb_id)
+
+
+@router.delete("/feed", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_feed(kb_id: UUID, session: SessionDep):
+    """Stop pulling the feed (its records stay) (admins)."""
+    await service.delete_feed(session, kb_id)
+
+
+@router.post("/feed/run", status_code=status.HTTP_202_ACCEPTED, response_model=Feed)
+async def run_feed(kb_id: UUID, session: SessionDep,
+                   force: Annotated[bool, Query(description="ignore the ETag: download even if unchanged")] = False):
+    """Pull the feed now."""
+    return await service.run_feed(session, kb_id, conditional=not force)

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
@@ -119,3 +119,37 @@ class CatalogHit(BaseModel):
 
 class CatalogSearchResponse(BaseModel):
     data: list[CatalogHit]
+
+
+class FeedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(max_length=2000, description="a JSON or CSV export of your catalog (http or https)")
+    format: Literal["json", "csv"] = "json"
+    interval_s: int = Field(3600, ge=60, le=86400, description="how often it is pulled")
+    mapping: dict[Literal["external_id", "name", "description"], Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=dict, description="feed field names when they are not external_id/id/sku, name/title, "
+                                          "description; every other field becomes an attribute")
+    active: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        from api.webhooks.schemas import check_http_url
+        return check_http_url(value)
+
+
+class Feed(BaseModel):
+    id: UUID
+    knowledge_base_id: UUID
+    url: str
+    format: str
+    interval_s: int
+    mapping: dict
+    active: bool
+    next_run_at: datetime
+    last_run_at: datetime | None
+    last_status: str | None = Field(description="synced, not_modified (ETag/Last-Modified matched) or failed")
+    last_error: str | None
+    last_counts: dict | None = Field(description="inserted, updated, to_embed, deleted, skipped rows")
+    created_at: datetime
+    updated_at: datetime

@@ -14,7 +14,8 @@ from uuid import UUID
 from api.catalog import repository
 from api.catalog.schemas import BulkSync, CatalogSearch, RecordBody
 from api.core.db import Session
-from api.core.errors import NotFound, Unprocessable
+from api.core import egress
+from api.core.errors import Forbidden, NotFound, Unprocessable
 from api.knowledge_bases import repository as kb_repository
 from api.search.embedding import query_embedder
 
@@ -91,3 +92,43 @@ def _enqueue_embedding(org_id: str, kb_id: str) -> None:
     except Exception:  # the records stay queued (embedded_hash differs); the next write enqueues again
         import logging
         logging.getLogger("renum.catalog").exception("could not enqueue %s for knowledge base %s", EMBED_TASK, kb_id)
+
+
+PULL_TASK = "workers.catalog.pull"
+
+
+async def put_feed(session: Session, kb_id: UUID, body) -> dict:
+    """Create or replace the knowledge base's feed (admins); it is pulled within a minute."""
+    kb = await _kb(session, kb_id)
+    await egress.require_public_url(body.url, "url")
+    row = await repository.put_feed(session.conn, {**body.model_dump(), "organization_id": kb["organization_id"],
+                                                   "knowledge_base_id": kb_id})
+    if row is None:
+        raise Forbidden("only admins and owners can configure catalog feeds")
+    return row
+
+
+async def get_feed(session: Session, kb_id: UUID) -> dict:
+    await _kb(session, kb_id)
+    row = await repository.get_feed(session.conn, kb_id)
+    if row is None:
+        raise NotFound("this knowledge base has no feed")
+    return row
+
+
+async def delete_feed(session: Session, kb_id: UUID) -> None:
+    await get_feed(session, kb_id)
+    if not await repository.delete_feed(session.conn, kb_id):
+        raise Forbidden("only admins and owners can configure catalog feeds")
+
+
+async def run_feed(session: Session, kb_id: UUID, *, conditional: bool) -> dict:
+    """Pull the feed now (after commit), instead of waiting for its interval."""
+    feed = await get_feed(session, kb_id)
+    args = [str(feed["organization_id"]), str(feed["id"]), conditional]
+
+    def enqueue() -> None:
+        from workers.celery_app import app as celery_app
+        celery_app.send_task(PULL_TASK, args=args)
+    session.after_commit(enqueue)
+    return feed
