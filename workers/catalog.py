@@ -29,8 +29,10 @@ def embed(organization_id: str, knowledge_base_id: str, max_batches: int = 1000)
             return done
         embedder = embedder_for(kb["embedding_model"], kb["embedding_dim"])
         vectors = embedder.embed_passages([f"{r['name']}\n{r['description']}".strip() for r in rows])
-        with org_transaction(organization_id) as session:
-            for row, vector in zip(rows, vectors):
+        # One short transaction per record: the worker never holds two row locks, so a concurrent
+        # sync or snapshot delete (which lock many rows) cannot deadlock with it.
+        for row, vector in zip(rows, vectors):
+            with org_transaction(organization_id) as session:
                 repository.set_embedding_sync(session.conn, row["id"], vector, kb["embedding_dim"],
                                               row["content_hash"])
         done += len(rows)

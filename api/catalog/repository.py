@@ -32,6 +32,7 @@ with input as (
          encode(sha256(convert_to(i.name || E'\\n' || i.description, 'UTF8')), 'hex'),
          %(fts)s::regconfig, %(snapshot)s
     from input i
+   order by i.external_id  -- concurrent syncs lock rows in the same order: no deadlock between them
   on conflict (knowledge_base_id, external_id) do update
      set name = excluded.name, description = excluded.description, attributes = excluded.attributes,
          content_hash = excluded.content_hash, snapshot_id = excluded.snapshot_id
@@ -79,7 +80,7 @@ async def delete(conn, kb_id: UUID, external_id: str) -> bool:
 def unembedded_sync(conn, kb_id: UUID, limit: int) -> list[dict]:
     """Records whose current text has no vector yet (oldest change first)."""
     return conn.execute("""
-        select id, name, description, content_hash from public.catalog_records
+        select id, external_id, name, description, content_hash from public.catalog_records
          where knowledge_base_id = %s and embedded_hash is distinct from content_hash
          order by updated_at, id limit %s""", [kb_id, limit]).fetchall()
 
@@ -95,9 +96,9 @@ def kb_sync(conn, kb_id: UUID) -> dict | None:
                         "from public.knowledge_bases where id = %s", [kb_id]).fetchone()
 
 
-# Both lists apply the same attribute predicates, so a filter never starves the top k. The
-# text list ORs the query's words (plainto_tsquery ANDs them: a product query rarely matches
-# every word).
+# Both lists apply the same attribute conditions, so a filter never starves the top k: the
+# vector list as SQL predicates under RLS (the HNSW scan orders, the predicates filter), the text
+# list inside private.catalog_text_candidates (GIN indexes; see its migration for why).
 _SEARCH = """
 with vec as materialized (
   select r.id, r.embedding::extensions.vector({dim}) <=> %(qvec)s::extensions.vector({dim}) as distance
@@ -105,26 +106,23 @@ with vec as materialized (
    where r.embedding_dim = {dim} and r.knowledge_base_id = %(kb)s and {filters}
    order by distance
    limit %(n)s
-), q as (
-  select nullif(replace(plainto_tsquery(%(fts)s::regconfig, %(query)s)::text, '&', '|'), '')::tsquery as tq
 ), txt as materialized (
-  select r.id, ts_rank_cd(r.fts, q.tq) as score
-    from public.catalog_records r, q
-   where q.tq is not null and r.knowledge_base_id = %(kb)s and r.fts @@ q.tq and {filters}
-   order by score desc, r.id
-   limit %(n)s
+  select t.id, t.score
+    from private.catalog_text_candidates(%(kb)s, %(fts)s::regconfig, %(query)s, %(n)s, %(f_contains)s,
+                                         %(f_eq)s, %(f_in)s, %(f_ranges)s) as t
 ), fused as (
   select coalesce(v.id, t.id) as id,
          coalesce(1.0 / (%(rrf_k)s + v.rank), 0) + coalesce(1.0 / (%(rrf_k)s + t.rank), 0) as rrf,
          v.rank as vector_rank, t.rank as text_rank
     from (select id, row_number() over (order by distance, id) as rank from vec) v
     full join (select id, row_number() over (order by score desc, id) as rank from txt) t on t.id = v.id
+), top as (
+  select * from fused order by rrf desc, least(vector_rank, text_rank), id limit %(k)s
 )
 select f.rrf, f.vector_rank, f.text_rank, r.id, r.knowledge_base_id, r.external_id, r.name, r.description,
        r.attributes, r.embedded_hash is not distinct from r.content_hash as embedded, r.created_at, r.updated_at
-  from fused f join public.catalog_records r on r.id = f.id
- order by f.rrf desc, least(f.vector_rank, f.text_rank), f.id
- limit %(k)s"""
+  from top f join public.catalog_records r on r.id = f.id
+ order by f.rrf desc, least(f.vector_rank, f.text_rank), f.id"""
 
 _NUMERIC = "case when jsonb_typeof(r.attributes -> %({key})s) = 'number' then (r.attributes ->> %({key})s)::numeric end"
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
@@ -156,16 +154,37 @@ def _filters(filters: dict) -> tuple[str, dict]:
     return " and ".join(clauses), params
 
 
+def _filter_data(filters: dict) -> dict:
+    """The same conditions as data, for private.catalog_text_candidates."""
+    contains, eq, in_sets, ranges = {}, [], [], []
+    for name, cond in filters.items():
+        cond = cond if isinstance(cond, dict) else {"eq": cond}
+        if cond.get("eq") is not None:
+            if isinstance(cond["eq"], str):
+                eq.append([name, cond["eq"]])
+            else:
+                contains[name] = cond["eq"]
+        if cond.get("in_") is not None:
+            in_sets.append([name, cond["in_"]])
+        ranges.extend([name, op, cond[op]] for op in _OPS if cond.get(op) is not None)
+    return {"f_contains": Jsonb(contains), "f_eq": Jsonb(eq), "f_in": Jsonb(in_sets), "f_ranges": Jsonb(ranges)}
+
+
 def search_statement(*, dim: int, kb: dict, query: str, vector: Any, filters: dict, k: int, candidates: int,
                      rrf_k: int) -> tuple[sql.Composed, dict]:
     where, params = _filters(filters)
+    params.update(_filter_data(filters))
     statement = sql.SQL(_SEARCH).format(dim=sql.Literal(int(dim)), filters=sql.SQL(where))
     return statement, {**params, "kb": kb["id"], "fts": kb["language"], "query": query, "qvec": vector,
                        "n": candidates, "k": k, "rrf_k": rrf_k}
 
 
+# Relaxed iterative HNSW scans keep walking until n rows pass the attribute filters. The
+# planner underestimates those filters under RLS (a few dozen rows of 50k) and would rather read
+# the knowledge base's rows and sort them exactly (200+ ms at 50k); enable_sort = off (SET LOCAL)
+# leaves it the ordered HNSW scan (30 ms), and no other plan of this statement avoids its sorts.
 _TUNE = ("select set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %s, true), "
-         "set_config('hnsw.max_scan_tuples', '20000', true)")
+         "set_config('hnsw.max_scan_tuples', '20000', true), set_config('enable_sort', 'off', true)")
 
 
 async def search(conn, statement: sql.Composed, params: dict) -> list[dict]:

@@ -82,7 +82,7 @@ async def send_text(integration: dict, event: dict, text: str) -> None:
 
 
 async def hand_off(tx: Transactions, integration: dict, event: dict, conversation: dict, rules: ChannelSettings,
-                   reason: str) -> str:
+                   reason: str, *, window_open: bool = True) -> str:
     """Tell the provider (Chatwoot: private note + status open; WhatsApp: the optional message to
     the customer), then mark the conversation and emit `conversation.handoff`. The provider calls
     come first so a failure retries the whole handoff; they are safe to repeat."""
@@ -90,7 +90,7 @@ async def hand_off(tx: Transactions, integration: dict, event: dict, conversatio
         await chatwoot.hand_off(integration, event["external_conversation_id"], reason, get_settings().webhook_timeout_s)
         if rules.handoff_message:
             await send_text(integration, event, rules.handoff_message)
-    elif rules.handoff_message and "24-hour" not in reason:
+    elif rules.handoff_message and window_open:  # outside the window WhatsApp refuses free text
         await send_text(integration, event, rules.handoff_message)
     async with tx() as session:
         await handoff.mark(session, conversation, reason, integration_id=integration["id"],
@@ -110,7 +110,7 @@ async def _outside_window(tx: Transactions, integration: dict, event: dict, conv
                             timeout_s=get_settings().webhook_timeout_s)
         return await _finish(tx, event["id"], "replied", error="outside the 24-hour window: template sent")
     return await hand_off(tx, integration, event, conversation, rules,
-                          "the reply falls outside WhatsApp's 24-hour customer-service window")
+                          "the reply falls outside WhatsApp's 24-hour customer-service window", window_open=False)
 
 
 async def _finish(tx: Transactions, event_id: UUID, status: str, *, reply_message_id: UUID | None = None,
