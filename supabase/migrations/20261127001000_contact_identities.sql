@@ -37,7 +37,8 @@ alter table public.contact_identifiers force row level security;
 alter table public.contact_merges enable row level security;
 alter table public.contact_merges force row level security;
 grant select, insert, update, delete on public.contact_identifiers to authenticated, service_role;
-grant select, insert on public.contact_merges to authenticated, service_role;
+-- Update and delete are granted but no policy allows them: the trail is append-only.
+grant select, insert, update, delete on public.contact_merges to authenticated, service_role;
 
 create policy "members can use contact identifiers of their organizations" on public.contact_identifiers
   for all to authenticated

@@ -33,7 +33,8 @@ create index webhook_delivery_attempts_endpoint_idx on public.webhook_delivery_a
 
 alter table public.webhook_delivery_attempts enable row level security;
 alter table public.webhook_delivery_attempts force row level security;
-grant select, insert on public.webhook_delivery_attempts to authenticated, service_role;
+-- Update and delete are granted but no policy allows them: the log is append-only.
+grant select, insert, update, delete on public.webhook_delivery_attempts to authenticated, service_role;
 create policy "members can read webhook delivery attempts" on public.webhook_delivery_attempts
   for select to authenticated using (organization_id in (select private.org_ids()));
 -- Workers (admin claims) record attempts.
