@@ -122,3 +122,20 @@ def test_resolving_in_chatwoot_gives_the_conversation_back(client, new_tenant, c
     post(client, integration, message_created(conversation, content="Obrigado!"), token=integration["token"])
     [answer] = wait_for(lambda: _outgoing(chatwoot, conversation, private=False), 60, message="bot answers again")
     assert "Obrigado!" in answer.json()["content"]
+
+
+def test_chatwoot_voice_note_gets_the_fallback_or_a_person(client, new_tenant, chatwoot, celery_worker):
+    t = new_tenant()
+    voice = {"attachments": [{"id": 1, "file_type": "audio", "data_url": "https://chat.example.com/a.ogg"}]}
+    fallback = make_integration(client, t, chatwoot, settings={"media_fallback_text": "Pode escrever?"})
+    conversation = _conversation_number()
+    resp = post(client, fallback, message_created(conversation, content=None, **voice), token=fallback["token"])
+    assert resp.json()["status"] == "accepted", resp.text
+    [answer] = wait_for(lambda: _outgoing(chatwoot, conversation, private=False), 60, message="fallback text")
+    assert answer.json()["content"] == "Pode escrever?"
+
+    to_person = make_integration(client, t, chatwoot, settings={"media": "handoff"})
+    other = _conversation_number()
+    post(client, to_person, message_created(other, content="", **voice), token=to_person["token"])
+    [note] = wait_for(lambda: _outgoing(chatwoot, other, private=True), 60, message="handoff note")
+    assert "cannot read (voice)" in note.json()["content"]

@@ -47,6 +47,10 @@ class IncomingMessage:
     sender_name: str | None
     sender_phone: str | None = None
     sender_email: str | None = None
+    message_type: str = "text"  # or voice, image, video, document (attachments)
+
+
+_ATTACHMENT_TYPES = {"audio": "voice", "image": "image", "video": "video", "file": "document", "location": "location"}
 
 
 def parse(body: bytes) -> tuple[str, IncomingMessage | str | None, str | None]:
@@ -72,13 +76,18 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | str | None, str | None]:
     if payload.get("message_type") not in ("incoming", 0) or payload.get("private"):
         return event, None, "only incoming, public messages from the customer are answered"
     content = payload.get("content")
-    if not isinstance(content, str) or not content.strip():
+    attachments = [a for a in payload.get("attachments") or [] if isinstance(a, dict)]
+    if (not isinstance(content, str) or not content.strip()) and not attachments:
         return event, None, "the message has no text"
     sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
     if sender.get("type") not in (None, "contact"):
         return event, None, "only messages from the contact are answered"
+    # A voice note or file the agent cannot read: the integration's media rule answers it.
+    kind = "text" if isinstance(content, str) and content.strip() else _ATTACHMENT_TYPES.get(
+        str(attachments[0].get("file_type")), "document")
     return event, IncomingMessage(
-        message_id=str(message_id), conversation_id=str(conversation["id"]), content=content.strip(),
+        message_id=str(message_id), conversation_id=str(conversation["id"]),
+        content=content.strip() if isinstance(content, str) else "", message_type=kind,
         sender_id=None if sender.get("id") is None else str(sender["id"]),
         sender_name=_text(sender.get("name")), sender_phone=_text(sender.get("phone_number")),
         sender_email=_text(sender.get("email"))), None

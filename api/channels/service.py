@@ -157,7 +157,7 @@ async def receive(session: Session, integration: dict, message: chatwoot.Incomin
     return await store_message(
         session, integration, channel=CHANNEL, conversation_external_id=f"{account}:{message.conversation_id}",
         contact_id=contact_id, external_id=f"message_created:{message.message_id}",
-        external_conversation_id=message.conversation_id, content=message.content)
+        external_conversation_id=message.conversation_id, content=message.content, message_type=message.message_type)
 
 
 async def release_resolved(session: Session, integration: dict, chatwoot_conversation_id: str) -> bool:
