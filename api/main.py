@@ -10,6 +10,7 @@ from redis.asyncio import Redis  # noqa: E402
 
 from api.agents.router import router as agents_router  # noqa: E402
 from api.api_keys.router import router as api_keys_router  # noqa: E402
+from api.catalog.router import router as catalog_router  # noqa: E402
 from api.channels.router import router as channels_router  # noqa: E402
 from api.chat.router import router as chat_router  # noqa: E402
 from api.contacts.router import router as contacts_router  # noqa: E402
@@ -35,7 +36,7 @@ from api.webhooks.router import router as webhooks_router  # noqa: E402
 
 ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
            agents_router, contacts_router, memory_router, search_router, documents_router,
-           conversations_router, chat_router, openai_router, webhooks_router, channels_router]
+           conversations_router, chat_router, openai_router, webhooks_router, channels_router, catalog_router]
 
 
 @asynccontextmanager

@@ -18,7 +18,7 @@ from api.core import secretbox
 
 # table -> columns holding a third-party credential, encrypted at rest.
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "channel_integrations": ("api_access_token", "webhook_secret"),
+    "channel_integrations": ("api_access_token", "webhook_secret", "access_token", "app_secret", "verify_token"),
 }
 
 

@@ -68,7 +68,9 @@ os.environ.update(STACK, RENUM_ENV="test", LITELLM_LOCAL_MODEL_COST_MAP="True",
                   RENUM_ORG_RATE_LIMIT_PER_MINUTE="100000",
                   # Webhook retries in under a few seconds, so retry and dead-letter tests run with
                   # the real worker: 3 attempts, 0.5 s then 1 s apart.
-                  RENUM_WEBHOOK_MAX_ATTEMPTS="3", RENUM_WEBHOOK_BACKOFF_S="0.5", RENUM_WEBHOOK_TIMEOUT_S="3")
+                  RENUM_WEBHOOK_MAX_ATTEMPTS="3", RENUM_WEBHOOK_BACKOFF_S="0.5", RENUM_WEBHOOK_TIMEOUT_S="3",
+                  # Channel reply tasks retry after 0.5 s, 1 s, 2 s... (provider outages in tests).
+                  RENUM_CHANNEL_RETRY_BASE_S="0.5")
 
 
 @pytest.fixture(scope="session")

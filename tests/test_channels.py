@@ -120,9 +120,13 @@ def test_sweep_answers_messages_whose_reply_task_was_lost(client, new_tenant, ch
     replies = wait_for(lambda: len(replies_to(chatwoot, conversation)) == 2 and replies_to(chatwoot, conversation),
                        60, message="reply to the swept message")
     assert "Ainda tem estoque?" in replies[-1].json()["content"]
-    rows = dict(admin_conn.execute("select external_id, status from public.channel_events where integration_id = %s",
-                                   [integration["id"]]).fetchall())
-    assert rows["message_created:lost-1"] == "replied" and rows["message_created:lost-2"] == "failed"
+    def statuses() -> dict:
+        return dict(admin_conn.execute("select external_id, status from public.channel_events "
+                                       "where integration_id = %s", [integration["id"]]).fetchall())
+    # The reply is posted a moment before the event is marked replied.
+    rows = wait_for(lambda: statuses()["message_created:lost-1"] == "replied" and statuses(), 30,
+                    message="swept message marked replied")
+    assert rows["message_created:lost-2"] == "failed"
 
 
 def test_only_incoming_customer_messages_are_answered(client, new_tenant, chatwoot, admin_conn):

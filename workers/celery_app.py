@@ -10,7 +10,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 settings = get_settings()
 
 # Task modules are listed explicitly so every worker registers the same set.
-TASK_MODULES = ["workers.health", "workers.memory", "workers.ingest", "workers.webhooks", "workers.channels"]
+TASK_MODULES = ["workers.health", "workers.memory", "workers.ingest", "workers.webhooks", "workers.channels",
+                "workers.catalog"]
 app = Celery("renum", broker=settings.redis_url or "redis://127.0.0.1:16379/0", include=TASK_MODULES)
 app.conf.update(
     task_acks_late=True,
@@ -22,7 +23,7 @@ app.conf.update(
     accept_content=["json"],
     task_default_queue="default",
     task_queues=[Queue("default"), Queue("ingest"), Queue("memory"), Queue("webhooks")],
-    task_routes={"workers.ingest.*": {"queue": "ingest"}, "workers.memory.*": {"queue": "memory"},
+    task_routes={"workers.ingest.*": {"queue": "ingest"}, "workers.catalog.*": {"queue": "ingest"}, "workers.memory.*": {"queue": "memory"},
                  "workers.webhooks.*": {"queue": "webhooks"}},
     # Unacknowledged messages of a killed worker come back after this many seconds.
     broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s,
@@ -39,5 +40,8 @@ app.conf.update(
                                       "options": {"expires": 25}},
                    # Inbound channel messages whose reply task was lost are answered again.
                    "channels-sweep": {"task": "workers.channels.sweep", "schedule": 60.0,
-                                      "options": {"expires": 55}}},
+                                      "options": {"expires": 55}},
+                   # Catalog feeds whose interval has passed are pulled (conditional GET).
+                   "catalog-feeds": {"task": "workers.catalog.pull_due", "schedule": 60.0,
+                                     "options": {"expires": 55}}},
 )

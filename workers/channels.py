@@ -1,8 +1,9 @@
-"""Channel tasks: answer an inbound message (Chatwoot) and post the reply back.
+"""Channel tasks: answer an inbound message (Chatwoot, WhatsApp) and post the reply back.
 
 Thin: the work is api/channels/reply.py, which reuses the chat service. Retried with backoff
-while the model, the conversation lock or Chatwoot is unavailable; after that the channel
-event is marked failed with the reason.
+while the model, the conversation lock or the provider is unavailable; after that a model
+failure hands the conversation to a human (when the integration allows it) and anything else
+marks the channel event failed with the reason.
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from uuid import UUID
 
 from api.channels import reply
 from api.channels import repository_sync as repo
-from api.channels.chatwoot import ChatwootError
+from api.channels.errors import ProviderError
 from api.chat.transactions import Transactions
+from api.core.config import get_settings
 from api.core.errors import DomainError
 from api.core.db import sync_unit_of_work
 from api.core.principal import SCANNER, org_principal
@@ -30,7 +32,7 @@ SWEEP_LIMIT = 3
 
 
 def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, ChatwootError):
+    if isinstance(exc, ProviderError):
         return exc.retryable
     # Busy conversation (409 conversation_busy), rate limit (429), model outage (503/504).
     return isinstance(exc, DomainError) and (exc.status_code >= 500 or exc.code in ("conversation_busy",
@@ -47,13 +49,12 @@ def reply_to_message(self, organization_id: str, event_id: str) -> str:
     tx = aio.run(_tx(organization_id))
     try:
         return aio.run(reply.answer(tx, aio.redis(), UUID(event_id)))
-    except (ChatwootError, DomainError) as exc:
+    except (ProviderError, DomainError) as exc:
         message = getattr(exc, "message", str(exc))
         if _retryable(exc) and self.request.retries < MAX_RETRIES:
-            raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** self.request.retries)) from exc
+            raise self.retry(exc=exc, countdown=min(300, get_settings().channel_retry_base_s * 2 ** self.request.retries)) from exc
         log.warning("channel event %s not answered: %s", event_id, message)
-        aio.run(reply.give_up(tx, UUID(event_id), message))
-        return "failed"
+        return aio.run(reply.give_up(tx, UUID(event_id), message, model_failed=not isinstance(exc, ProviderError)))
 
 
 @app.task(name="workers.channels.sweep")

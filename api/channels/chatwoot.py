@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from api.channels import credentials
+from api.channels.errors import ProviderError
 from api.core import egress, secretbox
 from api.core.edge import strip_unstorable
 from api.core.errors import Unauthorized, Unprocessable
@@ -53,10 +54,17 @@ class IncomingMessage:
     content: str
     sender_id: str | None
     sender_name: str | None
+    sender_phone: str | None = None
+    sender_email: str | None = None
+    message_type: str = "text"  # or voice, image, video, document (attachments)
 
 
-def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
-    """(event, message or None, why it is ignored); 422 for a payload that is not Chatwoot's."""
+_ATTACHMENT_TYPES = {"audio": "voice", "image": "image", "video": "video", "file": "document", "location": "location"}
+
+
+def parse(body: bytes) -> tuple[str, IncomingMessage | str | None, str | None]:
+    """(event, message or None, why it is ignored); 422 for a payload that is not Chatwoot's.
+    For `conversation_resolved`, the second item is the resolved conversation's id."""
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deep
@@ -64,6 +72,9 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         raise Unprocessable("the body must be a JSON object with an `event`")
     event = payload["event"]
+    if event == "conversation_resolved" and payload.get("id") is not None:
+        # An agent resolved it in Chatwoot: the conversation goes back to the agent bot.
+        return event, str(payload["id"]), None
     if event != "message_created":
         return event, None, f"event {event} is not answered"
     conversation = payload.get("conversation")
@@ -75,20 +86,24 @@ def parse(body: bytes) -> tuple[str, IncomingMessage | None, str | None]:
     if payload.get("message_type") not in ("incoming", 0) or payload.get("private"):
         return event, None, "only incoming, public messages from the customer are answered"
     content = payload.get("content")
-    if not isinstance(content, str) or not content.strip():
+    attachments = [a for a in payload.get("attachments") or [] if isinstance(a, dict)]
+    if (not isinstance(content, str) or not content.strip()) and not attachments:
         return event, None, "the message has no text"
     sender = payload.get("sender") if isinstance(payload.get("sender"), dict) else {}
     if sender.get("type") not in (None, "contact"):
         return event, None, "only messages from the contact are answered"
     if sender.get("id") is not None and not _is_id(sender["id"]):
         raise Unprocessable(f"sender.id must be an integer or a string of at most {MAX_ID_CHARS} characters")
-    content = strip_unstorable(content).strip()[:MAX_CONTENT_CHARS]
-    if not content:
+    content = strip_unstorable(content).strip()[:MAX_CONTENT_CHARS] if isinstance(content, str) else ""
+    if not content and not attachments:
         return event, None, "the message has no text"
-    name = strip_unstorable(sender["name"]).strip()[:MAX_NAME_CHARS] if isinstance(sender.get("name"), str) else ""
+    # A voice note or file the agent cannot read: the integration's media rule answers it.
+    kind = "text" if content else _ATTACHMENT_TYPES.get(str(attachments[0].get("file_type")), "document")
     return event, IncomingMessage(
         message_id=_clean_id(message_id), conversation_id=_clean_id(conversation["id"]), content=content,
-        sender_id=None if sender.get("id") is None else _clean_id(sender["id"]), sender_name=name or None), None
+        message_type=kind, sender_id=None if sender.get("id") is None else _clean_id(sender["id"]),
+        sender_name=_text(sender.get("name"), MAX_NAME_CHARS), sender_phone=_text(sender.get("phone_number")),
+        sender_email=_text(sender.get("email"))), None
 
 
 def _is_id(value: object) -> bool:
@@ -103,17 +118,32 @@ def _clean_id(value: int | str) -> str:
     return strip_unstorable(str(value)).strip()
 
 
-class ChatwootError(Exception):
-    def __init__(self, message: str, *, retryable: bool):
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
+def _text(value: object, limit: int = 320) -> str | None:
+    return strip_unstorable(value).strip()[:limit] or None if isinstance(value, str) else None
+
+
+class ChatwootError(ProviderError):
+    pass
 
 
 async def post_reply(integration: dict, conversation_id: str, content: str, timeout_s: float) -> None:
     """POST the agent's answer into the Chatwoot conversation as an outgoing message."""
-    url = (f"{integration['base_url']}/api/v1/accounts/{integration['account_id']}"
-           f"/conversations/{conversation_id}/messages")
+    await _post(integration, f"/conversations/{conversation_id}/messages",
+                {"content": content, "message_type": "outgoing", "private": False}, timeout_s)
+
+
+async def hand_off(integration: dict, conversation_id: str, reason: str, timeout_s: float) -> None:
+    """Give the conversation to the inbox's human agents: a private note with the reason, then
+    status `open` (an agent bot's conversations wait as `pending`; `open` puts them in the
+    agents' queue). Both calls are safe to repeat."""
+    await _post(integration, f"/conversations/{conversation_id}/messages",
+                {"content": f"Renum handed this conversation to a human: {reason}", "message_type": "outgoing",
+                 "private": True}, timeout_s)
+    await _post(integration, f"/conversations/{conversation_id}/toggle_status", {"status": "open"}, timeout_s)
+
+
+async def _post(integration: dict, path: str, payload: dict, timeout_s: float) -> None:
+    url = f"{integration['base_url']}/api/v1/accounts/{integration['account_id']}{path}"
     try:
         await asyncio.to_thread(egress.check_url, url)
     except egress.EgressBlocked as exc:
@@ -124,8 +154,7 @@ async def post_reply(integration: dict, conversation_id: str, content: str, time
         raise ChatwootError(f"the integration's access token cannot be read: {exc}", retryable=False) from exc
     try:
         async with httpx.AsyncClient(timeout=timeout_s) as client:
-            resp = await client.post(url, json={"content": content, "message_type": "outgoing", "private": False},
-                                     headers={"api_access_token": token})
+            resp = await client.post(url, json=payload, headers={"api_access_token": token})
     except httpx.HTTPError as exc:
         raise ChatwootError(f"Chatwoot could not be reached: {type(exc).__name__}", retryable=True) from exc
     if resp.status_code >= 300:

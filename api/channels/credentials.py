@@ -11,8 +11,9 @@ from uuid import UUID
 
 from api.core import secretbox
 
-# Columns of channel_integrations that hold a third-party credential.
-SECRET_COLUMNS = ("api_access_token", "webhook_secret")
+# Columns of channel_integrations that hold a third-party credential: Chatwoot's access token
+# and webhook secret, WhatsApp's access token, app secret and verify token.
+SECRET_COLUMNS = ("api_access_token", "webhook_secret", "access_token", "app_secret", "verify_token")
 
 
 def context(column: str, org_id: UUID | str) -> str:

@@ -1,9 +1,12 @@
-"""Channel integrations (admins only: they hold a Chatwoot access token) and inbound messages.
+"""Channel integrations (admins only: they hold a provider's credentials) and inbound messages.
 
-An inbound `message_created` is stored (deduplicated by Chatwoot's message id) together with
-its conversation in one short transaction, and answered by a task after commit
-(workers.channels.reply), so Chatwoot gets its 200 at once and a redelivered webhook is
-answered only once.
+An inbound message (Chatwoot `message_created`, a WhatsApp `messages` change) is stored
+(deduplicated by the provider's message id) together with its conversation in one short
+transaction, and answered by a task after commit (workers.channels.reply), so the provider
+gets its 200 at once and a redelivered webhook is answered only once.
+
+WhatsApp credentials (access token, app secret, verify token) are stored only as secretbox
+ciphertext bound to their column and organization, and never returned or logged.
 """
 from __future__ import annotations
 
@@ -12,43 +15,54 @@ import secrets
 import time
 from uuid import UUID
 
-from api.channels import chatwoot, credentials, repository
-from api.channels.schemas import IntegrationCreate, IntegrationUpdate
+from api.channels import chatwoot, credentials, handoff, repository, whatsapp
+from api.channels.schemas import ChannelSettings, IntegrationCreate, IntegrationUpdate, WhatsAppIntegrationCreate
 from api.conversations import repository as conversations_repository
 from api.conversations import service as conversations_service
 from api.conversations.schemas import ConversationCreate
+from api.contacts import identities
 from api.core import egress, secretbox
 from api.core.auth import hash_api_key
 from api.core.config import get_settings
 from api.core.db import Session, anon_unit_of_work, unit_of_work
-from api.core.errors import Conflict, NotFound, Unauthorized, Unavailable
+from api.core.errors import Conflict, NotFound, Unauthorized, Unavailable, Unprocessable
 from api.core.principal import org_principal
 
 log = logging.getLogger("renum.channels")
 CHANNEL = "chatwoot"
+WHATSAPP = "whatsapp"
 REPLY_TASK = "workers.channels.reply"
 TOKEN_PREFIX = "rch_"
+# Every third-party credential of an integration (Chatwoot and WhatsApp), stored encrypted.
+SECRET_COLUMNS = credentials.SECRET_COLUMNS
 
 
-def inbound_path(integration_id: UUID) -> str:
-    return f"/v1/channels/chatwoot/{integration_id}"
+def inbound_path(integration_id: UUID, kind: str = CHANNEL) -> str:
+    return f"/v1/channels/{kind}/{integration_id}"
+
+
+reveal = credentials.reveal  # a stored credential in clear (secretbox.SecretUnavailable if its key is gone)
 
 
 def public_view(row: dict) -> dict:
     """What the API shows of an integration: never its credentials (stored encrypted)."""
-    shown = {k: v for k, v in row.items() if k not in credentials.SECRET_COLUMNS and k != "token_hash"}
-    return {**shown, "signature_required": bool(row["webhook_secret"]), "inbound_path": inbound_path(row["id"])}
+    view = {k: v for k, v in row.items() if k not in (*SECRET_COLUMNS, "token_hash")}
+    return {**view, "signature_required": row["kind"] == WHATSAPP or bool(row["webhook_secret"]),
+            "inbound_path": inbound_path(row["id"], row["kind"]), "settings": ChannelSettings(**row["settings"])}
 
 
-async def create(session: Session, org_id: UUID, data: IntegrationCreate) -> dict:
+async def create(session: Session, org_id: UUID, data: IntegrationCreate | WhatsAppIntegrationCreate) -> dict:
     await egress.require_public_url(data.base_url, "base_url")
     if not await repository.agent_exists(session.conn, org_id, data.agent_id):
         raise NotFound("agent not found")
+    # WhatsApp authenticates by signature; the URL token exists only for Chatwoot's agent bot.
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = await repository.insert(session.conn, {
         **credentials.seal(data.model_dump(), org_id), "organization_id": org_id,
         "token_hash": hash_api_key(token, get_settings().api_key_pepper)})
     view = public_view(row)
+    if data.kind == WHATSAPP:
+        return view
     return {**view, "token": token, "inbound_url_path": f"{view['inbound_path']}?token={token}"}
 
 
@@ -66,6 +80,11 @@ async def list_integrations(session: Session, org_id: UUID, params) -> list[dict
 async def update(session: Session, integration_id: UUID, data: IntegrationUpdate) -> dict:
     current = await get(session, integration_id)
     values = data.model_dump(exclude_unset=True)
+    fields = {"chatwoot": ("account_id", "api_access_token", "webhook_secret"),
+              "whatsapp": ("phone_number_id", "access_token", "app_secret", "verify_token")}
+    wrong = [k for kind, names in fields.items() if kind != current["kind"] for k in names if k in values]
+    if wrong:
+        raise Unprocessable(f"{', '.join(wrong)} do not apply to a {current['kind']} integration")
     await egress.require_public_url(values.get("base_url"), "base_url")
     if "webhook_secret" in values and not values["webhook_secret"]:
         values["webhook_secret"] = None
@@ -89,7 +108,7 @@ async def inbound(pool, integration_id: UUID, body: bytes, *, token: str | None,
     if integration is None or integration["kind"] != "chatwoot":
         raise NotFound("channel integration not found")
     authenticate(integration, body, token=token, timestamp=timestamp, signature=signature)
-    _, message, ignored = chatwoot.parse(body)
+    event_name, message, ignored = chatwoot.parse(body)
     if not integration["active"]:
         return {"status": "ignored", "reason": "the integration is disabled"}
     if message is None:
@@ -97,6 +116,10 @@ async def inbound(pool, integration_id: UUID, body: bytes, *, token: str | None,
     # Authenticated as the integration: acts for its organization with member rights only.
     principal = org_principal(integration["organization_id"], "member", kind="channel")
     async with unit_of_work(pool, principal) as session:
+        if event_name == "conversation_resolved":
+            released = await release_resolved(session, integration, message)
+            return {"status": "accepted" if released else "ignored",
+                    "reason": None if released else "the conversation was not with a human"}
         event = await receive(session, integration, message)
     return {"status": "accepted" if event else "duplicate"}
 
@@ -119,22 +142,47 @@ def authenticate(integration: dict, body: bytes, *, token: str | None, timestamp
 
 
 async def receive(session: Session, integration: dict, message: chatwoot.IncomingMessage) -> dict | None:
-    """Store an incoming message and open/reuse its conversation; None for a duplicate."""
-    org_id, account = integration["organization_id"], integration["account_id"]
-    external_id = f"{account}:{message.conversation_id}"
-    contact = f"chatwoot:{account}:{message.sender_id}" if message.sender_id else None
+    """Store an incoming Chatwoot message and open/reuse its conversation; None for a duplicate."""
+    account = integration["account_id"]
+    contact_id = None
+    if message.sender_id:
+        # The customer's phone and email tie this Chatwoot contact to the same person on other channels.
+        contact_id = await identities.resolve(
+            session, integration["organization_id"], external_id=f"chatwoot:{account}:{message.sender_id}",
+            name=message.sender_name, phone=message.sender_phone, email=message.sender_email)
+    return await store_message(
+        session, integration, channel=CHANNEL, conversation_external_id=f"{account}:{message.conversation_id}",
+        contact_id=contact_id, external_id=f"message_created:{message.message_id}",
+        external_conversation_id=message.conversation_id, content=message.content, message_type=message.message_type)
+
+
+async def release_resolved(session: Session, integration: dict, chatwoot_conversation_id: str) -> bool:
+    """A human resolved the Chatwoot conversation: hand it back to the agent (if it was handed off)."""
+    conversation = await conversations_repository.get_by_external_id(
+        session.conn, integration["organization_id"], CHANNEL, f"{integration['account_id']}:{chatwoot_conversation_id}")
+    if conversation is None or conversation["handoff_at"] is None:
+        return False
+    await handoff.release(session, conversation["id"])
+    return True
+
+
+async def store_message(session: Session, integration: dict, *, channel: str, conversation_external_id: str,
+                        contact_id: UUID | None, external_id: str, external_conversation_id: str, content: str,
+                        message_type: str = "text", customer_at=None) -> dict | None:
+    """Open or reuse the channel conversation, store the message once and queue its answer."""
+    org_id = integration["organization_id"]
     try:
         conversation, _ = await conversations_service.open_conversation(
             session, org_id, integration["agent_id"],
-            ConversationCreate(channel=CHANNEL, external_id=external_id, contact_external_id=contact,
-                               contact_name=message.sender_name if contact else None,
+            ConversationCreate(channel=channel, external_id=conversation_external_id, contact_id=contact_id,
                                metadata={"integration_id": str(integration["id"])}))
-    except Conflict:  # the integration's agent changed since: the conversation stays with its agent
-        conversation = await conversations_repository.get_by_external_id(session.conn, org_id, CHANNEL, external_id)
+    except Conflict:  # the integration's agent (or the contact, after a merge) changed: keep the conversation
+        conversation = await conversations_repository.get_by_external_id(session.conn, org_id, channel,
+                                                                         conversation_external_id)
     event = await repository.insert_event(session.conn, {
-        "organization_id": org_id, "integration_id": integration["id"],
-        "external_id": f"message_created:{message.message_id}", "conversation_id": conversation["id"],
-        "external_conversation_id": message.conversation_id, "content": message.content})
+        "organization_id": org_id, "integration_id": integration["id"], "external_id": external_id,
+        "conversation_id": conversation["id"], "external_conversation_id": external_conversation_id,
+        "content": content, "message_type": message_type, "customer_at": customer_at})
     if event is not None:
         args = [str(org_id), str(event["id"])]
         session.after_commit(lambda: _enqueue_reply(*args))

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,3 +37,37 @@ class Contact(BaseModel):
     metadata: dict
     created_at: datetime
     updated_at: datetime
+
+
+class IdentifierCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["phone", "email", "channel"]
+    value: str = Field(min_length=1, max_length=320, description="phone in any notation (stored as E.164), "
+                                                                 "email (stored lower-cased) or a channel id")
+
+
+class Identifier(BaseModel):
+    id: UUID
+    kind: str
+    value: str
+    created_at: datetime
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contact_id: UUID = Field(description="the contact to fold into this one; it is deleted")
+
+
+class MergeRecord(BaseModel):
+    id: UUID
+    contact_id: UUID | None
+    merged_contact_id: UUID
+    merged_external_id: str | None
+    moved: dict = Field(description="rows moved per table and facts superseded")
+    merged_by: UUID | None
+    created_at: datetime
+
+
+class Merged(BaseModel):
+    contact: Contact
+    merge: MergeRecord

@@ -3,6 +3,7 @@ from collections import defaultdict
 from uuid import UUID
 
 from api.agents import service as agents_service
+from api.contacts import identities
 from api.contacts import repository as contacts_repository
 from api.conversations import repository
 from api.conversations.schemas import ConversationCreate
@@ -13,13 +14,15 @@ from api.core.pagination import PageParams
 
 async def resolve_contact(session: Session, org_id: UUID, *, contact_id: UUID | None = None,
                           external_id: str | None = None, name: str | None = None) -> UUID:
-    """An existing contact, the one with `external_id` (created if new), or a new anonymous one."""
+    """An existing contact, the one with `external_id` or one of its identifiers (a phone number or
+    email used as the external id: the same customer on another channel), created if new, or a
+    new anonymous one."""
     if contact_id:
         if not await contacts_repository.exists(session.conn, contact_id):
             raise NotFound("contact not found")
         return contact_id
     if external_id:
-        return (await repository.upsert_contact(session.conn, org_id, external_id, name))["id"]
+        return await identities.resolve(session, org_id, external_id=external_id, name=name)
     return (await repository.insert_contact(session.conn, org_id))["id"]
 
 

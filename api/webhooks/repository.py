@@ -54,3 +54,26 @@ async def reset_delivery(conn, delivery_id: UUID) -> dict | None:
                swept_at = null, updated_at = now()
          where id = %s and status = 'dead'
         returning *""", [delivery_id])
+
+
+async def rotate(conn, endpoint_id: UUID, values: dict, grace_period_s: int) -> dict | None:
+    """None for a member (the update policy is admin-only)."""
+    return await sql.fetch_one(conn, """
+        update public.webhook_endpoints
+           set secret = %(secret)s, previous_secret = %(previous_secret)s,
+               previous_secret_expires_at = case when %(previous_secret)s::text is null then null
+                                                 else now() + make_interval(secs => %(grace)s) end,
+               secret_rotated_at = now()
+         where id = %(id)s
+        returning *""", {**values, "grace": grace_period_s, "id": endpoint_id})
+
+
+async def emit_test(conn, org_id: UUID, endpoint_id: UUID, payload: dict) -> UUID | None:
+    row = await sql.fetch_one(conn, "select delivery_id from private.emit_webhook_test(%s, %s, %s)",
+                              [org_id, endpoint_id, Jsonb(payload)])
+    return row["delivery_id"] if row else None
+
+
+async def attempts(conn, delivery_id: UUID) -> list[dict]:
+    return await sql.fetch_all(conn, "select * from public.webhook_delivery_attempts where delivery_id = %s "
+                                     "order by attempt, created_at", [delivery_id])

@@ -21,7 +21,8 @@ def claim(conn, delivery_id: UUID, hold_s: float) -> dict | None:
              and (d.claimed_until is null or d.claimed_until < now())
           returning d.*)
         select c.id, c.organization_id, c.attempts, c.event_id, c.endpoint_id, ev.type, ev.payload,
-               ev.created_at as event_created_at, e.url, e.secret_salt, e.active
+               ev.created_at as event_created_at, e.url, e.secret_salt, e.active,
+               e.secret, e.previous_secret, e.previous_secret_expires_at
           from claimed c
           join public.webhook_events ev on ev.id = c.event_id
           join public.webhook_endpoints e on e.id = c.endpoint_id""", [hold_s, delivery_id]).fetchone()
@@ -49,3 +50,14 @@ def record_failure(conn, delivery_id: UUID, status_code: int | None, error: str,
 def due_deliveries(conn, overdue_s: float, min_gap_s: float, limit: int) -> list[dict]:
     return conn.execute("select * from private.due_webhook_deliveries(make_interval(secs => %s), "
                         "make_interval(secs => %s), %s)", [overdue_s, min_gap_s, limit]).fetchall()
+
+
+def record_attempt(conn, row: dict, status_code: int | None, response_body: str | None, error: str | None,
+                   duration_ms: int) -> None:
+    """The delivery log: one row per HTTP attempt."""
+    conn.execute("""
+        insert into public.webhook_delivery_attempts
+               (organization_id, delivery_id, endpoint_id, attempt, status_code, response_body, error, duration_ms)
+        values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                 [row["organization_id"], row["id"], row["endpoint_id"], row["attempts"], status_code,
+                  response_body, error and error[:1000], duration_ms])

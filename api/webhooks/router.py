@@ -6,7 +6,8 @@ from fastapi import APIRouter, Query, status
 from api.core.deps import OrgId, SessionDep
 from api.core.pagination import Page, PageDep, make_page
 from api.webhooks import service
-from api.webhooks.schemas import Delivery, DeliveryStatus, Endpoint, EndpointCreate, EndpointCreated, EndpointUpdate
+from api.webhooks.schemas import (Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, EndpointCreate, EndpointCreated,
+                                  EndpointUpdate, SecretRotation)
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -54,3 +55,21 @@ async def list_deliveries(endpoint_id: UUID, session: SessionDep, org_id: OrgId,
 async def redeliver(endpoint_id: UUID, delivery_id: UUID, session: SessionDep):
     """Queue a dead-lettered delivery again with a fresh attempt budget (admins)."""
     return await service.redeliver(session, endpoint_id, delivery_id)
+
+
+@router.post("/{endpoint_id}/rotate-secret", response_model=EndpointCreated)
+async def rotate_secret(endpoint_id: UUID, session: SessionDep, body: SecretRotation | None = None):
+    """Give the endpoint a new secret, shown once; the old one also signs during the grace period (admins)."""
+    return await service.rotate_secret(session, endpoint_id, (body or SecretRotation()).grace_period_s)
+
+
+@router.post("/{endpoint_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=Delivery)
+async def send_test_event(endpoint_id: UUID, session: SessionDep):
+    """Send the endpoint a signed `webhook.test` event now (admins)."""
+    return await service.send_test(session, endpoint_id)
+
+
+@router.get("/{endpoint_id}/deliveries/{delivery_id}/attempts", response_model=list[DeliveryAttempt])
+async def list_attempts(endpoint_id: UUID, delivery_id: UUID, session: SessionDep):
+    """Each HTTP attempt of a delivery: status, error, duration and the start of the receiver's answer."""
+    return await service.list_attempts(session, endpoint_id, delivery_id)

@@ -5,7 +5,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EventType = Literal["document.ready", "document.failed", "message.created", "contact.deleted"]
+EventType = Literal["document.ready", "document.failed", "message.created", "contact.deleted",
+                    "conversation.handoff", "conversation.released"]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
@@ -54,12 +55,31 @@ class Endpoint(BaseModel):
     description: str
     event_types: list[str]
     active: bool
+    secret_rotated_at: datetime | None = None
+    previous_secret_expires_at: datetime | None = Field(None, description=(
+        "until then the previous secret also signs deliveries (after a rotation)"))
     created_at: datetime
     updated_at: datetime
 
 
 class EndpointCreated(Endpoint):
     secret: str = Field(description="whsec_... signing secret; shown only in this response")
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grace_period_s: int = Field(86400, ge=0, le=7 * 86400, description=(
+        "how long the old secret keeps signing too (both signatures are sent); 0 = stop at once"))
+
+
+class DeliveryAttempt(BaseModel):
+    id: UUID
+    attempt: int
+    status_code: int | None
+    response_body: str | None = Field(description="the first 1 KiB of the receiver's answer")
+    error: str | None
+    duration_ms: int
+    created_at: datetime
 
 
 class Delivery(BaseModel):

@@ -6,11 +6,11 @@ matches no row or is refused by the policy: 403/404).
 from uuid import UUID
 
 from api.core import egress
-from api.core.config import get_settings
 from api.core.db import Session
 from api.core.errors import Conflict, Forbidden, NotFound
 from api.core.pagination import PageParams
 from api.webhooks import events, repository, signing
+from api.webhooks import secrets as endpoint_secrets
 from api.webhooks.schemas import EndpointCreate, EndpointUpdate
 
 def _admins_only() -> Forbidden:
@@ -19,9 +19,10 @@ def _admins_only() -> Forbidden:
 
 async def create(session: Session, org_id: UUID, data: EndpointCreate) -> dict:
     await egress.require_public_url(data.url, "url")
+    secret = signing.new_secret()
     row = await repository.insert(session.conn, {**data.model_dump(), "organization_id": org_id,
-                                                 "secret_salt": signing.new_salt()})
-    secret = signing.endpoint_secret(get_settings().webhook_signing_secret, row["id"], row["secret_salt"])
+                                                 "secret_salt": signing.new_salt(),
+                                                 "secret": endpoint_secrets.seal("secret", org_id, secret)})
     return {**row, "secret": secret}
 
 
@@ -71,3 +72,37 @@ async def redeliver(session: Session, endpoint_id: UUID, delivery_id: UUID) -> d
     org_id = str(row["organization_id"])
     session.after_commit(lambda: events.enqueue(org_id, [str(delivery_id)]))
     return row
+
+
+async def rotate_secret(session: Session, endpoint_id: UUID, grace_period_s: int) -> dict:
+    """A new secret, shown once; the old one keeps signing (both signatures sent) for the grace period."""
+    endpoint = await get(session, endpoint_id)
+    org_id = endpoint["organization_id"]
+    secret = signing.new_secret()
+    values = {"secret": endpoint_secrets.seal("secret", org_id, secret), "previous_secret": None,
+              "previous_secret_expires_at": None}
+    if grace_period_s > 0:
+        values["previous_secret"] = endpoint_secrets.seal("previous_secret", org_id, endpoint_secrets.current(endpoint))
+    row = await repository.rotate(session.conn, endpoint_id, values, grace_period_s)
+    if row is None:
+        raise _admins_only()
+    return {**row, "secret": secret}
+
+
+async def send_test(session: Session, endpoint_id: UUID) -> dict:
+    """Queue a `webhook.test` event for this endpoint only (whatever its event types)."""
+    endpoint = await get(session, endpoint_id)
+    org_id = endpoint["organization_id"]
+    delivery_id = await repository.emit_test(session.conn, org_id, endpoint_id, {
+        "endpoint_id": str(endpoint_id), "message": "A test event from Renum: your endpoint is reachable."})
+    if delivery_id is None:
+        raise NotFound("webhook endpoint not found")
+    session.after_commit(lambda: events.enqueue(str(org_id), [str(delivery_id)]))
+    return await repository.get_delivery(session.conn, delivery_id)
+
+
+async def list_attempts(session: Session, endpoint_id: UUID, delivery_id: UUID) -> list[dict]:
+    delivery = await repository.get_delivery(session.conn, delivery_id)
+    if delivery is None or delivery["endpoint_id"] != endpoint_id:
+        raise NotFound("delivery not found")
+    return await repository.attempts(session.conn, delivery_id)

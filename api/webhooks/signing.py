@@ -1,11 +1,13 @@
 """Standard Webhooks signatures (https://www.standardwebhooks.com).
 
-Each endpoint's secret is `whsec_<base64 key>`; the key is never stored but derived from
-RENUM_WEBHOOK_SIGNING_SECRET and the endpoint's id and random salt, so a database dump alone
-cannot forge events. A delivery carries:
+Each endpoint's secret is `whsec_<base64 key>`: a random key per endpoint, stored encrypted
+(secretbox), or for endpoints created before per-endpoint secrets, derived from
+RENUM_WEBHOOK_SIGNING_SECRET and the endpoint's id and random salt. A delivery carries:
     webhook-id: <event id>            (the same on every retry: receivers dedupe on it)
     webhook-timestamp: <unix seconds>
     webhook-signature: v1,<base64(HMAC-SHA256(key, f"{id}.{timestamp}.{body}"))>
+During a rotation's grace period it carries one `v1,` signature per valid secret,
+space-separated, so receivers holding either secret verify it.
 """
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ def new_salt() -> str:
     return secrets.token_hex(16)
 
 
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def endpoint_secret(master: str, endpoint_id: UUID | str, salt: str) -> str:
     key = hmac.new(master.encode(), f"webhook-endpoint:{endpoint_id}:{salt}".encode(), hashlib.sha256).digest()
     return SECRET_PREFIX + base64.b64encode(key).decode()
@@ -33,9 +39,10 @@ def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def headers(secret: str | list[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    keys = [secret] if isinstance(secret, str) else secret
     return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(secret, msg_id, timestamp, body),
+            "webhook-signature": " ".join(signature(k, msg_id, timestamp, body) for k in keys),
             "content-type": "application/json", "user-agent": "Renum-Webhooks/1"}
 
 

@@ -37,7 +37,8 @@ class _Handler(BaseHTTPRequestHandler):
             owner.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             script = owner.scripts[self.path.split("?")[0]]
             status = script.popleft() if script else owner.default_status
-        data = json.dumps({"id": len(owner.requests)}).encode()
+            answer = owner.bodies.get(self.path.split("?")[0])
+        data = answer if answer is not None else json.dumps({"id": len(owner.requests)}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -55,6 +56,7 @@ class HttpRecorder:
         self.default_status = default_status
         self.requests: list[Recorded] = []
         self.scripts: dict[str, deque[int]] = defaultdict(deque)
+        self.bodies: dict[str, bytes] = {}  # path -> response body (default: {"id": n})
         self.lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
