@@ -19,6 +19,7 @@ from api.core import secretbox
 # table -> columns holding a third-party credential, encrypted at rest.
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "channel_integrations": ("api_access_token", "webhook_secret", "access_token", "app_secret", "verify_token"),
+    "webhook_endpoints": ("secret", "previous_secret"),
 }
 
 
