@@ -9,11 +9,13 @@ from fastapi import FastAPI  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from api.agents.router import router as agents_router  # noqa: E402
+from api.analytics.router import router as analytics_router  # noqa: E402
 from api.api_keys.router import router as api_keys_router  # noqa: E402
 from api.channels.router import router as channels_router  # noqa: E402
 from api.chat.router import router as chat_router  # noqa: E402
 from api.contacts.router import router as contacts_router  # noqa: E402
 from api.conversations.router import router as conversations_router  # noqa: E402
+from api.console import router as console  # noqa: E402
 from api.core.config import get_settings  # noqa: E402
 from api.core.db import async_pool  # noqa: E402
 from api.core.errors import install_error_handlers  # noqa: E402
@@ -25,6 +27,7 @@ from api.knowledge_bases.router import router as knowledge_bases_router  # noqa:
 from api.llm.errors import LLMError  # noqa: E402
 from api.memberships.router import router as memberships_router  # noqa: E402
 from api.memory.router import router as memory_router  # noqa: E402
+from api.onboarding import openapi as onboarding_openapi  # noqa: E402
 from api.openai_compat.router import router as openai_router  # noqa: E402
 from api.organizations.router import router as organizations_router  # noqa: E402
 from api.prompts.errors import PromptError  # noqa: E402
@@ -33,7 +36,7 @@ from api.webhooks.router import router as webhooks_router  # noqa: E402
 
 ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
            agents_router, contacts_router, memory_router, search_router, documents_router,
-           conversations_router, chat_router, openai_router, webhooks_router, channels_router]
+           conversations_router, chat_router, openai_router, webhooks_router, channels_router, analytics_router]
 
 
 @asynccontextmanager
@@ -58,6 +61,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app, extra=(DocumentError, EmbeddingError, LLMError, PromptError))
     for router in ROUTERS:
         app.include_router(router)
+    console.install(app)
+    onboarding_openapi.install(app)
     return app
 
 

@@ -132,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start the service with embedded defaults")
     sub.add_parser("test", help="run the test suite (extra args go to pytest)")
     sub.add_parser("migrate", help="apply migrations to MIGRATION_DATABASE_URL")
+    from infra import operator_commands as operator
+    operator.add_commands(sub)
     args, extra = parser.parse_known_args(argv)
+    if args.cmd in operator.COMMANDS:
+        return operator.COMMANDS[args.cmd](args)
     if args.cmd == "run":
         return run(args)
     if args.cmd == "test":
