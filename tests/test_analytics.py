@@ -38,6 +38,10 @@ def test_usage_counts_real_turns_by_day_agent_and_model(client, new_tenant):
     # Default range: the last 30 days, zero-filled for the chart.
     default = client.get("/v1/analytics/usage", headers=t.headers).json()
     assert len(default["by_day"]) == 30 and default["totals"]["messages"] == 4
+    # Identical reports are cached for a minute; `fresh` recomputes.
+    assert send(client, t, agent["id"], conv["id"], "Mais uma").status_code == 201
+    assert client.get("/v1/analytics/usage", headers=t.headers).json()["totals"]["messages"] == 4
+    assert client.get("/v1/analytics/usage", params={"fresh": True}, headers=t.headers).json()["totals"]["messages"] == 6
 
 
 def test_cost_is_priced_from_the_model_list(client, new_tenant, admin_conn):

@@ -14,6 +14,18 @@ def _range(alias: str = "") -> str:
             f"and {col} < ((%(end)s::date + 1)::timestamp at time zone %(tz)s)")
 
 
+# The local day of a row: a binary search of its instant among the range's local midnights
+# (width_bucket over a sorted array), several times cheaper per row than converting every
+# timestamp to local time, and still right across daylight-saving changes.
+_DAY = """(%(start)s::date + width_bucket({col}, (
+    select array_agg((d::date)::timestamp at time zone %(tz)s order by d)
+      from generate_series(%(start)s::date, %(end)s::date, interval '1 day') d)) - 1)"""
+
+
+def _day(col: str = "created_at") -> str:
+    return _DAY.format(col=col)
+
+
 def _params(org_id: UUID, start: date, end: date, tz: str) -> dict:
     return {"org": org_id, "start": start, "end": end, "tz": tz}
 
@@ -22,7 +34,7 @@ async def chat_usage(conn, org_id: UUID, start: date, end: date, tz: str) -> lis
     """Answered turns and tokens at the finest grain (day, agent, model); cost is priced per model
     in the service, so the coarser views are sums of these rows."""
     return await sql.fetch_all(conn, f"""
-        select (created_at at time zone %(tz)s)::date as day, agent_id, coalesce(model, '') as model,
+        select {_day()} as day, agent_id, coalesce(model, '') as model,
                count(*)::int as turns, sum(prompt_tokens)::bigint as prompt_tokens,
                sum(completion_tokens)::bigint as completion_tokens
           from public.usage_events
@@ -33,7 +45,7 @@ async def chat_usage(conn, org_id: UUID, start: date, end: date, tz: str) -> lis
 async def messages(conn, org_id: UUID, start: date, end: date, tz: str) -> list[dict]:
     """Stored user and assistant messages per (day, agent)."""
     return await sql.fetch_all(conn, f"""
-        select (h.created_at at time zone %(tz)s)::date as day, c.agent_id,
+        select {_day('h.created_at')} as day, c.agent_id,
                count(*) filter (where h.role = 'user')::int as user_messages,
                count(*) filter (where h.role = 'assistant')::int as assistant_messages
           from public.conversation_history h
@@ -54,7 +66,7 @@ async def latency(conn, org_id: UUID, start: date, end: date, tz: str) -> list[d
                percentile_cont(0.95) within group (order by latency_ms) as latency_p95,
                percentile_cont(0.5) within group (order by first_token_ms) as first_token_p50,
                percentile_cont(0.95) within group (order by first_token_ms) as first_token_p95
-          from (select (created_at at time zone %(tz)s)::date as day, agent_id, coalesce(model, '') as model,
+          from (select {_day()} as day, agent_id, coalesce(model, '') as model,
                        latency_ms, (metadata ->> 'first_token_ms')::double precision as first_token_ms
                   from public.usage_events
                  where kind = 'chat' and latency_ms is not null and {_range()}) e

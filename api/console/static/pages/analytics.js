@@ -13,8 +13,8 @@ export async function renderAnalytics(main) {
   const out = h("section#analytics-out", { "aria-live": "polite" });
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
-  async function load() {
-    const params = qs({ start: start.value, end: end.value, timezone: zone });
+  async function load(fresh = false) {
+    const params = qs({ start: start.value, end: end.value, timezone: zone, fresh: fresh || undefined });
     const [usage, perf] = await Promise.all([get(`/v1/analytics/usage${params}`), get(`/v1/analytics/performance${params}`)]);
     const days = usage.by_day.map((d) => d.day.slice(5));
     const perfByDay = Object.fromEntries(perf.by_day.map((d) => [d.day, d]));
@@ -54,7 +54,7 @@ export async function renderAnalytics(main) {
       ], usage.by_model));
   }
   main.replaceChildren(h("h1", t("nav_analytics")),
-    h("form.toolbar", { onsubmit: (e) => { e.preventDefault(); load(); } }, field(t("from"), start), field(t("to"), end),
+    h("form.toolbar", { onsubmit: (e) => { e.preventDefault(); load(true); } }, field(t("from"), start), field(t("to"), end),
       h("button", { type: "submit" }, t("apply")), h("span.hint", zone)), out);
   await load();
 }
