@@ -54,6 +54,8 @@ async function shell(current) {
 
 export async function route() {
   if (cleanup) { cleanup(); cleanup = null; }
+  // The previous page is no longer the one shown (tests and assistive tech wait for data-ready).
+  document.querySelectorAll("main[data-ready]").forEach((m) => { m.removeAttribute("data-ready"); m.setAttribute("aria-busy", "true"); });
   const [name = "agents", id] = location.hash.replace(/^#\/?/, "").split("/");
   document.documentElement.lang = lang === "pt" ? "pt-BR" : "en";
   if (!session.token || name === "login") {
