@@ -30,13 +30,16 @@ from api.memory.router import router as memory_router  # noqa: E402
 from api.onboarding import openapi as onboarding_openapi  # noqa: E402
 from api.openai_compat.router import router as openai_router  # noqa: E402
 from api.organizations.router import router as organizations_router  # noqa: E402
+from api.prompt_studio.router import router as prompt_studio_router  # noqa: E402
 from api.prompts.errors import PromptError  # noqa: E402
 from api.search.router import router as search_router  # noqa: E402
+from api.system.router import router as system_router  # noqa: E402
 from api.webhooks.router import router as webhooks_router  # noqa: E402
 
 ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
            agents_router, contacts_router, memory_router, search_router, documents_router,
-           conversations_router, chat_router, openai_router, webhooks_router, channels_router, analytics_router]
+           conversations_router, chat_router, openai_router, webhooks_router, channels_router, analytics_router,
+           system_router, prompt_studio_router]
 
 
 @asynccontextmanager

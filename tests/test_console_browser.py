@@ -165,16 +165,36 @@ def test_operator_walks_through_the_console(page, new_tenant, admin_conn, celery
     page.locator("dialog button.danger").click()
     expect(page.locator("#memories tbody tr")).to_have_count(rows - 1)
 
+    # Prompt Studio: a template, a second version, the diff, a test run against the agent, a rollback.
+    open_page(page, "prompts")
+    page.fill("#template-name", "Vendas")
+    page.get_by_role("button", name="Criar").click()
+    page.wait_for_selector("#prompt-body")
+    page.fill("#prompt-body", "Você é {{ agent_name }}, da {{ business_name }}. Seja cordial.")
+    page.fill("#prompt-note", "cordial")
+    page.get_by_role("button", name="Salvar como nova versão").click()
+    expect(page.locator("#template-detail h2").first).to_have_text("Vendas · v2")
+    page.click("#show-diff")
+    expect(page.locator("pre.diff .add")).to_contain_text("Seja cordial.")
+    page.click("#run-test")
+    expect(page.locator("#prompt-output pre.prompt")).to_have_text("Você é Sol, da Loja Sol. Seja cordial.")
+    expect(page.locator("#prompt-output .answer")).to_contain_text("echo:")
+    shot(page, "10-prompt-studio")
+    page.get_by_role("button", name="Reverter").click()
+    page.locator("dialog button.danger").click()
+    expect(page.locator("#template-detail h2").first).to_have_text("Vendas · v3")
+
     # Analytics: the day's messages are a bar in the chart.
     open_page(page, "analytics")
     expect(page.locator("svg.chart rect.bar")).not_to_have_count(0)
     expect(page.locator(".stats")).to_contain_text("2")
     shot(page, "09-analytics")
 
-    for name, route in (("10-settings", "settings"), ("11-status", "status")):
+    for name, route in (("11-settings", "settings"), ("12-status", "status")):
         open_page(page, route)
         shot(page, name)
     expect(page.locator("main")).to_contain_text("agent:")
+    expect(page.locator("main")).to_contain_text("renum-local")
     # English too.
     page.get_by_role("button", name="Switch to English").click()
     page.wait_for_selector("main[data-ready=true]")
@@ -198,3 +218,38 @@ def test_console_is_only_a_client_of_the_api(page, new_tenant):
     open_page(page, f"knowledge/{kb['id']}")
     expect(page.locator("main p.error")).to_be_visible()
     assert kb["name"] not in page.locator("main").inner_text()
+
+
+def test_supabase_email_password_sign_in(browser, base_url, new_tenant, monkeypatch):
+    """With a Supabase project configured, the console signs in against Supabase Auth (a local
+    fake speaking GoTrue's payloads) and calls the API with that session's token."""
+    from api.core.config import get_settings
+    from tests.fakes.supabase_auth import ANON_KEY, FakeSupabaseAuth
+    settings = get_settings()
+    auth = FakeSupabaseAuth(settings.jwt_secret, settings.jwt_audience).start()
+    monkeypatch.setattr(settings, "supabase_url", auth.url)
+    monkeypatch.setattr(settings, "supabase_anon_key", ANON_KEY)
+    tenant = new_tenant("Padaria Pão")
+    auth.add_user(str(tenant.user_id), "dona@padaria.test", "s3nha-forte")
+    context = browser.new_context(base_url=base_url.removesuffix("/v1"), locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto("/console")
+        page.get_by_label("Email").fill("dona@padaria.test")
+        page.get_by_label("Password").fill("wrong")
+        page.locator("form", has_text="Email and password").get_by_role("button", name="Sign in").click()
+        expect(page.locator(".toast.error")).to_contain_text("Invalid login credentials")
+        page.get_by_label("Password").fill("s3nha-forte")
+        page.locator("form", has_text="Email and password").get_by_role("button", name="Sign in").click()
+        page.wait_for_selector("main[data-ready=true]")
+        expect(page.locator("header .org-name")).to_have_text("Padaria Pão")
+        assert page.evaluate("localStorage.getItem('renum.refresh')")
+        shot(page, "00-sign-in-supabase")
+        page.goto("/console#/login")
+        page.get_by_label("Email").fill("dona@padaria.test")
+        page.get_by_role("button", name="Email me a magic link").click()
+        expect(page.locator(".toast")).to_contain_text("Check your email")
+        assert auth.requests[-1]["path"] == "/auth/v1/otp" and auth.requests[-1]["body"]["email"] == "dona@padaria.test"
+    finally:
+        context.close()
+        auth.stop()

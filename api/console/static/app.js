@@ -10,13 +10,15 @@ import { renderContacts, renderContact } from "./pages/contacts.js";
 import { renderAnalytics } from "./pages/analytics.js";
 import { renderSettings } from "./pages/settings.js";
 import { renderStatus } from "./pages/status.js";
+import { renderPrompts } from "./pages/prompts.js";
 
 const PAGES = [
   ["agents", renderAgents], ["knowledge", renderKnowledge], ["playground", renderPlayground],
-  ["conversations", renderConversations], ["contacts", renderContacts], ["analytics", renderAnalytics],
+  ["conversations", renderConversations], ["contacts", renderContacts], ["prompts", renderPrompts],
+  ["analytics", renderAnalytics],
   ["settings", renderSettings], ["status", renderStatus],
 ];
-const DETAIL = { knowledge: renderKnowledgeBase, contacts: renderContact };
+const DETAIL = { knowledge: renderKnowledgeBase, contacts: renderContact, prompts: renderPrompts };
 let cleanup = null; // a page's pollers stop when another page opens
 
 function nav(current) {
