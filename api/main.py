@@ -9,12 +9,14 @@ from fastapi import FastAPI  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from api.agents.router import router as agents_router  # noqa: E402
+from api.analytics.router import router as analytics_router  # noqa: E402
 from api.api_keys.router import router as api_keys_router  # noqa: E402
 from api.catalog.router import router as catalog_router  # noqa: E402
 from api.channels.router import router as channels_router  # noqa: E402
 from api.chat.router import router as chat_router  # noqa: E402
 from api.contacts.router import router as contacts_router  # noqa: E402
 from api.conversations.router import router as conversations_router  # noqa: E402
+from api.console import router as console  # noqa: E402
 from api.core.config import get_settings  # noqa: E402
 from api.core.db import async_pool  # noqa: E402
 from api.core.edge import EdgeGuard  # noqa: E402
@@ -28,15 +30,19 @@ from api.knowledge_bases.router import router as knowledge_bases_router  # noqa:
 from api.llm.errors import LLMError  # noqa: E402
 from api.memberships.router import router as memberships_router  # noqa: E402
 from api.memory.router import router as memory_router  # noqa: E402
+from api.onboarding import openapi as onboarding_openapi  # noqa: E402
 from api.openai_compat.router import router as openai_router  # noqa: E402
 from api.organizations.router import router as organizations_router  # noqa: E402
+from api.prompt_studio.router import router as prompt_studio_router  # noqa: E402
 from api.prompts.errors import PromptError  # noqa: E402
 from api.search.router import router as search_router  # noqa: E402
+from api.system.router import router as system_router  # noqa: E402
 from api.webhooks.router import router as webhooks_router  # noqa: E402
 
 ROUTERS = [health_router, organizations_router, memberships_router, api_keys_router, knowledge_bases_router,
            agents_router, contacts_router, memory_router, search_router, documents_router,
-           conversations_router, chat_router, openai_router, webhooks_router, channels_router, catalog_router]
+           conversations_router, chat_router, openai_router, webhooks_router, channels_router, catalog_router,
+           analytics_router, system_router, prompt_studio_router]
 
 
 @asynccontextmanager
@@ -63,6 +69,8 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.add_middleware(EdgeGuard)  # body size, JSON depth, NUL/surrogates: before any route parses
     openapi.install(app)  # every operation documents the error statuses and their real body
+    console.install(app)
+    onboarding_openapi.install(app)  # security schemes and examples, on top of the error statuses
     return app
 
 

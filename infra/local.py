@@ -134,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply migrations to MIGRATION_DATABASE_URL")
     sub.add_parser("rotate-secrets", help="re-encrypt stored credentials under the first RENUM_SECRET_KEYS key")
     sub.add_parser("new-secret-key", help="print a fresh key for RENUM_SECRET_KEYS")
+    from infra import operator_commands as operator
+    operator.add_commands(sub)
     args, extra = parser.parse_known_args(argv)
+    if args.cmd in operator.COMMANDS:
+        return operator.COMMANDS[args.cmd](args)
     if args.cmd == "rotate-secrets":
         from infra.secrets import main as rotate_main
         return rotate_main(extra)

@@ -130,9 +130,9 @@ def test_errors_map_to_openai_exceptions(client, org, new_tenant):
         oai.chat.completions.create(model=f"agent:{uuid.uuid4()}", messages=ask("Oi"))
     with pytest.raises(openai.NotFoundError):
         oai.chat.completions.create(model="no agent has this name", messages=ask("Oi"))
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.BadRequestError):  # OpenAI answers invalid parameters with 400
         oai.chat.completions.create(model=f"agent:{agent['id']}", messages=[{"role": "user", "content": "  "}])
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.BadRequestError):  # OpenAI answers invalid parameters with 400
         oai.chat.completions.create(model=f"agent:{agent['id']}", messages=[{"role": "assistant", "content": "x"}])
     twin = create_agent(client, t, name="Gêmeo")
     create_agent(client, t, name="Gêmeo")

@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     # link-local addresses; unset = only in dev and test (SSRF guard, api/core/egress.py).
     egress_allow_private: bool | None = None
 
+    # OpenAI-compatible chat UIs (Open WebUI, LibreChat...): request headers naming the end user
+    # and the chat (comma-separated; the first one present wins), and the message prefixes that
+    # mark the UI's own tasks (titles, tags, follow-ups; |-separated), answered without being stored.
+    chat_ui_user_id_headers: str = "X-OpenWebUI-User-Id"
+    chat_ui_user_email_headers: str = "X-OpenWebUI-User-Email"
+    chat_ui_user_name_headers: str = "X-OpenWebUI-User-Name"
+    chat_ui_chat_id_headers: str = "X-OpenWebUI-Chat-Id"
+    chat_ui_task_prefixes: str = "### Task:"
+
+    # Console sign-in with Supabase Auth (email/password, magic link); empty = dev token form only.
+    supabase_url: str = ""
+    supabase_anon_key: str = ""
+
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> "Settings":
         if self.env == "prod":

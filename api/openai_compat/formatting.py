@@ -12,8 +12,9 @@ from api.chat.replies import Reply
 from api.chat.turn import Delta, Done, Failed
 from api.conversations.schemas import Citation
 
-_ERROR_TYPES = {400: "invalid_request_error", 404: "invalid_request_error", 409: "invalid_request_error",
-                422: "invalid_request_error", 429: "rate_limit_error", 503: "server_error", 504: "timeout"}
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "invalid_request_error", 409: "invalid_request_error", 413: "invalid_request_error",
+               422: "invalid_request_error", 429: "rate_limit_error", 503: "server_error", 504: "timeout"}
 
 
 def completion_id(user_message_id: UUID) -> str:
@@ -61,7 +62,7 @@ async def chunks(events: AsyncIterator[Delta | Done | Failed], *, user_message_i
         else:
             # OpenAI clients raise on a data event carrying "error"; no [DONE] follows a failure.
             yield {"data": json.dumps({"error": {"message": event.message, "code": event.code,
-                                                 "type": _ERROR_TYPES.get(event.status, "server_error"),
+                                                 "type": ERROR_TYPES.get(event.status, "server_error"),
                                                  "param": None}})}
             return
     yield {"data": "[DONE]"}

@@ -1,27 +1,43 @@
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from api.chat import service as chat_service
 from api.chat.deps import TransactionsDep
-from api.core.deps import OrgId, RedisDep, SessionDep
-from api.openai_compat import formatting, service
-from api.openai_compat.schemas import CompletionRequest, ModelList
+from api.core.deps import OrgId, RedisDep, SessionDep, SettingsDep
+from api.openai_compat import chat_ui, formatting, service, tasks
+from api.openai_compat.errors import OpenAIRoute
+from api.openai_compat.schemas import CompletionRequest, ModelCard, ModelList
 
-router = APIRouter(tags=["openai-compatible"])
+router = APIRouter(tags=["openai-compatible"], route_class=OpenAIRoute)
 SSE_PING_S = 15
 CONVERSATION_HEADER = "X-Renum-Conversation-Id"
+_ERRORS = {400: {"description": "invalid parameter: `{error: {message, type, param, code}}` as OpenAI sends it"},
+           404: {"description": "model_not_found"}}
 
 
-@router.get("/v1/models", response_model=ModelList)
+@router.get("/v1/models", response_model=ModelList, responses=_ERRORS)
 async def list_models(session: SessionDep, org_id: OrgId):
     """List the organization's agents as OpenAI models (id `agent:<uuid>`)."""
     return ModelList(data=await service.list_models(session, org_id))
 
 
-@router.post("/v1/chat/completions", responses={200: {"content": {"text/event-stream": {}}}})
-async def create_chat_completion(body: CompletionRequest, tx: TransactionsDep, redis: RedisDep, response: Response):
-    """OpenAI-compatible chat with an agent; `user` is the contact's external id (enables memory)."""
-    prepared = await service.prepare(tx, body)
+@router.get("/v1/models/{model_id}", response_model=ModelCard, responses=_ERRORS)
+async def retrieve_model(model_id: str, session: SessionDep, org_id: OrgId):
+    """One agent as an OpenAI model (`agent:<uuid>`, or its unique name)."""
+    return await service.get_model(session, org_id, model_id)
+
+
+@router.post("/v1/chat/completions", responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS})
+async def create_chat_completion(body: CompletionRequest, tx: TransactionsDep, redis: RedisDep, response: Response,
+                                 request: Request, settings: SettingsDep):
+    """OpenAI-compatible chat with an agent; `user` (or a chat UI's user header) is the contact's external id."""
+    if chat_ui.is_task(body, settings):
+        async with tx() as session:
+            agent = await service.resolve_agent(session, tx.org_id, body.model)
+        if body.stream:
+            return EventSourceResponse(tasks.chunks(tx, agent, body), ping=SSE_PING_S, sep="\n")
+        return await tasks.complete(tx, agent, body)
+    prepared = await service.prepare(tx, body, chat_ui.identify(body, request.headers, settings))
     agent = prepared.agent
     turn = await chat_service.begin(
         tx, redis, agent["id"], prepared.conversation_id, prepared.question,

@@ -47,7 +47,24 @@ class CompletionRequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=8192)
     max_completion_tokens: int | None = Field(None, ge=1, le=8192)
     temperature: float | None = Field(None, ge=0, le=2)
-    n: int | None = Field(None, ge=1, le=1, description="only one choice is supported")
+    n: int | None = Field(None, description="only 1 is supported (400 otherwise)")
+    tools: list[dict] | None = Field(None, description="not supported: a non-empty list is a 400")
+    functions: list[dict] | None = Field(None, description="not supported: a non-empty list is a 400")
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int | None) -> int | None:
+        if n is not None and n != 1:
+            raise ValueError("only n=1 is supported: an agent gives one answer per message")
+        return n
+
+    @field_validator("tools", "functions")
+    @classmethod
+    def _no_tools(cls, tools: list[dict] | None) -> list[dict] | None:
+        if tools:
+            raise ValueError("tools (function calling) are not supported: Renum agents answer from their "
+                             "knowledge bases and memory; send the request without tools")
+        return tools
 
     @field_validator("messages")
     @classmethod

@@ -10,6 +10,9 @@ too when no other agent of the organization has it). Each request is one chat tu
 `user` names the contact by external id (created if new), which turns on the agent's memory of
 that customer; without it the turn belongs to the organization's anonymous contact and
 nothing is remembered. System/developer messages are passed as extra instructions.
+Chat UIs name the user and the chat in headers instead (api/openai_compat/chat_ui.py): the
+user header stands in for `user`, and a chat id keeps one conversation per (chat, agent) —
+its stored history is the context, as with `metadata.conversation_id`.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from api.conversations import service as conversations_service
 from api.core.db import Session
 from api.core.errors import Conflict, NotFound
 from api.openai_compat import repository
+from api.openai_compat.chat_ui import ChatUI
 from api.openai_compat.schemas import CompletionRequest
 
 MODEL_PREFIX = "agent:"
@@ -34,9 +38,17 @@ def model_id(agent_id: UUID) -> str:
     return f"{MODEL_PREFIX}{agent_id}"
 
 
+def model_card(agent: dict, org_id: UUID) -> dict:
+    return {"id": model_id(agent["id"]), "created": int(agent["created_at"].timestamp()), "owned_by": str(org_id),
+            "name": agent["name"]}
+
+
 async def list_models(session: Session, org_id: UUID) -> list[dict]:
-    return [{"id": model_id(a["id"]), "created": int(a["created_at"].timestamp()), "owned_by": str(org_id),
-             "name": a["name"]} for a in await repository.agents(session.conn, org_id)]
+    return [model_card(a, org_id) for a in await repository.agents(session.conn, org_id)]
+
+
+async def get_model(session: Session, org_id: UUID, model: str) -> dict:
+    return model_card(await resolve_agent(session, org_id, model), org_id)
 
 
 async def resolve_agent(session: Session, org_id: UUID, model: str) -> dict:
@@ -68,29 +80,42 @@ class CompletionTurn:
     anonymous: bool  # the organization's shared anonymous contact: no memory, no per-contact limit
 
 
-async def prepare(tx: Transactions, body: CompletionRequest) -> CompletionTurn:
+def chat_external_id(chat_id: str, agent_id: UUID) -> str:
+    # Per agent: a UI chat may switch models mid-way, and a conversation has one agent.
+    return f"{chat_id}|{agent_id}"
+
+
+async def prepare(tx: Transactions, body: CompletionRequest, ui: ChatUI | None = None) -> CompletionTurn:
     """Find the agent and the conversation (opening one if needed), in a transaction of its own."""
     messages = body.messages
+    ui = ui or ChatUI(user=body.user, name=None, chat_id=None)
+    user = ui.user
     instructions = "\n\n".join(m.text for m in messages[:-1] if m.role in ("system", "developer") and m.text.strip())
     async with tx() as session:
         agent = await resolve_agent(session, tx.org_id, body.model)
         if body.metadata.conversation_id:
-            conversation = await _continued(session, tx.org_id, agent["id"], body.metadata.conversation_id, body.user)
+            conversation = await _continued(session, tx.org_id, agent["id"], body.metadata.conversation_id, user)
             contact_external_id = await repository.contact_external_id(session.conn, conversation["contact_id"])
             turns = None
         else:
-            contact_external_id = body.user or ANONYMOUS_CONTACT
+            contact_external_id = user or ANONYMOUS_CONTACT
             contact_id = await conversations_service.resolve_contact(session, tx.org_id,
-                                                                     external_id=contact_external_id)
+                                                                     external_id=contact_external_id, name=ui.name)
             turns = [{"role": m.role, "content": m.text} for m in messages[:-1]
                      if m.role in ("user", "assistant") and m.text.strip()]
-            conversation = body.user and turns and await _resumed(session, agent["id"], contact_id, turns)
+            if ui.chat_id:
+                conversation = await _of_chat(session, tx.org_id, agent["id"], contact_id, ui.chat_id)
+            else:
+                conversation = user and turns and await _resumed(session, agent["id"], contact_id, turns)
             if conversation:
                 turns = None  # the stored conversation is the same chat; its history is used
             else:
                 conversation = await conversations_repository.insert(session.conn, {
                     "organization_id": tx.org_id, "agent_id": agent["id"], "contact_id": contact_id,
-                    "channel": CHANNEL})
+                    "channel": CHANNEL, "external_id": chat_external_id(ui.chat_id, agent["id"]) if ui.chat_id
+                    else None})
+                if conversation is None:  # the same chat's first turn, sent twice at once
+                    conversation = await _of_chat(session, tx.org_id, agent["id"], contact_id, ui.chat_id)
     return CompletionTurn(agent=agent, conversation_id=conversation["id"], question=messages[-1].text,
                           turns=turns, instructions=instructions or None,
                           anonymous=contact_external_id == ANONYMOUS_CONTACT)
@@ -103,6 +128,15 @@ async def _continued(session: Session, org_id: UUID, agent_id: UUID, conversatio
     if user and await repository.contact_external_id(session.conn, conversation["contact_id"]) != user:
         raise Conflict("the conversation belongs to another user", code="conversation_user_mismatch")
     return conversation
+
+
+async def _of_chat(session: Session, org_id: UUID, agent_id: UUID, contact_id: UUID, chat_id: str) -> dict | None:
+    """The conversation of this UI chat with this agent, when one was opened."""
+    found = await conversations_repository.get_by_external_id(session.conn, org_id, CHANNEL,
+                                                              chat_external_id(chat_id, agent_id))
+    if found and found["contact_id"] != contact_id:
+        raise Conflict("the chat belongs to another user", code="conversation_user_mismatch")
+    return found
 
 
 async def _resumed(session: Session, agent_id: UUID, contact_id: UUID, history: list[dict]) -> dict | None:
