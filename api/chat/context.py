@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from api.chat import followups, repository
 from api.core.config import get_settings
-from api.core.redis import breaker
+from api.core.redis import breaker_for
 from api.core.db import Session
 from api.memory import service as memory_service
 from api.memory import short_term
@@ -66,6 +66,7 @@ def _before(turns: list[dict], message_id: UUID) -> list[dict]:
 async def recent_turns(session: Session, redis: Redis, org_id: UUID, conversation_id: UUID,
                        message_id: UUID) -> list[dict]:
     turns = None
+    breaker = breaker_for(redis)
     if breaker.closed:
         try:
             await followups.drop_stale(redis, org_id, conversation_id)

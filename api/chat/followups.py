@@ -12,7 +12,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.core.redis import breaker
+from api.core.redis import breaker_for, broker_breaker
 from api.memory import short_term
 from workers.celery_app import app as celery_app
 
@@ -39,6 +39,7 @@ async def drop_stale(redis: Redis, org_id: UUID, conversation_id: UUID) -> None:
 async def remember_turn(redis: Redis, org_id: UUID, conversation_id: UUID, role: str, content: str,
                         message_id: UUID, *, new_conversation: bool = False) -> None:
     k = short_term.key(org_id, conversation_id)
+    breaker = breaker_for(redis)
     if not breaker.closed:
         _stale.add(k)
         return
@@ -57,7 +58,7 @@ async def remember_turn(redis: Redis, org_id: UUID, conversation_id: UUID, role:
 
 
 def enqueue_memory_update(org_id: UUID, conversation_id: UUID) -> None:
-    if not breaker.closed:  # the broker is this Redis: the memory sweep schedules it later
+    if not broker_breaker().closed:  # the broker is down: the memory sweep schedules it later
         return
     try:
         celery_app.send_task(MEMORY_TASK, args=[str(org_id), str(conversation_id)])

@@ -6,7 +6,7 @@ with a Postgres lease as the fallback when Redis is unreachable.
 free or prolong the lock a later send holds. The TTL bounds how long a crashed process
 blocks a conversation; while a long generation runs, `kept_alive()` extends it.
 
-Fallback: with Redis down (api.core.redis.breaker open, or a Redis error on acquire) the same
+Fallback: with Redis down (the server's breaker in api.core.redis open, or a Redis error on acquire) the same
 token/TTL protocol runs on the conversation row (answer_lock_token / answer_lock_until), each
 step in its own short transaction. It is a lease, not a session-level advisory lock, because
 the production database URL is Supavisor's transaction pooler, where a session lock would
@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from api.chat import repository
 from api.core.errors import Locked
-from api.core.redis import breaker
+from api.core.redis import breaker_for
 
 if TYPE_CHECKING:
     from api.chat.transactions import Transactions
@@ -67,6 +67,7 @@ class ConversationLock:
         self.backend: Literal["redis", "postgres", "none"] = "redis"
 
     async def _try(self) -> bool:
+        breaker = breaker_for(self.redis)
         if self.backend == "redis" and (breaker.closed or self.tx is None):
             try:
                 return bool(await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms))

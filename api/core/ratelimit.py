@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api.core.errors import RateLimited
-from api.core.redis import breaker
+from api.core.redis import breaker_for
 
 WINDOW_S = 60
 _LOCAL_MAX_KEYS = 50_000
@@ -38,6 +38,7 @@ local = LocalLimiter()
 
 
 async def _count(redis: Redis, key: str, window_s: int) -> int:
+    breaker = breaker_for(redis)
     if breaker.closed:
         try:
             async with redis.pipeline(transaction=True) as pipe:

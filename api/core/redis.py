@@ -7,8 +7,9 @@ those fallbacks cheap and the recovery invisible:
 - clients ping a connection idle for `HEALTH_CHECK_S` before using it and retry a command once
   or twice on a connection error or socket timeout, so the dead pooled connections left by a
   Redis restart are replaced instead of failing one request each;
-- after a failure the `breaker` sends callers straight to their fallback for `OPEN_S`
-  seconds, so a dead or frozen Redis costs one timeout every few seconds, not one per call.
+- after a failure the server's breaker (`breaker_for`) sends callers straight to their fallback
+  for `OPEN_S` seconds, so a dead or frozen Redis costs one timeout every few seconds, not one
+  per call.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def sync_client(url: str, *, socket_timeout: float = SOCKET_TIMEOUT_S) -> redis.
 
 
 class Breaker:
-    """Process-wide: once Redis failed, skip it for OPEN_S seconds, then try again."""
+    """Once a Redis server failed, skip it for OPEN_S seconds, then try again."""
 
     def __init__(self, open_s: float = OPEN_S):
         self.open_s = open_s
@@ -68,4 +69,26 @@ class Breaker:
         self.open_until = 0.0
 
 
-breaker = Breaker()
+_breakers: dict[str, Breaker] = {}
+
+
+def _endpoint(kwargs: dict) -> str:
+    return kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def breaker_for(client) -> Breaker:
+    """The breaker of the Redis server `client` talks to (one per server and process, shared by
+    every client of that server: the API's, the caches', the broker's)."""
+    return _breakers.setdefault(_endpoint(client.connection_pool.connection_kwargs), Breaker())
+
+
+def broker_breaker() -> Breaker:
+    """The breaker of the Celery broker (settings.redis_url), for code that enqueues."""
+    from api.core.config import get_settings
+    kwargs = redis.connection.parse_url(get_settings().redis_url or "redis://localhost:6379/0")
+    return _breakers.setdefault(_endpoint(kwargs), Breaker())
+
+
+def reset_breakers() -> None:
+    for b in _breakers.values():
+        b.reset()

@@ -32,7 +32,14 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def pid(self) -> int:
-        return int((self.dir / "redis.pid").read_text().strip())
+        # A daemonized redis-server opens its port before it writes the pid file.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            text = (self.dir / "redis.pid").read_text().strip() if (self.dir / "redis.pid").exists() else ""
+            if text:
+                return int(text)
+            time.sleep(0.02)
+        raise RuntimeError("redis wrote no pid file")
 
     def start(self) -> None:
         from infra import services
@@ -49,7 +56,8 @@ class PrivateRedis:
         os.kill(self.pid(), signal.SIGSTOP)
 
     def thaw(self) -> None:
-        os.kill(self.pid(), signal.SIGCONT)
+        if (self.dir / "redis.pid").exists():  # killed ones have none
+            os.kill(self.pid(), signal.SIGCONT)
 
 
 def _open(port: int) -> bool:
@@ -61,7 +69,7 @@ def _open(port: int) -> bool:
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     from infra import services
-    from api.core.redis import breaker
+    from api.core.redis import reset_breakers
     base = TEST_DIR / f"fault-redis-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     r = PrivateRedis(base / "redis", _free_port())
     r.start()
@@ -70,10 +78,10 @@ def private_redis() -> Iterator[PrivateRedis]:
     finally:
         try:
             r.thaw()
-        except (OSError, ValueError):
+        except (OSError, ValueError, RuntimeError):
             pass
         services.stop_redis(base)
-        breaker.reset()  # the breaker is process-wide: later tests start with Redis trusted
+        reset_breakers()  # breakers are per process: later tests start with Redis trusted
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from api.core.config import get_settings
 from api.core.db import async_pool
 from api.core.errors import Locked
 from api.core.principal import org_principal
-from api.core.redis import async_client, breaker
+from api.core.redis import async_client, reset_breakers
 from tests.chat_support import HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
 
 
@@ -48,7 +48,7 @@ def test_chat_keeps_answering_with_redis_killed_and_after_it_returns(client, new
                               [conv["id"]]).fetchone()[0] is None
 
     private_redis.start()  # same port, same append-only file: pooled connections are dead
-    breaker.reset()  # as after OPEN_S: the next requests use Redis again
+    reset_breakers()  # as after OPEN_S: the next requests use Redis again
     statuses = [_chat(client, t, agent, conv, f"depois {i}", client_message_id=f"a{i}").status_code
                 for i in range(5)]
     assert statuses == [201] * 5
