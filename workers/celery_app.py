@@ -26,7 +26,9 @@ app.conf.update(
     # webhook deliveries and channel replies never wait behind a memory or ingest backlog.
     task_queues=[Queue("default"), Queue("ingest"), Queue("memory"), Queue("webhooks"), Queue("channels")],
     task_routes={"workers.ingest.*": {"queue": "ingest"}, "workers.memory.*": {"queue": "memory"},
-                 "workers.webhooks.*": {"queue": "webhooks"}, "workers.channels.*": {"queue": "channels"}},
+                 "workers.webhooks.*": {"queue": "webhooks"}, "workers.channels.*": {"queue": "channels"},
+                 # The memory sweep only schedules: it must not wait behind the memory backlog.
+                 "workers.memory.sweep": {"queue": "default"}},
     # Publishing from the API must not stall a request for long when the broker is down: every
     # enqueued workload has a database sweep that re-schedules what was not sent.
     broker_connection_timeout=2,

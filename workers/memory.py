@@ -123,7 +123,9 @@ def _consolidate(organization_id: str, conversation_id: str) -> None:
     extract_facts.delay(organization_id, conversation_id)
 
 
-SWEEP_MIN_GAP_S = 120  # a conversation handed to a task is not scheduled again for this long
+# A conversation handed to a task is not scheduled again for this long: longer than a backed-up
+# memory queue usually takes to reach it, so the sweep does not pile duplicates onto a backlog.
+SWEEP_MIN_GAP_S = 300
 SWEEP_BATCH = 200
 
 
@@ -146,7 +148,12 @@ def catch_up(organization_id: str, conversation_id: str, summarize: bool) -> int
     write its summary and facts."""
     indexed = index_turns(organization_id, conversation_id)
     if summarize:
-        _consolidate(organization_id, conversation_id)
+        # In this task rather than two more queued ones: this work is already late.
+        try:
+            summarize_conversation(organization_id, conversation_id)
+            extract_facts(organization_id, conversation_id)
+        except LLMError as exc:  # still due in the database: a later sweep tries again
+            log.warning("catch-up consolidation of %s failed: %s", conversation_id, exc)
     return indexed
 
 
