@@ -6,8 +6,6 @@ from __future__ import annotations
 import signal
 import time
 
-import pytest
-
 from api.documents import pipeline
 from tests.conftest import wait_for
 from tests.documents_factory import chunk_rows, create_kb, paragraphs, upload, wait_done
