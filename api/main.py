@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from fastapi import FastAPI  # noqa: E402
-from redis.asyncio import Redis  # noqa: E402
 
 from api.agents.router import router as agents_router  # noqa: E402
 from api.analytics.router import router as analytics_router  # noqa: E402
@@ -22,6 +21,7 @@ from api.core.db import async_pool  # noqa: E402
 from api.core.edge import EdgeGuard  # noqa: E402
 from api.core import openapi  # noqa: E402
 from api.core.errors import install_error_handlers  # noqa: E402
+from api.core.redis import async_client as redis_client  # noqa: E402
 from api.documents.errors import DocumentError  # noqa: E402
 from api.embeddings.errors import EmbeddingError  # noqa: E402
 from api.documents.router import router as documents_router  # noqa: E402
@@ -50,9 +50,10 @@ async def lifespan(app: FastAPI):
     settings = get_settings()
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("DATABASE_URL and REDIS_URL must be set (./renum run sets them for local use)")
-    app.state.db = async_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    app.state.db = async_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                              timeout=settings.db_pool_timeout_s)
     await app.state.db.open(wait=True, timeout=30)
-    app.state.redis = Redis.from_url(settings.redis_url)
+    app.state.redis = redis_client(settings.redis_url)
     try:
         yield
     finally:

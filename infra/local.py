@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
+from infra.supervisor import Supervisor
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-00000000d3e5")
-WORKER_QUEUES = "default,ingest,memory,webhooks"
+WORKER_QUEUES = "default,ingest,memory,webhooks,channels"
+# `run` starts one pool per workload (name, queues, processes), so replies and webhook
+# deliveries never wait behind a memory or ingest backlog.
+WORKER_POOLS = (("fast", "default,webhooks,channels", 2), ("ingest", "ingest", 1), ("memory", "memory", 1))
 
 
 def embedded_urls(data_dir: Path, pg_port: int, redis_port: int, database: str = "renum") -> dict[str, str]:
@@ -45,9 +49,17 @@ def seed_dev(admin_url: str) -> tuple[str, str]:
     return str(org_id), mint_dev_token(DEV_USER_ID, get_settings(), email="dev@renum.local")
 
 
-def worker_command(concurrency: int = 2) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", WORKER_QUEUES,
-            "-c", str(concurrency), "--loglevel", "INFO", "-n", f"renum-{os.getpid()}@%h"]
+def worker_command(concurrency: int = 2, queues: str = WORKER_QUEUES, name: str = "renum") -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
+            "-c", str(concurrency), "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h"]
+
+
+def api_command(settings, workers: int | None = None) -> list[str]:
+    # More than one API process where cores allow: the query embedding and JSON work are CPU
+    # bound and one process saturates one core.
+    workers = workers or settings.api_workers or max(1, min(4, (os.cpu_count() or 1)))
+    return [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
+            "--port", str(settings.api_port), "--workers", str(workers), "--timeout-graceful-shutdown", "10"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,23 +74,23 @@ def run(args: argparse.Namespace) -> int:
         org_id, token = seed_dev(env["MIGRATION_DATABASE_URL"])
     else:
         org_id, token = "(hosted)", "(use a Supabase user token or an API key)"
-    procs = [subprocess.Popen(worker_command(), env=env, cwd=ROOT),
-             subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app",
-                               "beat", "--loglevel", "WARNING", "-s", str(settings.data_dir / "celerybeat-schedule")],
-                              env=env, cwd=ROOT),
-             subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
-                               "--port", str(settings.api_port)], env=env, cwd=ROOT)]
+    commands = {f"worker-{name}": worker_command(concurrency, queues, name)
+                for name, queues, concurrency in WORKER_POOLS}
+    commands["beat"] = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel", "WARNING",
+                        "-s", str(settings.data_dir / "celerybeat-schedule")]
+    commands["api"] = api_command(settings)
+    supervisor = Supervisor(commands, env=env, cwd=ROOT)
     url = f"http://{settings.api_host}:{settings.api_port}"
     try:
         _wait_http(url + "/healthz", 60)
     except RuntimeError:
-        _supervise(procs, stop_now=True)
+        supervisor.stop()
         raise
     print(f"\nRenum is up in {time.monotonic() - started:.1f}s: {url}  (docs: {url}/docs)\n"
           f"dev organization: {org_id}\ndev token: {token}\n"
           f"try: curl -H 'Authorization: Bearer {token[:16]}...' {url}/v1/organizations\n", flush=True)
     try:
-        return _supervise(procs)
+        return supervisor.run()
     finally:
         if settings.embedded_database:
             # Ctrl+C stops everything `run` started; data stays in RENUM_DATA_DIR.
@@ -98,26 +110,6 @@ def _wait_http(url: str, timeout: float) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-
-
-def _supervise(procs: list[subprocess.Popen], *, stop_now: bool = False) -> int:
-    def stop(*_):
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        while not stop_now and all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    finally:
-        stop()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return max((p.returncode or 0) for p in procs)
 
 
 def test(extra: list[str]) -> int:

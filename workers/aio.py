@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from api.core.config import get_settings
 from api.core.db import async_pool
+from api.core.redis import async_client
 
 _local = threading.local()
 
@@ -37,5 +38,5 @@ async def db() -> AsyncConnectionPool:
 
 def redis() -> Redis:
     if getattr(_local, "redis", None) is None:
-        _local.redis = Redis.from_url(get_settings().redis_url)
+        _local.redis = async_client(get_settings().redis_url)
     return _local.redis

@@ -19,11 +19,12 @@ import redis
 from api.core.config import get_settings
 from api.core.db import sync_unit_of_work
 from api.core.principal import SCANNER
+from api.core.redis import sync_client
 from api.embeddings.service import get_embedder
 from api.llm import router as llm
 from api.llm.errors import LLMError
 from api.memory import facts as fact_parsing
-from api.memory import indexing, pipeline, scheduling
+from api.memory import indexing, pipeline, repository_sync, scheduling
 from workers import aio, db
 from workers.celery_app import app
 
@@ -34,7 +35,7 @@ _local = threading.local()
 def _redis() -> redis.Redis:
     # One client per thread, created lazily after the prefork.
     if getattr(_local, "redis", None) is None:
-        _local.redis = redis.Redis.from_url(get_settings().redis_url)
+        _local.redis = sync_client(get_settings().redis_url)
     return _local.redis
 
 
@@ -94,7 +95,14 @@ def after_turn(organization_id: str, conversation_id: str) -> None:
         plan = indexing.index_turns_and_plan(session, UUID(conversation_id), _embedder())
     if plan is None:  # conversation gone, or memory disabled for its agent
         return
-    decision = scheduling.record_turn(_redis(), organization_id, conversation_id, plan.every_n_turns, plan.idle_s)
+    try:
+        decision = scheduling.record_turn(_redis(), organization_id, conversation_id, plan.every_n_turns,
+                                          plan.idle_s)
+    except redis.RedisError:
+        # The debounce lives in Redis; without it the sweep writes the summary once the
+        # conversation has been idle (the database records that it is due).
+        log.warning("memory scheduling unavailable for %s; the sweep will consolidate it", conversation_id)
+        return
     if decision.consolidate_now:
         _consolidate(organization_id, conversation_id)
     else:
@@ -113,6 +121,40 @@ def consolidate_if_idle(organization_id: str, conversation_id: str, token: str) 
 def _consolidate(organization_id: str, conversation_id: str) -> None:
     summarize_conversation.delay(organization_id, conversation_id)
     extract_facts.delay(organization_id, conversation_id)
+
+
+# A conversation handed to a task is not scheduled again for this long: longer than a backed-up
+# memory queue usually takes to reach it, so the sweep does not pile duplicates onto a backlog.
+SWEEP_MIN_GAP_S = 300
+SWEEP_BATCH = 200
+
+
+@app.task(name="workers.memory.sweep")
+def sweep() -> int:
+    """Beat: schedule the memory work the database records as pending (turns without a memory
+    row, summaries due), so none of it depends on a task surviving in the broker."""
+    with sync_unit_of_work(db.pool(), SCANNER) as session:
+        backlog = repository_sync.memory_backlog(session.conn, SWEEP_MIN_GAP_S, SWEEP_BATCH)
+    for row in backlog:
+        catch_up.delay(str(row["organization_id"]), str(row["conversation_id"]), bool(row["needs_summary"]))
+    if backlog:
+        log.info("memory sweep scheduled %d conversations", len(backlog))
+    return len(backlog)
+
+
+@app.task(name="workers.memory.catch_up", acks_late=True)
+def catch_up(organization_id: str, conversation_id: str, summarize: bool) -> int:
+    """Index every unindexed turn of the conversation (one embedding batch) and, when due,
+    write its summary and facts."""
+    indexed = index_turns(organization_id, conversation_id)
+    if summarize:
+        # In this task rather than two more queued ones: this work is already late.
+        try:
+            summarize_conversation(organization_id, conversation_id)
+            extract_facts(organization_id, conversation_id)
+        except LLMError as exc:  # still due in the database: a later sweep tries again
+            log.warning("catch-up consolidation of %s failed: %s", conversation_id, exc)
+    return indexed
 
 
 @app.task(name="workers.memory.apply_retention", acks_late=True)

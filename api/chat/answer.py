@@ -7,8 +7,11 @@ message (a lock that expired mid-generation): the second finds the first's answe
 """
 from __future__ import annotations
 
+import logging
 import time
 from functools import partial
+
+import anyio
 from uuid import UUID
 
 from api.chat import context, followups, repository
@@ -17,6 +20,8 @@ from api.chat.turn import Turn
 from api.core.db import Session
 from api.prompts.budget import approx_tokens
 from api.webhooks import events as webhook_events
+
+log = logging.getLogger(__name__)
 
 
 async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None, latency_ms: int | None,
@@ -55,6 +60,27 @@ async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None
             session.after_commit(partial(followups.enqueue_memory_update, tx.org_id, target["conversation_id"]))
     await followups.remember_turn(turn.redis, tx.org_id, target["conversation_id"], "assistant", text, answer["id"])
     return stored_reply(question, answer, citations)
+
+
+async def record_failure(turn: Turn, code: str, message: str, latency_ms: int | None, partial: str = "") -> None:
+    """A usage event for a model call that failed (after retries and fallbacks): the prompt was
+    sent and, mid-stream, part of an answer generated, which a hosted provider may bill.
+    Tokens are estimates (no provider usage arrives on failure); metadata.error says why.
+    Best effort: the caller is already answering with an error."""
+    tx, target = turn.tx, turn.target
+    try:
+        with anyio.CancelScope(shield=True):
+            async with tx() as session:
+                await repository.insert_usage(session.conn, {
+                    "organization_id": tx.org_id, "kind": "chat", "model": turn.group,
+                    "prompt_tokens": turn.prompt.tokens if turn.prompt else 0,
+                    "completion_tokens": approx_tokens(partial) if partial else 0, "latency_ms": latency_ms,
+                    "agent_id": target["agent_id"], "conversation_id": target["conversation_id"],
+                    "message_id": turn.question["id"], "api_key_id": tx.principal.api_key_id,
+                    "metadata": {"failed": True, "error": {"code": code, "message": message[:500]},
+                                 "requested_model": target["model"], "usage_estimated": True}})
+    except Exception:  # noqa: BLE001 - the database may be what failed; the error answer goes on
+        log.warning("could not record the failed call of message %s", turn.question["id"], exc_info=True)
 
 
 def _overhead_ms(turn: Turn, latency_ms: int | None) -> int:

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.chat import repository
+from api.chat import followups, repository
 from api.core.config import get_settings
+from api.core.redis import breaker_for
 from api.core.db import Session
 from api.memory import service as memory_service
 from api.memory import short_term
@@ -64,14 +65,22 @@ def _before(turns: list[dict], message_id: UUID) -> list[dict]:
 
 async def recent_turns(session: Session, redis: Redis, org_id: UUID, conversation_id: UUID,
                        message_id: UUID) -> list[dict]:
-    turns = await short_term.recent_turns(redis, org_id, conversation_id, RECENT_TURNS + 1)
+    turns = None
+    breaker = breaker_for(redis)
+    if breaker.closed:
+        try:
+            await followups.drop_stale(redis, org_id, conversation_id)
+            turns = await short_term.recent_turns(redis, org_id, conversation_id, RECENT_TURNS + 1)
+        except RedisError as exc:  # Postgres holds every turn; Redis only saves this query
+            breaker.trip("short-term memory", exc)
     if turns is None:
         rows = await repository.recent_messages(session.conn, conversation_id, short_term.DEFAULT_MAX_TURNS)
         turns = [{"role": r["role"], "content": r["content"], "message_id": str(r["id"])} for r in rows]
-        try:
-            await short_term.fill(redis, org_id, conversation_id, turns)
-        except RedisError:
-            log.warning("could not refill short-term memory of %s", conversation_id, exc_info=True)
+        if breaker.closed:
+            try:
+                await short_term.fill(redis, org_id, conversation_id, turns)
+            except RedisError as exc:
+                breaker.trip("short-term refill", exc)
     return _before(turns, message_id)[-RECENT_TURNS:]
 
 

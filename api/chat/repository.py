@@ -34,6 +34,12 @@ async def find_user_message(conn, conversation_id: UUID, client_message_id: str)
         [conversation_id, client_message_id])
 
 
+async def get_user_message(conn, conversation_id: UUID, message_id: UUID) -> dict | None:
+    return await sql.fetch_one(conn, """
+        select * from public.conversation_history
+         where conversation_id = %s and role = 'user' and id = %s""", [conversation_id, message_id])
+
+
 async def find_reply(conn, user_message_id: UUID) -> dict | None:
     return await sql.fetch_one(conn, "select * from public.conversation_history where reply_to = %s",
                                [user_message_id])
@@ -92,3 +98,27 @@ async def insert_citations(conn, org_id: UUID, message_id: UUID, chunk_ids: list
 
 async def insert_usage(conn, values: dict) -> dict:
     return await sql.insert(conn, "usage_events", values)
+
+
+async def take_answer_lease(conn, conversation_id: UUID, token: str, ttl_ms: int, *, extend_only: bool = False) -> bool:
+    """The Postgres fallback of the conversation lock (api/chat/lock.py): take a free or
+    expired lease, or extend our own (`extend_only`: only our own)."""
+    free = "false" if extend_only else "c.answer_lock_until is null or c.answer_lock_until < clock_timestamp()"
+    cur = await conn.execute(f"""
+        update public.conversations c
+           set answer_lock_token = %(token)s,
+               answer_lock_until = clock_timestamp() + make_interval(secs => %(ttl)s)
+         where c.id = %(id)s and (c.answer_lock_token = %(token)s or {free})
+        returning c.id""", {"token": token, "ttl": ttl_ms / 1000, "id": conversation_id})
+    return await cur.fetchone() is not None
+
+
+async def release_answer_lease(conn, conversation_id: UUID, token: str) -> None:
+    await conn.execute("""
+        update public.conversations set answer_lock_token = null, answer_lock_until = null
+         where id = %s and answer_lock_token = %s""", [conversation_id, token])
+
+
+async def conversation_visible(conn, conversation_id: UUID) -> bool:
+    cur = await conn.execute("select 1 from public.conversations where id = %s", [conversation_id])
+    return await cur.fetchone() is not None

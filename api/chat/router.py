@@ -1,9 +1,10 @@
 from uuid import UUID
 
+import anyio
 from fastapi import APIRouter, Response, status
 from sse_starlette import EventSourceResponse
 
-from api.chat import service, streaming
+from api.chat import service, stopping, streaming
 from api.chat.deps import TransactionsDep
 from api.chat.schemas import ChatResponse, SendMessage
 from api.core.deps import RedisDep
@@ -28,7 +29,9 @@ async def send_message(agent_id: UUID, conversation_id: UUID, body: SendMessage,
     turn = await service.begin(tx, redis, agent_id, conversation_id, body.content,
                                client_message_id=body.client_message_id)
     if body.stream:
-        return EventSourceResponse(streaming.native_events(service.stream(turn)), ping=SSE_PING_S)
+        shutdown = anyio.Event()
+        return EventSourceResponse(streaming.native_events(stopping.until_shutdown(service.stream(turn), shutdown)),
+                                   ping=SSE_PING_S, shutdown_event=shutdown, shutdown_grace_period=stopping.GRACE_S)
     reply = await service.complete(turn)
     if reply.replayed:
         response.status_code = status.HTTP_200_OK

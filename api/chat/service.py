@@ -41,19 +41,21 @@ log = logging.getLogger(__name__)
 async def begin(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id: UUID, content: str, *,
                 client_message_id: str | None = None, turns: list[dict] | None = None,
                 instructions: str | None = None, memory: bool = True, max_tokens: int | None = None,
-                temperature: float | None = None, contact_limit: bool = True) -> Turn:
+                temperature: float | None = None, contact_limit: bool = True, question_id: UUID | None = None) -> Turn:
     """Everything before the model; raises 404/409/422/429 as HTTP errors before any streaming.
 
     `contact_limit=False` skips the per-contact message limit, for a contact that stands for
-    many people (the OpenAI API's anonymous contact); the key/user/org limits still apply."""
+    many people (the OpenAI API's anonymous contact); the key/user/org limits still apply.
+    `question_id` answers an already stored message (the unanswered-questions sweep) instead of
+    storing `content` as a new one; replayed if it has an answer by now."""
     started = time.perf_counter()
     settings = get_settings()
-    lock = ConversationLock(redis, tx.org_id, conversation_id)
+    lock = ConversationLock(redis, tx.org_id, conversation_id, tx=tx)
     await lock.acquire(settings.chat_lock_wait_s)
     try:
         async with tx() as session:
             turn = await _store_question(session, tx, redis, lock, agent_id, conversation_id, content,
-                                         client_message_id, contact_limit)
+                                         client_message_id, contact_limit, question_id)
         turn.started = started
         if turn.replayed:
             return turn
@@ -82,12 +84,17 @@ async def begin(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id:
 
 async def _store_question(session: Session, tx: Transactions, redis: Redis, lock: ConversationLock,
                           agent_id: UUID, conversation_id: UUID, content: str, client_message_id: str | None,
-                          contact_limit: bool) -> Turn:
+                          contact_limit: bool, question_id: UUID | None = None) -> Turn:
     target = await repository.load_target(session.conn, agent_id, conversation_id)
     if target is None:
         raise NotFound("conversation not found")
-    existing = client_message_id and await repository.find_user_message(session.conn, conversation_id,
-                                                                        client_message_id)
+    if question_id is not None:
+        existing = await repository.get_user_message(session.conn, conversation_id, question_id)
+        if existing is None:
+            raise NotFound("message not found")
+    else:
+        existing = client_message_id and await repository.find_user_message(session.conn, conversation_id,
+                                                                            client_message_id)
     if existing:
         if existing["content"] != content:
             raise Conflict("this client_message_id was already used for a different message",
@@ -130,16 +137,22 @@ def _build_prompt(turn: Turn, content: str, gathered: context.Gathered,
         raise AnswerFailed(exc, client_message_id=turn.question["client_message_id"]) from exc
 
 
+def _ms(since: float) -> int:
+    return int((time.perf_counter() - since) * 1000)
+
+
 async def complete(turn: Turn) -> Reply:
     """The whole answer at once (JSON responses)."""
     try:
         if turn.replayed:
             return turn.replayed
         async with turn.lock.kept_alive():
+            calling = time.perf_counter()
             try:
                 result = await llm.chat(turn.prompt.messages, turn.group, max_tokens=turn.max_tokens,
                                         temperature=turn.temperature)
             except LLMError as exc:
+                await answer.record_failure(turn, exc.code, exc.message, _ms(calling))
                 raise AnswerFailed(exc, client_message_id=turn.question["client_message_id"]) from exc
         return await answer.store(turn, result.text, result.model, (result.prompt_tokens, result.completion_tokens),
                              result.latency_ms, None, result.fallbacks)
@@ -155,6 +168,7 @@ async def stream(turn: Turn) -> AsyncIterator[Delta | Done | Failed]:
             yield Done(turn.replayed)
             return
         parts: list[str] = []
+        calling = time.perf_counter()
         async with turn.lock.kept_alive():
             chat = await llm.chat(turn.prompt.messages, turn.group, stream=True, max_tokens=turn.max_tokens,
                                   temperature=turn.temperature)
@@ -172,6 +186,8 @@ async def stream(turn: Turn) -> AsyncIterator[Delta | Done | Failed]:
                                   chat.first_token_ms, chat.fallbacks)
         yield Done(reply)
     except (LLMError, PromptError) as exc:
+        if isinstance(exc, LLMError):
+            await answer.record_failure(turn, exc.code, exc.message, _ms(calling), "".join(parts))
         failed = AnswerFailed(exc, client_message_id=turn.question["client_message_id"])
         yield Failed(failed.status_code, failed.code, failed.message)
     except DomainError as exc:

@@ -5,7 +5,8 @@
     event: done       data: {"conversation_id", "user_message_id", "message_id", "model", "usage",
                              "latency_ms", "first_token_ms", "replayed"}
 or, when the model fails after the stream started:
-    event: error      data: {"status": 503, "code": "...", "message": "..."}
+    event: error      data: {"status": 503, "code": "...", "message": "...", "retryable": true}
+(also when the server shuts down mid-stream: code "server_shutting_down", see api/chat/stopping.py)
 """
 from __future__ import annotations
 
@@ -41,4 +42,6 @@ async def native_events(events: AsyncIterator[Delta | Done | Failed]) -> AsyncIt
             yield _event("citations", {"citations": citations})
             yield _event("done", done_payload(event.reply))
         else:
-            yield _event("error", {"status": event.status, "code": event.code, "message": event.message})
+            # retryable: the same send (same client_message_id) may succeed later.
+            yield _event("error", {"status": event.status, "code": event.code, "message": event.message,
+                                   "retryable": event.status in (409, 429) or event.status >= 500})

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     local_supabase_shim: bool = True
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # Seconds a request waits for a pooled connection before answering 503 + Retry-After.
+    db_pool_timeout_s: float = 10.0
 
     # Embedded services started by `./renum run` when DATABASE_URL / REDIS_URL are not set.
     data_dir: Path = PROJECT_ROOT / ".renum" / "dev"
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     redis_port: int = 16379
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # API processes `./renum run` starts (0: one per core, at most 4).
+    api_workers: int = 0
 
     # Supabase auth: HS256 shared secret and/or a JWKS URL (RS256/ES256 keys).
     jwt_secret: str = DEV_JWT_SECRET
@@ -62,6 +66,9 @@ class Settings(BaseSettings):
     search_cache_ttl_s: int = 300
     # Seconds before the broker hands an unacknowledged task (e.g. of a killed worker) to another.
     task_visibility_timeout_s: int = 600
+    # A document in `processing` whose worker has not renewed its lease for this long is taken
+    # back by the reconciler (api/documents/lease.py).
+    ingest_lease_s: float = Field(60.0, gt=0)
 
     # Documents
     max_upload_bytes: int = 20 * 1024 * 1024

@@ -46,15 +46,18 @@ def _reset(conn: Connection) -> None:
     conn.execute(_RESET)
 
 
-def async_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
+def async_pool(url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0) -> AsyncConnectionPool:
+    # `check`: a connection broken by a database restart is replaced before a request gets it;
+    # `timeout`: how long a request waits for a connection before answering 503.
     return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=_CONN_KWARGS,
                                configure=_configure_async, reset=_reset_async, open=False,
-                               name="renum-api")
+                               name="renum-api", timeout=timeout, check=AsyncConnectionPool.check_connection)
 
 
 def sync_pool(url: str, *, min_size: int = 1, max_size: int = 4) -> ConnectionPool:
     return ConnectionPool(url, min_size=min_size, max_size=max_size, kwargs=_CONN_KWARGS,
-                          configure=_configure, reset=_reset, open=False, name="renum-worker")
+                          configure=_configure, reset=_reset, open=False, name="renum-worker",
+                          check=ConnectionPool.check_connection)
 
 
 class Session:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 import psycopg.errors as pg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("renum.errors")
@@ -87,6 +91,18 @@ _PG_MAP: list[tuple[type[Exception], int, str, str]] = [
 ]
 
 
+# A dependency outage (database restarting, pool exhausted, Redis down where it has no fallback)
+# is the server's problem and temporary: 503 with a hint when to retry, never a bare 500.
+OUTAGE_RETRY_AFTER_S = 5
+
+
+def _outage(what: str, exc: Exception) -> JSONResponse:
+    log.warning("%s unavailable: %s: %s", what, type(exc).__name__, exc)
+    return JSONResponse(_body("service_unavailable", f"a service this request needs ({what}) is unavailable; "
+                                                     "retry shortly"),
+                        503, headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)})
+
+
 def install_error_handlers(app: FastAPI, extra: tuple[type[Exception], ...] = ()) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):
@@ -104,10 +120,19 @@ def install_error_handlers(app: FastAPI, extra: tuple[type[Exception], ...] = ()
 
     @app.exception_handler(pg.Error)
     async def _database(_: Request, exc: pg.Error):
+        if isinstance(exc, psycopg.OperationalError):  # also psycopg_pool.PoolTimeout
+            return _outage("database", exc)
         for cls, status, code, message in _PG_MAP:
             if isinstance(exc, cls):
                 return JSONResponse(_body(code, message), status)
         log.exception("database error", exc_info=exc)
+        return JSONResponse(_body("internal_error", "internal error"), 500)
+
+    @app.exception_handler(RedisError)
+    async def _redis(_: Request, exc: RedisError):
+        if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+            return _outage("cache", exc)
+        log.exception("redis error", exc_info=exc)
         return JSONResponse(_body("internal_error", "internal error"), 500)
 
     async def _domain(_: Request, exc: Exception):

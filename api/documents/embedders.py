@@ -9,6 +9,7 @@ import functools
 import redis
 
 from api.core.config import get_settings
+from api.core.redis import sync_client
 from api.embeddings.cache import CachedEmbedder
 from api.embeddings.service import Embedder
 
@@ -16,7 +17,7 @@ from api.embeddings.service import Embedder
 @functools.cache
 def _redis() -> redis.Redis:
     # Created lazily in each worker child (connections must not cross a fork).
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=10)
+    return sync_client(get_settings().redis_url, socket_timeout=10)
 
 
 @functools.lru_cache(maxsize=8)

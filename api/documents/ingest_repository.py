@@ -28,9 +28,17 @@ def lock_document(conn, document_id: UUID) -> dict | None:
     return cur.fetchone()
 
 
-def mark_processing(conn, document_id: UUID) -> None:
+def mark_processing(conn, document_id: UUID, lease_s: float) -> None:
     conn.execute("update public.documents set status = 'processing', attempts = attempts + 1, progress = 0, "
-                 "error = null where id = %s", [document_id])
+                 "error = null, lease_until = now() + make_interval(secs => %s) where id = %s",
+                 [lease_s, document_id])
+
+
+def renew_lease(conn, document_id: UUID, version: int, lease_s: float) -> bool:
+    """False when the document is no longer being processed in this version."""
+    cur = conn.execute("update public.documents set lease_until = now() + make_interval(secs => %s) "
+                       "where id = %s and version = %s and status = 'processing'", [lease_s, document_id, version])
+    return cur.rowcount == 1
 
 
 def content(conn, document_id: UUID, version: int) -> bytes | None:

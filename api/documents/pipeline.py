@@ -16,6 +16,7 @@ from api.core.config import get_settings
 from api.core.db import sync_unit_of_work
 from api.core.principal import SCANNER
 from api.documents import ingest_repository as repo
+from api.documents import lease
 from api.documents.chunking import Chunk, chunk_document
 from api.documents.embedders import embedder_for
 from api.documents.errors import DocumentError
@@ -28,8 +29,8 @@ log = logging.getLogger("renum.ingest")
 # A document whose processing started this many times (retries and redeliveries after
 # crashes together) is failed for good instead of being tried forever.
 MAX_ATTEMPTS = 8
-# Queued or processing documents untouched this long are re-enqueued by the reconciler.
-# Processing documents are touched after every embedded batch, so only dead runs qualify.
+# Queued documents untouched this long are re-enqueued by the reconciler; processing ones as
+# soon as their lease (api/documents/lease.py) has expired.
 STUCK_AFTER_S = 600
 # Progress reported once text is extracted and chunked; embedding fills the rest up to 1.
 _CHUNKED = 0.1
@@ -51,6 +52,16 @@ def process(org_id: str, document_id: str, version: int) -> str:
     job = _claim(org_id, UUID(document_id), version)
     if job is None:
         return "skipped"
+    with lease.heartbeat(lambda: _renew(job)):
+        return _process(job, org_id, document_id, version)
+
+
+def _renew(job: Job) -> bool:
+    with org_transaction(job.org_id) as session:
+        return repo.renew_lease(session.conn, job.doc["id"], job.doc["version"], lease.lease_s())
+
+
+def _process(job: Job, org_id: str, document_id: str, version: int) -> str:
     doc = job.doc
     try:
         extracted = extract_text(job.data, doc["content_type"], doc["filename"] or "")
@@ -86,7 +97,7 @@ def _claim(org_id: str, document_id: UUID, version: int) -> Job | None:
         if data is None:
             _mark_failed(session, doc, "The uploaded file is missing; upload it again.")
             return None
-        repo.mark_processing(session.conn, document_id)
+        repo.mark_processing(session.conn, document_id, lease.lease_s())
     return Job(org_id, doc, data)
 
 

@@ -18,6 +18,7 @@ from api.core.config import get_settings
 from api.core.db import Session
 from api.core.errors import Conflict, NotFound
 from api.core.pagination import PageParams
+from api.core.redis import broker_breaker
 from api.documents import repository
 from api.documents.inspect import Inspected, inspect_upload
 from api.documents.schemas import NewContent
@@ -123,6 +124,9 @@ def _enqueue_after_commit(session: Session, doc: dict) -> None:
 def enqueue_processing(org_id: str, document_id: str, version: int) -> None:
     # Imported here so the API process loads Celery only when it first enqueues.
     from workers.celery_app import app as celery_app
+    if not broker_breaker().closed:  # Redis (the broker) failed moments ago: the reconciler enqueues it
+        log.warning("broker unavailable: document %s v%s left to the reconciler", document_id, version)
+        return
     try:
         celery_app.send_task(PROCESS_TASK, args=[org_id, document_id, version])
     except BrokerError:

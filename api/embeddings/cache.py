@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import redis
 
+from api.core.redis import breaker_for
 from api.embeddings.service import PREFIXES, Embedder, EmbeddingBatch, EmbeddingKind
 
 logger = logging.getLogger(__name__)
@@ -77,11 +78,14 @@ class CachedEmbedder:
         return self.embed([text], "query").vectors[0]
 
     def _read(self, keys: list[str]) -> dict[str, np.ndarray]:
+        if not breaker_for(self.redis).closed:  # Redis failed moments ago: do not wait for another timeout
+            return {}
         try:
             values = self.redis.mget(keys)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # The cache is an optimization: with Redis down, embed everything rather than fail ingest/search.
             logger.warning("embedding cache read failed; computing %d texts", len(keys), exc_info=exc)
+            breaker_for(self.redis).trip("embedding cache", exc)
             return {}
         expected_bytes = self.embedder.dim * 4
         found: dict[str, np.ndarray] = {}
@@ -92,6 +96,8 @@ class CachedEmbedder:
         return found
 
     def _write(self, vectors: dict[str, np.ndarray]) -> None:
+        if not breaker_for(self.redis).closed:
+            return
         pipe = self.redis.pipeline(transaction=False)
         for key, vector in vectors.items():
             pipe.set(key, np.asarray(vector, dtype="<f4").tobytes(), ex=self.ttl_s)
@@ -99,3 +105,4 @@ class CachedEmbedder:
             pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             logger.warning("embedding cache write failed for %d vectors", len(vectors), exc_info=exc)
+            breaker_for(self.redis).trip("embedding cache", exc)

@@ -45,8 +45,11 @@ def embedding_texts(turns: list[dict], previous: dict | None) -> list[str]:
 
 
 def _index(session: Session, ctx: dict, embedder: Embedder) -> int:
+    # ctx["memory_seq"] was read before this query, so recording it below never claims a turn
+    # committed after the query as indexed (the sweep would look again, never miss one).
     pending = repo.unindexed_turns(session.conn, ctx["conversation_id"])
     if not pending:
+        repo.mark_indexed(session.conn, ctx["conversation_id"], ctx["memory_seq"])
         return 0
     previous = repo.turn_before(session.conn, ctx["conversation_id"], pending[0])
     vectors = embedder.embed_passages(embedding_texts(pending, previous))
@@ -55,7 +58,9 @@ def _index(session: Session, ctx: dict, embedder: Embedder) -> int:
                         metadata={"message_id": str(t["id"]), "role": t["role"],
                                   "speaker": (t["metadata"] or {}).get("speaker")})
             for t, vec in zip(pending, vectors, strict=True)]
-    return repo.insert_turn_memories(session.conn, rows)
+    inserted = repo.insert_turn_memories(session.conn, rows)
+    repo.mark_indexed(session.conn, ctx["conversation_id"], ctx["memory_seq"])
+    return inserted
 
 
 def index_turns_and_plan(session: Session, conversation_id: UUID, embedder: Embedder) -> Plan | None:

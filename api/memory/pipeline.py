@@ -65,7 +65,8 @@ def summary_job(session: Session, conversation_id: UUID) -> LLMJob | None:
     if ctx is None:
         return None
     rows = repo.turns(session.conn, conversation_id, LLM_TURNS)
-    if not rows:
+    if not rows:  # nothing to summarize (e.g. retention removed the turns): no longer due
+        repo.mark_summarized(session.conn, conversation_id)
         return None
     # A conversation longer than what fits builds on its previous summary.
     previous = None

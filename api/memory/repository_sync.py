@@ -21,7 +21,7 @@ def _all(conn, query: str, params=()) -> list[dict]:
 def conversation_context(conn, conversation_id: UUID) -> dict | None:
     return _one(conn, """
         select c.id, c.organization_id, c.contact_id, c.agent_id, a.memory_enabled, a.model, a.settings,
-               ct.name as contact_name
+               ct.name as contact_name, c.memory_seq
           from public.conversations c
           join public.agents a on a.id = c.agent_id
           join public.contacts ct on ct.id = c.contact_id
@@ -166,3 +166,14 @@ def delete_memories_before(conn, agent_id: UUID, days: int) -> int:
     cur = conn.execute("delete from public.memories where agent_id = %s "
                        "and created_at < now() - make_interval(days => %s)", [agent_id, days])
     return cur.rowcount
+
+
+def mark_indexed(conn, conversation_id: UUID, seq: int) -> None:
+    """Every turn counted up to `seq` (read before the unindexed turns) has its memory row."""
+    conn.execute("update public.conversations set memory_indexed_seq = greatest(memory_indexed_seq, %s) "
+                 "where id = %s and memory_indexed_seq < %s", [seq, conversation_id, seq])
+
+
+def memory_backlog(conn, min_gap_s: float, limit: int) -> list[dict]:
+    """Conversations of every tenant with turns to index or a summary due (see the migration)."""
+    return _all(conn, "select * from private.memory_backlog(make_interval(secs => %s), %s)", [min_gap_s, limit])

@@ -1,7 +1,9 @@
+import anyio
 from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from api.chat import service as chat_service
+from api.chat import stopping
 from api.chat.deps import TransactionsDep
 from api.core.deps import OrgId, RedisDep, SessionDep, SettingsDep
 from api.openai_compat import chat_ui, formatting, service, tasks
@@ -48,9 +50,12 @@ async def create_chat_completion(body: CompletionRequest, tx: TransactionsDep, r
     max_tokens = turn.max_tokens or agent["max_tokens"]
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = formatting.chunks(chat_service.stream(turn), user_message_id=turn.question["id"], model=body.model,
+        shutdown = anyio.Event()
+        events = formatting.chunks(stopping.until_shutdown(chat_service.stream(turn), shutdown),
+                                   user_message_id=turn.question["id"], model=body.model,
                                    max_tokens=max_tokens, include_usage=include_usage)
-        return EventSourceResponse(events, ping=SSE_PING_S, sep="\n", headers=headers)
+        return EventSourceResponse(events, ping=SSE_PING_S, sep="\n", headers=headers, shutdown_event=shutdown,
+                                   shutdown_grace_period=stopping.GRACE_S)
     reply = await chat_service.complete(turn)
     response.headers.update(headers)
     return formatting.completion(reply, body.model, max_tokens)

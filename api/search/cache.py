@@ -14,6 +14,7 @@ import logging
 import redis
 from pydantic import TypeAdapter
 
+from api.core.redis import breaker_for
 from api.search.schemas import Hit, SearchOptions
 
 log = logging.getLogger("renum.search")
@@ -40,18 +41,24 @@ def _decode(raw: bytes | str | None) -> list[Hit] | None:
 
 # Redis is an optimization here: when it is down, search still answers from Postgres.
 async def get(client, cache_key: str) -> list[Hit] | None:
+    if not breaker_for(client).closed:
+        return None
     try:
         return _decode(await client.get(cache_key))
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("search cache read failed", exc_info=exc)
+        breaker_for(client).trip("search cache", exc)
         return None
 
 
 async def put(client, cache_key: str, hits: list[Hit], ttl_s: int) -> None:
+    if not breaker_for(client).closed:
+        return
     try:
         await client.set(cache_key, _HITS.dump_json(hits), ex=ttl_s)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("search cache write failed", exc_info=exc)
+        breaker_for(client).trip("search cache", exc)
 
 
 def get_sync(client, cache_key: str) -> list[Hit] | None:
@@ -59,6 +66,7 @@ def get_sync(client, cache_key: str) -> list[Hit] | None:
         return _decode(client.get(cache_key))
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("search cache read failed", exc_info=exc)
+        breaker_for(client).trip("search cache", exc)
         return None
 
 
@@ -67,3 +75,4 @@ def put_sync(client, cache_key: str, hits: list[Hit], ttl_s: int) -> None:
         client.set(cache_key, _HITS.dump_json(hits), ex=ttl_s)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("search cache write failed", exc_info=exc)
+        breaker_for(client).trip("search cache", exc)

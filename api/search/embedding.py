@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import functools
 
-import redis
 
 from api.core.config import get_settings
+from api.core.redis import sync_client
 from api.embeddings.cache import CachedEmbedder
 from api.embeddings.service import Embedder, get_embedder
 
@@ -25,4 +25,4 @@ def query_embedder(model: str, dim: int) -> Embedder | CachedEmbedder:
     if not settings.redis_url:
         return embedder
     # A sync client: embedding runs in a worker thread (API) or a sync task anyway.
-    return CachedEmbedder(embedder, redis.Redis.from_url(settings.redis_url, socket_timeout=2))
+    return CachedEmbedder(embedder, sync_client(settings.redis_url, socket_timeout=2))
