@@ -28,4 +28,8 @@ def test_prod_refuses_placeholder_secrets(monkeypatch):
     monkeypatch.setenv("RENUM_JWT_SECRET", "x" * 40)
     monkeypatch.setenv("RENUM_API_KEY_PEPPER", "p" * 40)
     monkeypatch.setenv("RENUM_WEBHOOK_SIGNING_SECRET", "w" * 40)
+    with pytest.raises(ValidationError, match="RENUM_SECRET_KEYS is required"):
+        Settings()
+    from api.core.secretbox import new_key
+    monkeypatch.setenv("RENUM_SECRET_KEYS", f"k1:{new_key()}")
     assert Settings().env == "prod"
