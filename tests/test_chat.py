@@ -332,7 +332,14 @@ def test_org_system_prompt_renders_in_the_sandbox(client, new_tenant, admin_conn
     assert system.strip() == f"Você é {agent['name']} da Padaria Pão Quente. Cliente: Rita."
     broken = client.post("/v1/agents", json={"name": "Broken", "system_prompt": "Oi {% if %}"}, headers=t.headers)
     assert broken.status_code == 422 and broken.json()["error"]["code"].startswith("prompt_"), broken.text
-    hostile = create_agent(client, t, system_prompt="{{ agent_name.__class__.__mro__ }}")
+    # Refused when saved (a trial render in the sandbox); one stored before that check still
+    # fails its messages with a 422, and the customer's message is kept.
+    refused = client.post("/v1/agents", json={"name": "Hostile", "system_prompt": "{{ agent_name.__class__.__mro__ }}"},
+                          headers=t.headers)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "prompt_forbidden", refused.text
+    hostile = create_agent(client, t)
+    admin_conn.execute("update public.agents set system_prompt = %s where id = %s",
+                       ["{{ agent_name.__class__.__mro__ }}", hostile["id"]])
     conv = open_conversation(client, t, hostile["id"])
     resp = send(client, t, hostile["id"], conv["id"], "Bom dia")
     assert resp.status_code == 422 and resp.json()["error"]["code"].startswith("prompt_")

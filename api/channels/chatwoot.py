@@ -110,7 +110,7 @@ def _is_id(value: object) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return len(str(value)) <= MAX_ID_CHARS if abs(value) < 10 ** MAX_ID_CHARS else False
+        return abs(value) < 10 ** MAX_ID_CHARS
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and bool(_clean_id(value))
 
 
