@@ -46,6 +46,7 @@ def parse_args(argv):
                         help="start from an empty embedding cache (Redis db 1, flushed) to time cold ingest")
     parser.add_argument("--quality-only", action="store_true", help="skip the end-to-end timings (faster tuning)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--database", default="renum_bench", help="recreated at each run")
     parser.add_argument("--keep-runs", action="store_true", help="also print each mode's top 20 documents per query")
     return parser.parse_args(argv)
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ds = load(args)
     name = args.dataset.name
     language = args.language or ("portuguese" if name.startswith("faquad") or name.endswith("-pt") else "english")
-    stack = bench_stack.start("renum_bench", redis_db=1 if args.cold else 0)
+    stack = bench_stack.start(args.database, redis_db=1 if args.cold else 0)
     if args.cold:
         redis.Redis.from_url(stack.redis_url).flushdb()
     # Project modules read settings at import: only now that the bench stack's URLs are set.

@@ -152,7 +152,8 @@ _PREVIOUS = re.compile(
     r"pagava|morava|before|previous(?:ly)?|former(?:ly)?|earlier|originally|used\s+to|"
     r"(?:my|the|our|his|her|their)\s+old)\b", re.IGNORECASE)
 _EVENT = re.compile(
-    r"\b(when|did|was|were|went|had|has|ago|bought|ordered|purchased|quando|foi|fui|fiz|fez|comprei|pedi|aconteceu|já|ja)\b",
+    r"\b(when|did|was|were|went|had|has|ago|bought|ordered|purchased|"
+    r"quando|foi|fui|fiz|fez|comprei|pedi|aconteceu|já|ja)\b",
     re.IGNORECASE)
 
 

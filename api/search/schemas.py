@@ -69,7 +69,8 @@ class Scores(BaseModel):
     rrf: float = Field(description="fused score; in vector or text mode, that list's RRF share")
     vector_distance: float | None = Field(None, description="cosine distance (0 = same direction)")
     vector_similarity: float | None = Field(None, description="1 - cosine distance")
-    text_score: float | None = Field(None, description="BM25 score of the full-text match (IDF within the searched knowledge bases)")
+    text_score: float | None = Field(None, description="BM25 score of the full-text match (IDF within the "
+                                                       "searched knowledge bases)")
     vector_rank: int | None = Field(None, description="1-based position in the vector candidate list")
     text_rank: int | None = Field(None, description="1-based position in the full-text candidate list")
 

@@ -149,7 +149,8 @@ STABLE = {
     "pt": [("O nome do meu cachorro é {v}, ele late quando chega entrega.", ["Thor", "Paçoca", "Bolinha"],
             "qual é o nome do meu cachorro?"),
            ("Sou alérgico a {v}, anota aí.", ["dipirona", "amendoim", "lactose"], "eu tenho alergia a quê?"),
-           ("Eu trabalho como {v}.", ["enfermeira", "motorista de aplicativo", "professora"], "qual é a minha profissão?")],
+           ("Eu trabalho como {v}.", ["enfermeira", "motorista de aplicativo", "professora"],
+            "qual é a minha profissão?")],
     "en": [("My dog's name is {v}, he barks at every delivery.", ["Rex", "Biscuit", "Luna"], "what is my dog's name?"),
            ("I'm allergic to {v}, please note it.", ["penicillin", "peanuts", "lactose"], "what am I allergic to?"),
            ("I work as a {v}.", ["nurse", "truck driver", "teacher"], "what is my job?")],
@@ -164,15 +165,19 @@ PURCHASES = {
 }
 # Service talk that every session repeats (the words of the questions, without the values).
 FILLER = {
-    "pt": [("Oi, tudo bem? Quero ver uma coisa do meu pedido.", "Olá! Claro, posso ajudar com pedido, entrega ou pagamento."),
-           ("Vocês ainda entregam no meu endereço?", "Sim, entregamos. Vou confirmar o endereço de entrega cadastrado."),
+    "pt": [("Oi, tudo bem? Quero ver uma coisa do meu pedido.",
+            "Olá! Claro, posso ajudar com pedido, entrega ou pagamento."),
+           ("Vocês ainda entregam no meu endereço?",
+            "Sim, entregamos. Vou confirmar o endereço de entrega cadastrado."),
            ("Como funciona o pagamento dos pedidos?", "Você pode pagar na entrega ou pelo app, como preferir."),
            ("Meu plano de internet está caindo de novo.", "Vou verificar o plano e a conexão da sua linha."),
-           ("Recebi o e-mail de confirmação, obrigado.", "Que bom! O e-mail de confirmação sai sempre depois do pagamento."),
+           ("Recebi o e-mail de confirmação, obrigado.",
+            "Que bom! O e-mail de confirmação sai sempre depois do pagamento."),
            ("Meu telefone não recebeu o código.", "Vou reenviar o código pro telefone cadastrado."),
            ("O remédio chegou certinho.", "Ótimo! Qualquer dúvida sobre a dose, fale com seu médico."),
            ("Qual o prazo de entrega do pedido?", "O prazo de entrega é de 3 a 5 dias úteis.")],
-    "en": [("Hi, I want to check something about my order.", "Hello! Sure, I can help with orders, delivery or payment."),
+    "en": [("Hi, I want to check something about my order.",
+            "Hello! Sure, I can help with orders, delivery or payment."),
            ("Do you still deliver to my address?", "Yes, we do. I'll confirm the delivery address on file."),
            ("How does payment for orders work?", "You can pay on delivery or in the app, whatever you prefer."),
            ("My internet plan keeps dropping again.", "I'll check the plan and the connection on your line."),
@@ -190,7 +195,8 @@ SESSIONS = 9
 
 
 def _date(session: int) -> str:
-    return datetime(2026, session + 1, 3 + session, 10 + session % 5, 15).strftime("%-I:%M %p on %-d %B, %Y").replace("AM", "am").replace("PM", "pm")
+    at = datetime(2026, session + 1, 3 + session, 10 + session % 5, 15)
+    return at.strftime("%-I:%M %p on %-d %B, %Y").replace("AM", "am").replace("PM", "pm")
 
 
 def _value(plan: list[tuple], tag: str) -> str:
