@@ -152,7 +152,7 @@ async def _session(app_url: str, redis_url: str, org_id):
 # --- help center --------------------------------------------------------------------------------
 
 def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
-               modes: tuple[str, ...] = ("kb", "no_kb")) -> dict:
+               modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None) -> dict:
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
     from bench import ingest as kb_ingest
@@ -160,7 +160,9 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
 
     passages = json.loads((DATA / "passages_pt.json").read_text())["passages"]
     questions = json.loads((DATA / "questions_pt.json").read_text())["questions"]
-    if limit:  # spread over the whole set (every k-th question), plus a few unanswerable ones
+    if ids:
+        questions = [q for q in questions if q["id"] in ids]
+    elif limit:  # spread over the whole set (every k-th question), plus a few unanswerable ones
         answerable = [q for q in questions if q["passage"]]
         answerable = answerable[::max(1, len(answerable) // limit)][:limit]
         questions = answerable + [q for q in questions if not q["passage"]][:max(2, limit // 8)]
@@ -469,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
     parser.add_argument("--locomo-questions", type=int, default=200)
     parser.add_argument("--locomo-conversations", type=int, default=2)
+    parser.add_argument("--ids", default="", help="help-center question ids (comma-separated) instead of --limit")
     parser.add_argument("--modes", default="kb,no_kb", help="help-center agents: with and/or without the KB")
     parser.add_argument("--prompts", type=Path, default=None,
                         help="render packaged prompts from this folder instead of prompts/ (to compare versions)")
@@ -491,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             if part == "helpcenter":
                 result[part] = helpcenter(admin_url, app_url, redis_url, args.limit,
-                                          tuple(m.strip() for m in args.modes.split(",") if m.strip()))
+                                          tuple(m.strip() for m in args.modes.split(",") if m.strip()),
+                                          [i.strip() for i in args.ids.split(",") if i.strip()] or None)
             elif part == "locomo":
                 result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations)
             elif part == "facts":
