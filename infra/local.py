@@ -62,10 +62,22 @@ def api_command(settings, workers: int | None = None) -> list[str]:
             "--port", str(settings.api_port), "--workers", str(workers), "--timeout-graceful-shutdown", "10"]
 
 
+def prepare_local_model() -> str:
+    """Assemble and verify the packaged local model now (once, before the API and the worker
+    start and would race to do it); returns a line saying which model the processes will load."""
+    from api.llm.llama_engine import resolve_model
+    model = resolve_model()
+    size = model.path.stat().st_size / 1e6
+    return f"local model: {model.name} = {model.description} ({model.path}, {size:.0f} MB, verified)" \
+        if model.name != "path" else f"local model: {model.path} ({size:.0f} MB)"
+
+
 def run(args: argparse.Namespace) -> int:
     from api.core.config import get_settings
     started = time.monotonic()
     settings = get_settings()
+    model_line = prepare_local_model()
+    print(f"renum: {model_line}", flush=True)
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(ROOT))
     if settings.embedded_database:
         env.update(embedded_urls(settings.data_dir, settings.pg_port, settings.redis_port))
@@ -87,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         supervisor.stop()
         raise
     print(f"\nRenum is up in {time.monotonic() - started:.1f}s: {url}  (docs: {url}/docs)\n"
-          f"dev organization: {org_id}\ndev token: {token}\n"
+          f"{model_line}\ndev organization: {org_id}\ndev token: {token}\n"
           f"try: curl -H 'Authorization: Bearer {token[:16]}...' {url}/v1/organizations\n", flush=True)
     try:
         return supervisor.run()

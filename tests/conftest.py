@@ -63,6 +63,9 @@ def _start_stack() -> dict[str, str]:
 
 # Environment is fixed before any project module reads settings.
 STACK = _start_stack()
+# Tests chat with the small SmolLM2 (fast; answers are not judged here: bench/answers.py does
+# that with the default model). RENUM_LOCAL_MODEL set by the caller still wins.
+os.environ.setdefault("RENUM_LOCAL_MODEL", "smollm2")
 os.environ.update(STACK, RENUM_ENV="test", LITELLM_LOCAL_MODEL_COST_MAP="True",
                   RENUM_TASK_VISIBILITY_TIMEOUT_S="15", RENUM_RATE_LIMIT_PER_MINUTE="100000",
                   RENUM_ORG_RATE_LIMIT_PER_MINUTE="100000",

@@ -18,7 +18,10 @@ def test_every_packaged_template_declares_inputs_and_mentions_both_languages(nam
     source = (prompts.PROMPTS_DIR / f"{name}.j2").read_text()
     spec = prompts.parse_inputs(source)
     assert spec.required
-    assert "Portuguese" in source and "English" in source
+    # The chat templates are in Portuguese (what the small local model follows best, see
+    # BENCHMARKS.md "Answers"); the language rule is in the system prompt, which every chat turn has.
+    if name != "rag_answer":
+        assert ("Portuguese" in source or "português" in source) and "English" in source
     # Every variable the template reads is declared (so render() can check callers).
     from jinja2 import Environment, meta
     used = meta.find_undeclared_variables(Environment().parse(source))
@@ -26,12 +29,17 @@ def test_every_packaged_template_declares_inputs_and_mentions_both_languages(nam
 
 
 def test_render_packaged_templates() -> None:
-    system = prompts.render("system", agent_name="Ana", business_name="Loja Sol")
-    assert system.startswith("You are Ana, the assistant of Loja Sol.") and "Instructions" not in system
+    system = prompts.render("system", agent_name="Ana", business_name="Loja Sol", now="2026-12-01 09:30 UTC")
+    assert system.startswith("Você é Ana, atendente virtual da Loja Sol") and "Instruções" not in system
+    # No clock in the packaged system prompt: it stays byte-identical across a conversation, so
+    # llama.cpp's prefix cache covers it on follow-ups; the time goes in the last message.
+    assert "09:30" not in system and "diga que não sabe" in system
+    assert prompts.render("rag_answer", question="Que horas?", now="2026-12-01 09:30 UTC").startswith(
+        "Agora: 2026-12-01 09:30 UTC.")
     rag = prompts.render("rag_answer", question="Qual o horário?",
                          snippets=[{"title": "Horário", "text": "9h às 18h"}, {"text": "Sem título"}])
     assert "[1] Horário: 9h às 18h" in rag and "[2] Sem título" in rag and rag.rstrip().endswith("Qual o horário?")
-    assert "do not invent" in prompts.render("rag_answer", question="Oi")
+    assert "não invente" in prompts.render("rag_answer", question="Oi")
     summary = prompts.render("summarize_session", turns=TURNS)
     assert "user: Moro em Campinas" in summary and "5 short sentences" in summary
 

@@ -34,10 +34,10 @@ def _now_text(tz) -> str:
     return now.strftime("%Y-%m-%d %H:%M ") + (getattr(tz, "key", None) or now.strftime("%Z"))
 
 
-def system_text(target: dict, instructions: str | None) -> str:
+def system_text(target: dict, instructions: str | None, now: str | None = None) -> str:
     inputs = {"agent_name": target["agent_name"], "business_name": target["business_name"],
               "customer_name": target["contact_name"], "instructions": instructions or None,
-              "now": _now_text(agent_zone(target))}
+              "now": now or _now_text(agent_zone(target))}
     if target["system_prompt"].strip():
         # Org-edited text is untrusted: the sandbox limits it to the inputs system.j2 declares.
         return prompts.render_org("system", target["system_prompt"], **inputs)
@@ -46,10 +46,14 @@ def system_text(target: dict, instructions: str | None) -> str:
 
 def build(target: dict, question: str, gathered: Gathered, *, budget: int, count: Callable[[str], int],
           instructions: str | None = None) -> Prompt:
-    system = system_text(target, instructions)
+    # The clock goes in the last message, which changes every turn anyway: the packaged system
+    # prompt stays identical across a conversation, so llama.cpp's prefix cache covers it and the
+    # earlier turns (an org template may still show `now` in its system prompt).
+    now = _now_text(agent_zone(target))
+    system = system_text(target, instructions, now)
     memories = gathered.facts + gathered.memories
     fitted = prompts.fit_budget([
-        prompts.Section("required", [system, prompts.render("rag_answer", question=question)],
+        prompts.Section("required", [system, prompts.render("rag_answer", question=question, now=now)],
                         _PRIORITY["required"], min_keep=2),
         prompts.Section("summaries", [s.text for s in gathered.summaries], _PRIORITY["summaries"]),
         prompts.Section("memories", [m.text for m in memories], _PRIORITY["memories"]),
@@ -64,7 +68,7 @@ def build(target: dict, question: str, gathered: Gathered, *, budget: int, count
     memories = memories[:kept["memories"]]
     summaries = gathered.summaries[:kept["summaries"]]
     turns = gathered.turns[len(gathered.turns) - kept["turns"]:]
-    user = prompts.render("rag_answer", question=question,
+    user = prompts.render("rag_answer", question=question, now=now,
                           snippets=[{"title": s.title, "text": s.text} for s in snippets] or None,
                           memories=[m.text for m in memories] or None,
                           summaries=[s.text for s in summaries] or None)

@@ -85,7 +85,11 @@ class Settings(BaseSettings):
 
     # Chat models (LiteLLM router); see infra/litellm.yaml.
     litellm_config: Path = PROJECT_ROOT / "infra" / "litellm.yaml"
-    local_model_path: str = ""  # GGUF path; empty = the packaged SmolLM2 model
+    # Local chat model: smollm2 | qwen0.5b | qwen1.5b (api/llm/model_files.py) or a GGUF path;
+    # local_model_path, when set, wins (kept for existing configs, e.g. a DeepSeek GGUF).
+    local_model: str = "qwen0.5b"
+    local_model_path: str = ""
+    models_dir: Path = PROJECT_ROOT / ".renum" / "models"  # where packaged GGUFs are assembled
     local_model_ctx: int = 4096
     local_model_threads: int = 0  # 0 = auto: half the CPU cores (at least 1), leaving room for the API/workers
     llm_timeout_s: float = 60.0

