@@ -67,7 +67,7 @@ STACK = _start_stack()
 # that with the default model). RENUM_LOCAL_MODEL set by the caller still wins.
 os.environ.setdefault("RENUM_LOCAL_MODEL", "smollm2")
 os.environ.update(STACK, RENUM_ENV="test", LITELLM_LOCAL_MODEL_COST_MAP="True",
-                  RENUM_TASK_VISIBILITY_TIMEOUT_S="15", RENUM_RATE_LIMIT_PER_MINUTE="100000",
+                  RENUM_TASK_VISIBILITY_TIMEOUT_S="300", RENUM_RATE_LIMIT_PER_MINUTE="100000",
                   RENUM_ORG_RATE_LIMIT_PER_MINUTE="100000",
                   # Webhook retries in under a few seconds, so retry and dead-letter tests run with
                   # the real worker: 3 attempts, 0.5 s then 1 s apart.

@@ -16,7 +16,9 @@ from tests.conftest import ROOT, TEST_DIR, wait_for
 from tests.documents_factory import chunk_rows, create_kb, paragraphs, upload, wait_done
 from workers.celery_app import app as celery_app
 
-VISIBILITY_TIMEOUT_S = int(os.environ["RENUM_TASK_VISIBILITY_TIMEOUT_S"])
+# Only this test's extra workers use a short broker visibility timeout (the session's worker
+# keeps a long one, so slow memory tasks on a loaded machine are not handed out again and again).
+VISIBILITY_TIMEOUT_S = 15
 
 
 def _start_worker(tag: str, **env) -> tuple[subprocess.Popen, str]:
@@ -27,7 +29,8 @@ def _start_worker(tag: str, **env) -> tuple[subprocess.Popen, str]:
     name = f"{tag}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     cmd[cmd.index("-n") + 1] = name
     log = open(TEST_DIR / f"worker-{tag}-{os.getpid()}.log", "ab")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=log,
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RENUM_TASK_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S), **env}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     wait_for(lambda: celery_app.control.ping(destination=[name], timeout=0.5), timeout=60, message=f"{tag} worker")
