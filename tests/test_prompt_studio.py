@@ -65,12 +65,11 @@ def test_test_run_renders_for_the_agent_and_stores_nothing(client, new_tenant, a
                               [t.org_id]).fetchone()[0] == 0
     assert admin_conn.execute("select count(*) from public.usage_events where organization_id = %s "
                               "and metadata ->> 'prompt_test' = 'true'", [t.org_id]).fetchone()[0] == 1
-    # What compiles but the sandbox refuses at render time is refused by the test run too.
-    client.post(f"/v1/prompt-templates/{tpl['id']}/versions", json={"body": "{{ ''.__class__.__mro__ }}"},
-                headers=t.headers)
-    unsafe = client.post(f"/v1/prompt-templates/{tpl['id']}/test-run", headers=t.headers,
-                         json={"agent_id": agent["id"], "message": "oi"})
+    # What compiles but the sandbox refuses at render time is refused when saved (a trial render).
+    unsafe = client.post(f"/v1/prompt-templates/{tpl['id']}/versions", json={"body": "{{ ''.__class__.__mro__ }}"},
+                         headers=t.headers)
     assert unsafe.status_code == 422, unsafe.text
+    assert unsafe.json()["error"]["code"].startswith("prompt_")
     client.post(f"/v1/prompt-templates/{tpl['id']}/rollback", json={"version": 2}, headers=t.headers)
     # Applying the current version to the agent is a PATCH of its system prompt.
     current = client.get(f"/v1/prompt-templates/{tpl['id']}", headers=t.headers).json()["body"]

@@ -33,4 +33,7 @@ def test_readme_curl_quickstart_runs(base_url, hosted, new_tenant, celery_worker
     assert done.returncode == 0, done.stderr + done.stdout
     out = done.stdout
     assert "is ready\n" in out and "\nEntregas\n" in out  # indexed, and the answer cites the document
-    assert out.count("echo:") == 2 and "Vocês entregam em Olinda no sábado?" in out and "E em Recife?" in out
+    # Two answers (an echo may quote the earlier one: the prompt carries the conversation).
+    assert out.count("echo:") >= 2
+    assert "Vocês entregam em Olinda no sábado?" in out
+    assert "E em Recife?" in out
