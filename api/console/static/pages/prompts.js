@@ -7,9 +7,11 @@ const guard = (fn) => async (...args) => { try { await fn(...args); } catch (err
 const STARTER = "Você é {{ agent_name }}{% if business_name %}, assistente da {{ business_name }}{% endif %}.\n" +
   "Responda em português, de forma breve e cordial, usando as fontes citadas.";
 
+const kind = (line) => (/^(\+\+\+|---|@@)/.test(line) ? "hdr" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx");
+
 function diffView(text) {
   if (!text) return h("p.hint", t("no_changes"));
-  return h("pre.diff", { "aria-label": t("diff") }, text.split("\n").map((line) => h(`span.${line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx"}`, `${line}\n`)));
+  return h("pre.diff", { "aria-label": t("diff") }, text.split("\n").map((line) => h(`span.${kind(line)}`, `${line}\n`)));
 }
 
 async function renderTemplate(box, id, agents) {
