@@ -13,7 +13,7 @@ export async function renderContacts(main) {
       { label: t("contact_external_id"), render: (c) => c.external_id || "" },
       { label: t("created"), render: (c) => fmtDate(c.created_at) },
     ], page.data, { empty: t("no_contacts") }),
-    page.next_cursor ? h("button", { type: "button", onclick: () => load(externalId, page.next_cursor) }, t("next")) : null);
+    h("div.pager", page.next_cursor ? h("button", { type: "button", onclick: () => load(externalId, page.next_cursor) }, t("next")) : null));
   }
   main.replaceChildren(h("h1", t("nav_contacts")),
     h("form.toolbar", { role: "search", onsubmit: (e) => { e.preventDefault(); load(lookup.value.trim(), null); } },

@@ -7,12 +7,14 @@ const guard = (fn) => async (...args) => { try { await fn(...args); } catch (err
 const STARTER = "Você é {{ agent_name }}{% if business_name %}, assistente da {{ business_name }}{% endif %}.\n" +
   "Responda em português, de forma breve e cordial, usando as fontes citadas.";
 
+const kind = (line) => (/^(\+\+\+|---|@@)/.test(line) ? "hdr" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx");
+
 function diffView(text) {
   if (!text) return h("p.hint", t("no_changes"));
-  return h("pre.diff", { "aria-label": t("diff") }, text.split("\n").map((line) => h(`span.${line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "ctx"}`, `${line}\n`)));
+  return h("pre.diff", { "aria-label": t("diff") }, text.split("\n").map((line) => h(`span.${kind(line)}`, `${line}\n`)));
 }
 
-async function renderTemplate(box, id, agents) {
+async function renderTemplate(box, id, agents, refresh) {
   const tpl = await get(`/v1/prompt-templates/${id}`);
   const versions = (await get(`/v1/prompt-templates/${id}/versions`)).data;
   const editor = h("textarea#prompt-body", { rows: 10, value: tpl.body, spellcheck: "false" });
@@ -22,9 +24,9 @@ async function renderTemplate(box, id, agents) {
   const toV = h("select#diff-to", { "aria-label": t("to") }, versions.map((v) => h("option", { value: v.version, selected: v.version === tpl.current_version }, `v${v.version}`)));
   const agent = h("select#test-agent", agents.map((a) => h("option", { value: a.id }, a.name)));
   const sample = h("input#test-message", { value: "Vocês entregam no sábado?", maxlength: 4000 });
-  const reload = () => renderTemplate(box, id, agents);
+  const reload = refresh;
   box.replaceChildren(
-    h("h2", `${tpl.name} · v${tpl.current_version}`), tpl.description ? h("p.hint", tpl.description) : null,
+    h("h2", `${tpl.name} · v${tpl.current_version}`), h("p.hint", tpl.description),
     h("form.card", { onsubmit: guard(async (e) => {
       e.preventDefault();
       await post(`/v1/prompt-templates/${id}/versions`, { body: editor.value, note: note.value });
@@ -73,5 +75,5 @@ export async function renderPrompts(main, id) {
     { label: t("name"), render: (x) => h("a", { href: `#/prompts/${x.id}` }, x.name) },
     { label: t("version"), render: (x) => `v${x.current_version}` }, { label: t("updated"), render: (x) => fmtDate(x.updated_at) },
   ], templates.data, { empty: t("no_templates") }), id ? detail : create);
-  if (id) await renderTemplate(detail, id, agents.data);
+  if (id) await renderTemplate(detail, id, agents.data, () => renderPrompts(main, id));
 }

@@ -88,13 +88,13 @@ async function channels(box) {
     { label: "", render: (c) => h("button.link.danger", { type: "button", onclick: guard(async () => {
       if (await confirmDialog(t("delete_q", { name: c.name || c.base_url }), { confirmLabel: t("delete") })) { await del(`/v1/channel-integrations/${c.id}`); channels(box); }
     }) }, t("delete")) },
-  ], list.data, { empty: t("no_channels") }), agents.data.length ? h("form.card", { onsubmit: guard(async (e) => {
+  ], list.data, { empty: t("no_channels") }), h("div", agents.data.length ? h("form.card", { onsubmit: guard(async (e) => {
     e.preventDefault();
     await post("/v1/channel-integrations", { agent_id: agent.value, base_url: base.value.trim(), account_id: account.value.trim(),
       api_access_token: token.value });
     channels(box);
   }) }, h("h3", t("add_chatwoot")), h("div.grid", field(t("agent"), agent), field("Chatwoot URL", base), field(t("account_id"), account),
-    field(t("access_token"), token)), h("button", { type: "submit" }, t("add_channel"))) : null);
+    field(t("access_token"), token)), h("button", { type: "submit" }, t("add_channel"))) : null));
 }
 
 export async function renderSettings(main) {
