@@ -16,11 +16,11 @@ from api.channels.errors import ProviderError
 from api.chat.transactions import Transactions
 from api.core.config import get_settings
 from api.core.errors import DomainError
-from api.core.db import sync_unit_of_work
+from api.core.db import job_transaction
 from api.core.principal import SCANNER, org_principal
 from workers import aio
+from api.core import tasks
 from workers.celery_app import app
-from workers.db import pool
 
 log = logging.getLogger("renum.channels")
 MAX_RETRIES = 5
@@ -44,7 +44,7 @@ async def _tx(organization_id: str) -> Transactions:
     return Transactions(await aio.db(), org_principal(org_id, "admin", kind="worker"), org_id)
 
 
-@app.task(name="workers.channels.reply", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@app.task(name=tasks.CHANNEL_REPLY.name, bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def reply_to_message(self, organization_id: str, event_id: str) -> str:
     tx = aio.run(_tx(organization_id))
     try:
@@ -57,10 +57,10 @@ def reply_to_message(self, organization_id: str, event_id: str) -> str:
         return aio.run(reply.give_up(tx, UUID(event_id), message, model_failed=not isinstance(exc, ProviderError)))
 
 
-@app.task(name="workers.channels.sweep")
+@app.task(name=tasks.CHANNELS_SWEEP.name)
 def sweep(stale_s: float = STALE_S, limit: int = 200) -> int:
     """Re-enqueue inbound messages whose reply task was lost; returns how many were re-enqueued."""
-    with sync_unit_of_work(pool(), SCANNER) as session:
+    with job_transaction(SCANNER) as session:
         rows = repo.stalled_events(session.conn, stale_s, stale_s, SWEEP_LIMIT, limit)
     again = [r for r in rows if r["status"] == "received"]
     for row in again:

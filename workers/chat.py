@@ -15,12 +15,12 @@ from api.chat import service as chat_service
 from api.chat import repository as chat_repository
 from api.chat import repository_sync as chat_repository_sync
 from api.chat.transactions import Transactions
-from api.core.db import sync_unit_of_work
+from api.core.db import job_transaction
 from api.core.errors import DomainError
 from api.core.principal import SCANNER, org_principal
 from workers import aio
+from api.core import tasks
 from workers.celery_app import app
-from workers.db import pool
 
 log = logging.getLogger("renum.chat")
 STALE_S = 120  # older than any answer in progress (the lock's TTL is kept alive while one runs)
@@ -40,7 +40,7 @@ async def _answer(org_id: UUID, agent_id: UUID, conversation_id: UUID, message_i
     return "replayed" if reply.replayed else "answered"
 
 
-@app.task(name="workers.chat.answer_question", acks_late=True)
+@app.task(name=tasks.CHAT_ANSWER_QUESTION.name, acks_late=True)
 def answer_question(organization_id: str, agent_id: str, conversation_id: str, message_id: str) -> str:
     try:
         return aio.run(_answer(UUID(organization_id), UUID(agent_id), UUID(conversation_id), UUID(message_id)))
@@ -49,10 +49,10 @@ def answer_question(organization_id: str, agent_id: str, conversation_id: str, m
         return "failed"
 
 
-@app.task(name="workers.chat.sweep")
+@app.task(name=tasks.CHAT_SWEEP.name)
 def sweep(stale_s: float = STALE_S, limit: int = 100) -> int:
     """Beat: schedule an answer for every stored question that has none."""
-    with sync_unit_of_work(pool(), SCANNER) as session:
+    with job_transaction(SCANNER) as session:
         rows = chat_repository_sync.unanswered_questions(session.conn, stale_s, MAX_AGE_S, MAX_SWEEPS, limit)
     for row in rows:
         answer_question.delay(str(row["organization_id"]), str(row["agent_id"]), str(row["conversation_id"]),
