@@ -59,3 +59,19 @@ def test_every_task_routes_to_a_declared_queue():
     undeclared = [t.name for t in tasks.ALL if t.queue not in tasks.QUEUES]
     assert undeclared == []
 
+
+def test_every_error_family_has_the_one_root():
+    from api.catalog.feeds import FeedError
+    from api.channels.errors import ProviderError
+    from api.core.errors import DomainError
+    from api.documents.errors import DocumentError
+    from api.embeddings.errors import EmbeddingError
+    from api.llm.errors import LLMError
+    from api.prompts.errors import PromptError
+
+    families = (FeedError, ProviderError, DocumentError, EmbeddingError, LLMError, PromptError)
+    assert [f.__name__ for f in families if not issubclass(f, DomainError)] == []
+
+
+def test_error_classes_do_not_import_fastapi():
+    assert "fastapi" not in _imported_roots(ROOT / "api" / "core" / "errors.py")
