@@ -13,7 +13,7 @@ from api.core.principal import SCANNER, org_principal
 from api.memory import repository_sync
 
 from tests.conftest import wait_for
-from tests.memory_support import FAKE_LLM, add_turns, create_agent, create_contact, create_conversation, memories
+from tests.support.memory import FAKE_LLM, add_turns, create_agent, create_contact, create_conversation, memories
 from workers import db
 from workers import memory as tasks
 

@@ -10,7 +10,7 @@ import pytest
 from api.chat import repository_sync
 from api.core.db import sync_unit_of_work
 from api.core.principal import SCANNER, org_principal
-from tests.chat_support import DOWN, HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
+from tests.support.chat import DOWN, HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
 from workers import chat as chat_tasks
 from workers import db
 
