@@ -31,6 +31,21 @@ def test_no_module_under_api_imports_workers():
     assert offenders == []
 
 
+def test_nothing_imports_the_removed_workers_db():
+    # `from workers import db` names the package root only, so look at the imported names too.
+    offenders = []
+    for pkg in PACKAGES:
+        for path in _files(pkg):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module == "workers" \
+                        and any(alias.name == "db" for alias in node.names):
+                    offenders.append(str(path.relative_to(ROOT)))
+                elif isinstance(node, (ast.Import, ast.ImportFrom)) and "workers.db" in (
+                        [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]):
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
 def test_no_import_cycle_between_top_level_packages():
     graph = {pkg: set() for pkg in PACKAGES}
     for pkg in PACKAGES:

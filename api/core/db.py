@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager
 from typing import AsyncIterator, Callable, Iterator
 from uuid import UUID
 
@@ -118,6 +119,10 @@ def job_pool() -> ConnectionPool:
             _job_pool = sync_pool(get_settings().database_url, max_size=4)
             _job_pool.open(wait=True, timeout=30)
         return _job_pool
+
+
+# What a job function takes to open its transactions (job_transaction, or a test's own).
+JobTransaction = Callable[["UUID | str | Principal"], AbstractContextManager["Session"]]
 
 
 @contextmanager
