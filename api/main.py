@@ -20,21 +20,17 @@ from api.core.config import get_settings  # noqa: E402
 from api.core.db import async_pool  # noqa: E402
 from api.core.edge import EdgeGuard  # noqa: E402
 from api.core import openapi  # noqa: E402
-from api.core.errors import install_error_handlers  # noqa: E402
+from api.core.error_handlers import install_error_handlers  # noqa: E402
 from api.core.redis import async_client as redis_client  # noqa: E402
-from api.documents.errors import DocumentError  # noqa: E402
-from api.embeddings.errors import EmbeddingError  # noqa: E402
 from api.documents.router import router as documents_router  # noqa: E402
 from api.health.router import router as health_router  # noqa: E402
 from api.knowledge_bases.router import router as knowledge_bases_router  # noqa: E402
-from api.llm.errors import LLMError  # noqa: E402
 from api.memberships.router import router as memberships_router  # noqa: E402
 from api.memory.router import router as memory_router  # noqa: E402
 from api.onboarding import openapi as onboarding_openapi  # noqa: E402
 from api.openai_compat.router import router as openai_router  # noqa: E402
 from api.organizations.router import router as organizations_router  # noqa: E402
 from api.prompt_studio.router import router as prompt_studio_router  # noqa: E402
-from api.prompts.errors import PromptError  # noqa: E402
 from api.search.router import router as search_router  # noqa: E402
 from api.system.router import router as system_router  # noqa: E402
 from api.webhooks.router import router as webhooks_router  # noqa: E402
@@ -65,7 +61,7 @@ def create_app() -> FastAPI:
     logging.basicConfig(level=logging.INFO)
     app = FastAPI(title="Renum", version="0.1.0", lifespan=lifespan,
                   description="Multi-tenant backend for AI agents that remember their customers.")
-    install_error_handlers(app, extra=(DocumentError, EmbeddingError, LLMError, PromptError))
+    install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(EdgeGuard)  # body size, JSON depth, NUL/surrogates: before any route parses

@@ -169,7 +169,7 @@ def main() -> None:
 
     from api.core.auth import mint_dev_token
     from api.core.config import get_settings
-    from tests.fakes.openai_server import FakeOpenAIServer
+    from bench.fake_model import FakeOpenAIServer
     redis.Redis.from_url(stack.redis_url).flushdb()
     fake = FakeOpenAIServer().start()
     # A typical short answer (~60 tokens) instead of the fake's echo of the whole prompt.

@@ -37,7 +37,7 @@ import redis
 from bench import stack as bench_stack
 from infra.local import WORKER_POOLS, worker_command
 from infra.supervisor import Supervisor
-from tests.fakes.openai_server import FakeOpenAIServer
+from bench.fake_model import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bench-fake"

@@ -139,7 +139,7 @@ def _store_facts(pool, principal, loaded: Loaded, contact_id: UUID, conversation
     from api.core.db import sync_unit_of_work
     from api.memory import pipeline
     from api.memory.facts import fact_text, normalize_key
-    from api.memory.schemas import ExtractedFact
+    from api.memory.models import ExtractedFact
     extracted = [ExtractedFact(key=normalize_key(f["key"]), value=f["value"], confidence=0.9) for f in facts]
     job = pipeline.LLMJob(organization_id=loaded.org_id, contact_id=contact_id, agent_id=loaded.agent_id,
                           conversation_id=conversation_id, model="oracle", messages=[], turns=0)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from tests.chat_support import HOSTED, create_agent, hosted, open_conversation, send  # noqa: F401
+from tests.support.chat import HOSTED, create_agent, hosted, open_conversation, send  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("hosted")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import wait_for
-from tests.memory_support import run
+from tests.support.memory import run
 from tests.test_channels import ACCOUNT, chatwoot, make_integration, message_created, post, replies_to  # noqa: F401
 
 

@@ -1,7 +1,7 @@
 """Chatwoot agent bot channel: authentication (token, signature window), dedupe, and a reply
 posted back to a fake Chatwoot on 127.0.0.1 by the real worker through the chat service.
 
-The worker answers with the fake hosted model: tests.memory_support (imported here, before
+The worker answers with the fake hosted model: tests.support.memory (imported here, before
 the worker starts) points infra/litellm.yaml's `gpt-4o-mini` at a FakeOpenAIServer, which
 echoes "echo: <last user message>".
 """
@@ -14,7 +14,7 @@ import pytest
 from api.channels.chatwoot import sign
 from tests.conftest import wait_for
 from tests.fakes.http_recorder import HttpRecorder
-from tests.memory_support import MODEL
+from tests.support.memory import MODEL
 
 ACCOUNT = 7
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat_support import base_url  # noqa: F401
-from tests.memory_support import MODEL  # the fake hosted model, reachable from the worker too
+from tests.support.chat import base_url  # noqa: F401
+from tests.support.memory import MODEL  # the fake hosted model, reachable from the worker too
 
 CHROMIUM = os.environ.get("RENUM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 try:

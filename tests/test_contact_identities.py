@@ -9,7 +9,7 @@ import uuid
 
 from tests.conftest import wait_for
 from tests.fakes.graph_api import FakeGraphAPI
-from tests.memory_support import FAKE_LLM, create_agent, facts_reply, memories
+from tests.support.memory import FAKE_LLM, create_agent, facts_reply, memories
 from tests.test_whatsapp import ACCESS_TOKEN, make_integration, post, text, webhook
 
 

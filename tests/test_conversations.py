@@ -1,8 +1,8 @@
 """Conversation endpoints: opening (with contact upsert), listing, reading and closing."""
 import uuid
 
-from tests.chat_support import LOCAL, open_conversation
-from tests.chat_support import create_agent as _create_agent
+from tests.support.chat import LOCAL, open_conversation
+from tests.support.chat import create_agent as _create_agent
 
 
 def create_agent(client, tenant, **fields):

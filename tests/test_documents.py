@@ -4,7 +4,7 @@ import json
 import uuid
 
 from api.core.config import get_settings
-from tests.documents_factory import chunk_rows, create_kb, make_docx, make_pdf, paragraphs, upload, wait_done
+from tests.support.documents import chunk_rows, create_kb, make_docx, make_pdf, paragraphs, upload, wait_done
 
 SAMPLES = {
     "faq.txt": (b"Trocas: voce pode trocar o produto em ate 30 dias.\n\nFrete gratis acima de R$ 200.", "text/plain"),

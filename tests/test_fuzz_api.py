@@ -20,7 +20,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from api.main import create_app
-from tests.chat_support import HOSTED, base_url, hosted  # noqa: F401 (fixtures)
+from tests.support.chat import HOSTED, base_url, hosted  # noqa: F401 (fixtures)
 from tests.conftest import make_user
 
 EXAMPLES = int(os.environ.get("RENUM_FUZZ_EXAMPLES", "6"))

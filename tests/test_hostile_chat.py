@@ -9,7 +9,7 @@ import time
 import psycopg
 
 from api.channels.chatwoot import sign
-from tests.chat_support import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
+from tests.support.chat import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
 from tests.conftest import STACK
 from tests.test_channels import chatwoot, make_integration, message_created, post  # noqa: F401 (fixture)
 
@@ -89,7 +89,7 @@ def test_agent_template_that_would_stall_every_message_is_refused(client, new_te
 
 def test_answer_is_kept_when_its_cited_document_is_replaced_during_generation(
         client, new_tenant, celery_worker, admin_conn, hosted):  # noqa: F811
-    from tests.chat_support import add_knowledge
+    from tests.support.chat import add_knowledge
     t = new_tenant()
     kb = add_knowledge(client, t, {"Trocas": "Política de trocas: você pode trocar o produto em até 30 dias.",
                                    "Frete": "Frete grátis para compras acima de R$ 200."})

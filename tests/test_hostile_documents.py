@@ -15,7 +15,7 @@ from api.documents.errors import DocumentError
 from api.documents.extract import extract_text
 from api.documents.readers.docx_file import read_docx
 from api.documents.readers.markdown import markdown_to_text
-from tests.documents_factory import create_kb, make_docx, upload
+from tests.support.documents import create_kb, make_docx, upload
 
 # One line each, 1 MB: every inline pattern's worst case (an opener that never closes).
 WORST_MARKDOWN = {

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from tests.chat_support import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
-from tests.documents_factory import create_kb, upload
+from tests.support.chat import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
+from tests.support.documents import create_kb, upload
 
 NUL = "a\x00b"
 

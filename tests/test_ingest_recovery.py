@@ -13,7 +13,7 @@ from api.documents import pipeline
 from api.documents.chunking import chunk_document
 from api.documents.extract import extract_text
 from tests.conftest import ROOT, TEST_DIR, wait_for
-from tests.documents_factory import chunk_rows, create_kb, paragraphs, upload, wait_done
+from tests.support.documents import chunk_rows, create_kb, paragraphs, upload, wait_done
 from workers.celery_app import app as celery_app
 
 # Only this test's extra workers use a short broker visibility timeout (the session's worker

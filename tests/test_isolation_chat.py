@@ -12,10 +12,10 @@ import pytest
 import redis as redis_sync
 
 from api.chat.lock import lock_key
-from tests.chat_support import (base_url, create_agent, hosted, open_conversation, send,  # noqa: F401
+from tests.support.chat import (base_url, create_agent, hosted, open_conversation, send,  # noqa: F401
                                 stream_send)
 from tests.conftest import STACK
-from tests.isolation_support import as_user
+from tests.support.isolation import as_user
 
 pytestmark = pytest.mark.usefixtures("hosted")
 SECRET = "O código secreto do cofre da loja B é 4471."
@@ -38,7 +38,7 @@ def orgs(client, new_tenant, admin_conn):
 
 
 def _add_chunk(admin_conn, org_id, kb_id, text: str) -> None:
-    from tests.search_fixtures import Doc, add_document
+    from tests.support.search import Doc, add_document
     add_document(admin_conn, org_id, kb_id, Doc(title="Cofre", content=text), [text])
 
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.isolation_support import as_user, assert_org_rows_untouchable
+from tests.support.isolation import as_user, assert_org_rows_untouchable
 
 RESOURCES = {
     "knowledge-bases": {"name": "B secret kb"},

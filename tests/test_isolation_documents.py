@@ -8,8 +8,8 @@ import uuid
 import psycopg
 import pytest
 
-from tests.documents_factory import chunk_rows, create_kb, upload, wait_done
-from tests.isolation_support import as_user
+from tests.support.documents import chunk_rows, create_kb, upload, wait_done
+from tests.support.isolation import as_user
 
 B_SECRET = "Segredo da empresa B: margem de 42% no plano premium."
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from api.memory import service as memory
-from tests.memory_support import (
+from tests.support.memory import (
     FAKE_LLM,
     add_turns,
     create_agent,

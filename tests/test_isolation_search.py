@@ -5,7 +5,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.search_fixtures import Doc, add_document, create_kb, multi_search, search
+from tests.support.search import Doc, add_document, create_kb, multi_search, search
 
 SECRET = "Código secreto da organização B: a senha do cofre é 4471 e fica na sala de reuniões."
 QUERY = "qual é a senha do cofre?"

@@ -3,8 +3,8 @@ endpoints, deliveries, events, integrations or channel events can be read, chang
 import pytest
 
 from api.webhooks import repository_sync
-from tests.isolation_support import as_user, assert_org_rows_untouchable
-from workers.db import org_transaction
+from tests.support.isolation import as_user, assert_org_rows_untouchable
+from api.core.db import job_transaction
 
 TABLES = ("webhook_endpoints", "webhook_events", "webhook_deliveries", "channel_integrations", "channel_events")
 
@@ -13,7 +13,7 @@ TABLES = ("webhook_endpoints", "webhook_events", "webhook_deliveries", "channel_
 def b_setup(client, new_tenant, admin_conn):
     a, b = new_tenant("A"), new_tenant("B")
     endpoint = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/b-secret-hook"}, headers=b.headers).json()
-    with org_transaction(b.org_id) as session:
+    with job_transaction(b.org_id) as session:
         [delivery_id] = repository_sync.emit(session.conn, b.org_id, "contact.deleted", {"contact_id": "b-secret"})
     admin_conn.execute("update public.webhook_deliveries set status = 'dead' where id = %s", [delivery_id])
     agent = client.post("/v1/agents", json={"name": "B bot"}, headers=b.headers).json()

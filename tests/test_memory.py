@@ -1,7 +1,7 @@
 """Memory: short-term turns in Redis, turn indexing, facts, summaries, retention, erasure, retrieval.
 
 Real Postgres, Redis and Celery worker; the hosted LLM is the fake OpenAI server
-(tests/memory_support.py) so fact JSON and summaries are deterministic.
+(tests/support/memory.py) so fact JSON and summaries are deterministic.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from api.memory import short_term
 from api.memory.facts import parse_facts
 from api.memory.text import fts_config
 from tests.conftest import STACK, wait_for
-from tests.memory_support import (
+from tests.support.memory import (
     FAKE_LLM,
     add_turns,
     create_agent,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.memory_support import add_turns, create_agent, create_contact, create_conversation
+from tests.support.memory import add_turns, create_agent, create_contact, create_conversation
 from workers import memory as tasks
 
 

@@ -11,9 +11,9 @@ import openai
 import pytest
 
 from api.core.config import get_settings
-from tests.chat_support import base_url, messages_of  # noqa: F401
+from tests.support.chat import base_url, messages_of  # noqa: F401
 from tests.conftest import wait_for
-from tests.memory_support import FAKE_LLM, MODEL, facts_reply, memories
+from tests.support.memory import FAKE_LLM, MODEL, facts_reply, memories
 
 TITLE_TASK = """### Task:
 Generate a concise, 3-5 word title with an emoji summarizing the chat history.

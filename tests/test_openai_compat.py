@@ -9,7 +9,7 @@ import pytest
 
 from api.core.config import get_settings
 
-from tests.chat_support import (DOWN, HOSTED, LOCAL, THINKER, base_url, create_agent, hosted,  # noqa: F401
+from tests.support.chat import (DOWN, HOSTED, LOCAL, THINKER, base_url, create_agent, hosted,  # noqa: F401
                                 messages_of)
 
 pytestmark = pytest.mark.usefixtures("hosted")

@@ -5,7 +5,7 @@ import argparse
 import io
 
 from infra import operator_commands
-from tests.chat_support import HOSTED, base_url, create_agent, hosted  # noqa: F401
+from tests.support.chat import HOSTED, base_url, create_agent, hosted  # noqa: F401
 
 
 def test_ingest_a_folder_then_chat(base_url, hosted, new_tenant, celery_worker, client, tmp_path, monkeypatch, capsys):

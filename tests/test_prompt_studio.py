@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.chat_support import HOSTED, create_agent, hosted  # noqa: F401
+from tests.support.chat import HOSTED, create_agent, hosted  # noqa: F401
 
 V1 = "Você é {{ agent_name }}, da {{ business_name }}.\nSeja breve."
 V2 = "Você é {{ agent_name }}, da {{ business_name }}.\nSeja breve e cordial.\nCliente: {{ customer_name or 'cliente' }}."

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat_support import HOSTED, base_url, hosted  # noqa: F401
+from tests.support.chat import HOSTED, base_url, hosted  # noqa: F401
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -8,7 +8,7 @@ contact: the prompt the fake model receives must contain the remembered fact and
 from __future__ import annotations
 
 from tests.conftest import wait_for
-from tests.memory_support import FAKE_LLM, create_agent, create_contact, facts_reply, memories
+from tests.support.memory import FAKE_LLM, create_agent, create_contact, facts_reply, memories
 
 
 def _open_conversation(client, tenant, agent, contact) -> str:

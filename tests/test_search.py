@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from tests.conftest import Tenant, make_user
-from tests.search_fixtures import EN_DOCS, PT_DOCS, add_document, bump_version, create_kb, multi_search, search
+from tests.support.search import EN_DOCS, PT_DOCS, add_document, bump_version, create_kb, multi_search, search
 
 REFUND_PT = "Qual é o prazo de devolução?"
 
@@ -176,7 +176,7 @@ def haystack(client, admin_url):
 
     from api.core.db import sync_pool
     from api.embeddings.service import get_embedder
-    from tests.search_fixtures import Doc
+    from tests.support.search import Doc
     query_vec = get_embedder().embed_query(NEEDLE)
     rng = np.random.default_rng(7)
     near = query_vec + rng.normal(0, 0.05, (BIG_CHUNKS, 384))
@@ -287,7 +287,7 @@ def test_search_chunks_helper_takes_raw_user_text(haystack):
 # --- End to end: upload endpoint + real ingest worker, then search ---------------------------------
 
 def test_uploaded_document_is_searchable_and_delete_invalidates_the_cache(client, new_tenant, celery_worker):
-    from tests.documents_factory import wait_done
+    from tests.support.documents import wait_done
     tenant = new_tenant()
     kb = create_kb(client, tenant, "Uploads")
     text = ("Trocas e devoluções\n\nVocê pode devolver o produto em até 7 dias após a entrega, sem custo. "

@@ -5,8 +5,8 @@ import uuid
 import psycopg
 import pytest
 
-from tests.isolation_support import as_user, assert_org_rows_untouchable
-from tests.search_fixtures import Doc, add_document, create_kb, search
+from tests.support.isolation import as_user, assert_org_rows_untouchable
+from tests.support.search import Doc, add_document, create_kb, search
 
 
 def _terms(conn, kb) -> dict[str, int]:

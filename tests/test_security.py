@@ -132,7 +132,7 @@ def test_admin_cannot_demote_or_remove_an_owner(client, new_tenant, new_user):
 
 def test_admin_cannot_demote_an_owner_in_sql_either(client, new_tenant, new_user, admin_conn):
     """The memberships policy, for the API role, says the same as the service."""
-    from tests.isolation_support import as_user
+    from tests.support.isolation import as_user
     owner = new_tenant()
     co_owner_id, _ = new_user()
     admin_id, _ = new_user()

@@ -13,10 +13,10 @@ import pytest
 from api.core.db import async_pool, unit_of_work
 from api.core.principal import org_principal
 from api.webhooks import signing
-from tests.chat_support import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
+from tests.support.chat import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
 from tests.conftest import STACK, wait_for
-from tests.documents_factory import create_kb, upload, wait_done
-from tests.isolation_support import as_user
+from tests.support.documents import create_kb, upload, wait_done
+from tests.support.isolation import as_user
 from tests.fakes.http_recorder import HttpRecorder
 
 
@@ -55,13 +55,18 @@ def verified(request, secret: str) -> bool:
 def test_endpoint_crud_validation_and_roles(client, new_tenant, new_user):
     t = new_tenant()
     created = make_endpoint(client, t, "https://example.com/hooks", event_types=["document.ready", "document.ready"])
-    assert created["secret"].startswith("whsec_") and created["event_types"] == ["document.ready"]
+    assert created["secret"].startswith("whsec_")
+    assert created["event_types"] == ["document.ready"]
     got = client.get(f"/v1/webhooks/{created['id']}", headers=t.headers)
-    assert got.status_code == 200 and "secret" not in got.json() and "secret_salt" not in got.text
+    assert got.status_code == 200
+    assert "secret" not in got.json()
+    assert "secret_salt" not in got.text
     assert [e["id"] for e in client.get("/v1/webhooks", headers=t.headers).json()["data"]] == [created["id"]]
     patched = client.patch(f"/v1/webhooks/{created['id']}", json={"active": False, "event_types": []},
                            headers=t.headers)
-    assert patched.status_code == 200 and patched.json()["active"] is False and patched.json()["event_types"] == []
+    assert patched.status_code == 200
+    assert patched.json()["active"] is False
+    assert patched.json()["event_types"] == []
 
     for bad in ({"url": "ftp://example.com/x"}, {"url": "javascript:alert(1)"}, {"url": "/relative"},
                 {"url": "https://user:pw@example.com/"}, {"url": "https://example.com", "event_types": ["nope"]},
@@ -98,12 +103,16 @@ def test_signed_event_reaches_the_receiver_and_verifies(client, new_tenant, rece
     assert not signing.verify(endpoint["secret"], request.headers["webhook-id"], request.headers["webhook-timestamp"],
                               tampered, request.headers["webhook-signature"], now=time.time())
     body = request.json()
-    assert body["type"] == "contact.deleted" and body["id"] == request.headers["webhook-id"]
+    assert body["type"] == "contact.deleted"
+    assert body["id"] == request.headers["webhook-id"]
     assert body["data"] == {"contact_id": contact["id"], "external_id": contact["external_id"]}
     assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
     [delivery] = wait_for(lambda: deliveries(client, t, endpoint["id"], status="delivered"), 10, message="delivered")
-    assert delivery["attempts"] == 1 and delivery["last_status_code"] == 200 and delivery["event_id"] == body["id"]
-    assert receiver.to(path + "-docs") == [] and deliveries(client, t, other["id"]) == []
+    assert delivery["attempts"] == 1
+    assert delivery["last_status_code"] == 200
+    assert delivery["event_id"] == body["id"]
+    assert receiver.to(path + "-docs") == []
+    assert deliveries(client, t, other["id"]) == []
 
 
 def test_failed_attempts_are_retried_with_the_same_id_then_succeed(client, new_tenant, receiver, celery_worker):
@@ -115,7 +124,9 @@ def test_failed_attempts_are_retried_with_the_same_id_then_succeed(client, new_t
     [delivery] = wait_for(lambda: deliveries(client, t, endpoint["id"], status="delivered"), 30,
                           message="delivery after retries")
     requests = receiver.to(path)
-    assert len(requests) == 3 and delivery["attempts"] == 3 and delivery["last_error"] is None
+    assert len(requests) == 3
+    assert delivery["attempts"] == 3
+    assert delivery["last_error"] is None
     assert len({r.headers["webhook-id"] for r in requests}) == 1
     assert all(verified(r, endpoint["secret"]) for r in requests)
 
@@ -127,17 +138,22 @@ def test_dead_letter_keeps_the_error_and_can_be_redelivered(client, new_tenant, 
     endpoint = make_endpoint(client, t, receiver.url(path))
     delete_contact(client, t)
     [dead] = wait_for(lambda: deliveries(client, t, endpoint["id"], status="dead"), 30, message="dead letter")
-    assert dead["attempts"] == 3 and dead["last_status_code"] == 500 and dead["last_error"].startswith("HTTP 500")
+    assert dead["attempts"] == 3
+    assert dead["last_status_code"] == 500
+    assert dead["last_error"].startswith("HTTP 500")
     time.sleep(1.5)  # no fourth attempt
     assert len(receiver.to(path)) == 3
 
     redeliver = f"/v1/webhooks/{endpoint['id']}/deliveries/{dead['id']}/redeliver"
     resp = client.post(redeliver, headers=t.headers)
-    assert resp.status_code == 202 and resp.json()["status"] == "pending" and resp.json()["attempts"] == 0
+    assert resp.status_code == 202
+    assert resp.json()["status"] == "pending"
+    assert resp.json()["attempts"] == 0
     wait_for(lambda: deliveries(client, t, endpoint["id"], status="delivered"), 30, message="redelivered")
     assert len(receiver.to(path)) == 4
     again = client.post(redeliver, headers=t.headers)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "delivery_not_dead"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "delivery_not_dead"
     assert client.post(f"/v1/webhooks/{endpoint['id']}/deliveries/{uuid.uuid4()}/redeliver",
                        headers=t.headers).status_code == 404
 
@@ -147,7 +163,8 @@ def test_unreachable_endpoint_records_a_clean_error(client, new_tenant, celery_w
     endpoint = make_endpoint(client, t, "http://127.0.0.1:9/nothing-listens-here")
     delete_contact(client, t)
     [dead] = wait_for(lambda: deliveries(client, t, endpoint["id"], status="dead"), 30, message="dead letter")
-    assert dead["last_status_code"] is None and dead["last_error"].startswith("could not connect")
+    assert dead["last_status_code"] is None
+    assert dead["last_error"].startswith("could not connect")
 
 
 def test_document_ready_and_failed_events_from_the_ingest_worker(client, new_tenant, receiver, celery_worker):
@@ -161,9 +178,12 @@ def test_document_ready_and_failed_events_from_the_ingest_worker(client, new_ten
     assert wait_done(client, t, bad["id"])["status"] == "failed"
     requests = wait_for(lambda: len(receiver.to(path)) >= 2 and receiver.to(path), 30, message="document events")
     by_type = {r.json()["type"]: r.json()["data"] for r in requests}
-    assert len(requests) == 2 and all(verified(r, endpoint["secret"]) for r in requests)
-    assert by_type["document.ready"]["document_id"] == good["id"] and by_type["document.ready"]["chunk_count"] >= 1
-    assert by_type["document.failed"]["document_id"] == bad["id"] and "PDF" in by_type["document.failed"]["error"]
+    assert len(requests) == 2
+    assert all(verified(r, endpoint["secret"]) for r in requests)
+    assert by_type["document.ready"]["document_id"] == good["id"]
+    assert by_type["document.ready"]["chunk_count"] >= 1
+    assert by_type["document.failed"]["document_id"] == bad["id"]
+    assert "PDF" in by_type["document.failed"]["error"]
 
 
 def test_agent_answer_emits_message_created(client, new_tenant, receiver, hosted, celery_worker):  # noqa: F811
@@ -176,14 +196,18 @@ def test_agent_answer_emits_message_created(client, new_tenant, receiver, hosted
     assert answer.status_code == 201, answer.text
     [request] = wait_for(lambda: receiver.to(path), 30, message="message.created")
     data = request.json()["data"]
-    assert request.json()["type"] == "message.created" and verified(request, endpoint["secret"])
-    assert data["message_id"] == answer.json()["message"]["id"] and data["role"] == "assistant"
-    assert data["content"] == answer.json()["message"]["content"] and data["content"].startswith("echo: ")
+    assert request.json()["type"] == "message.created"
+    assert verified(request, endpoint["secret"])
+    assert data["message_id"] == answer.json()["message"]["id"]
+    assert data["role"] == "assistant"
+    assert data["content"] == answer.json()["message"]["content"]
+    assert data["content"].startswith("echo: ")
     assert data["conversation_id"] == conversation["id"]
     # A retried message replays the stored answer: no second event.
     first = send(client, t, agent["id"], conversation["id"], "Oi", client_message_id="m-1")
     replay = send(client, t, agent["id"], conversation["id"], "Oi", client_message_id="m-1")
-    assert first.status_code == 201 and replay.status_code == 200
+    assert first.status_code == 201
+    assert replay.status_code == 200
     wait_for(lambda: len(receiver.to(path)) >= 2, 30, message="second event")
     time.sleep(1)
     assert len(receiver.to(path)) == 2
@@ -220,7 +244,8 @@ def test_outbox_rows_commit_or_roll_back_with_the_change(client, new_tenant, adm
 
     with pytest.raises(RuntimeError):
         _run(erase(fail=True))
-    assert events() == 0 and client.get(f"/v1/contacts/{contact['id']}", headers=t.headers).status_code == 200
+    assert events() == 0
+    assert client.get(f"/v1/contacts/{contact['id']}", headers=t.headers).status_code == 200
     assert admin_conn.execute("select count(*) from public.webhook_deliveries where organization_id = %s",
                               [t.org_id]).fetchone()[0] == 0
     _run(erase(fail=False))
@@ -245,12 +270,12 @@ def test_sweep_sends_a_delivery_whose_enqueue_was_lost_and_duplicates_do_nothing
                                                                                 admin_conn, celery_worker):
     from api.webhooks import repository_sync
     from workers.celery_app import app as celery_app
-    from workers.db import org_transaction
+    from api.core.db import job_transaction
     t = new_tenant()
     path = f"/lost-{uuid.uuid4().hex[:8]}"
     endpoint = make_endpoint(client, t, receiver.url(path))
     # The event commits but its task is never enqueued (the broker was down, the API crashed).
-    with org_transaction(t.org_id) as session:
+    with job_transaction(t.org_id) as session:
         [delivery_id] = repository_sync.emit(session.conn, t.org_id, "contact.deleted", {"contact_id": "x"})
     admin_conn.execute("update public.webhook_deliveries set next_attempt_at = now() - interval '5 minutes' "
                        "where id = %s", [delivery_id])
@@ -276,8 +301,10 @@ def test_private_targets_are_refused_outside_dev(client, new_tenant, monkeypatch
                 "http://[::1]/hook", "http://localhost/hook"):
         resp = client.post("/v1/webhooks", json={"url": url}, headers=t.headers)
         assert resp.status_code == 422, (url, resp.text)
-        assert resp.json()["error"]["code"] == "url_not_allowed" and "non-public" in resp.json()["error"]["message"]
+        assert resp.json()["error"]["code"] == "url_not_allowed"
+        assert "non-public" in resp.json()["error"]["message"]
     resp = client.post("/v1/webhooks", json={"url": "https://93.184.215.14/hook"}, headers=t.headers)
     assert resp.status_code == 201, resp.text
     moved = client.patch(f"/v1/webhooks/{resp.json()['id']}", json={"url": "http://192.168.0.10/"}, headers=t.headers)
-    assert moved.status_code == 422 and moved.json()["error"]["code"] == "url_not_allowed"
+    assert moved.status_code == 422
+    assert moved.json()["error"]["code"] == "url_not_allowed"

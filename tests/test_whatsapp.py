@@ -3,7 +3,7 @@
 retries, statuses, interactive replies, media fallback, provider 429/5xx retried, the 24-hour
 window, human handoff and release, credentials encrypted at rest.
 
-The agent answers with the fake hosted model (tests.memory_support): "echo: <message>".
+The agent answers with the fake hosted model (tests.support.memory): "echo: <message>".
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from api.core import secretbox
 from tests.conftest import wait_for
 from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.http_recorder import HttpRecorder
-from tests.memory_support import FAKE_LLM, MODEL
+from tests.support.memory import FAKE_LLM, MODEL
 
 ACCESS_TOKEN = "EAAG-fake-access-token"
 APP_SECRET = "meta-app-secret-123"

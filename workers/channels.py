@@ -10,25 +10,19 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from api.channels import reply
-from api.channels import repository_sync as repo
+from api.channels import jobs, reply
 from api.channels.errors import ProviderError
 from api.chat.transactions import Transactions
 from api.core.config import get_settings
 from api.core.errors import DomainError
-from api.core.db import sync_unit_of_work
-from api.core.principal import SCANNER, org_principal
+from api.core.principal import org_principal
 from workers import aio
+from api.core import tasks
 from workers.celery_app import app
-from workers.db import pool
 
 log = logging.getLogger("renum.channels")
 MAX_RETRIES = 5
-# A message still 'received' this long after it arrived lost its reply task (the enqueue
-# failed, or the worker died outside the task's own error handling): the sweep re-enqueues it,
-# at most once per STALE_S and SWEEP_LIMIT times, then marks it failed.
-STALE_S = 120
-SWEEP_LIMIT = 3
+STALE_S, SWEEP_LIMIT = jobs.STALE_S, jobs.SWEEP_LIMIT
 
 
 def _retryable(exc: Exception) -> bool:
@@ -44,7 +38,7 @@ async def _tx(organization_id: str) -> Transactions:
     return Transactions(await aio.db(), org_principal(org_id, "admin", kind="worker"), org_id)
 
 
-@app.task(name="workers.channels.reply", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@app.task(name=tasks.CHANNEL_REPLY.name, bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def reply_to_message(self, organization_id: str, event_id: str) -> str:
     tx = aio.run(_tx(organization_id))
     try:
@@ -57,15 +51,6 @@ def reply_to_message(self, organization_id: str, event_id: str) -> str:
         return aio.run(reply.give_up(tx, UUID(event_id), message, model_failed=not isinstance(exc, ProviderError)))
 
 
-@app.task(name="workers.channels.sweep")
+@app.task(name=tasks.CHANNELS_SWEEP.name)
 def sweep(stale_s: float = STALE_S, limit: int = 200) -> int:
-    """Re-enqueue inbound messages whose reply task was lost; returns how many were re-enqueued."""
-    with sync_unit_of_work(pool(), SCANNER) as session:
-        rows = repo.stalled_events(session.conn, stale_s, stale_s, SWEEP_LIMIT, limit)
-    again = [r for r in rows if r["status"] == "received"]
-    for row in again:
-        reply_to_message.apply_async(args=[str(row["organization_id"]), str(row["id"])])
-    if rows:
-        log.warning("channel sweep: re-enqueued %d unanswered messages, gave up on %d",
-                    len(again), len(rows) - len(again))
-    return len(again)
+    return jobs.sweep(stale_s, limit)

@@ -1,46 +1,27 @@
-"""Chat tasks (queue `default`): answer customer messages left without an answer.
-
-A message is stored before the model is asked, so an outage (database, model, a process
-killed mid-answer) can leave a question without an answer when the client does not retry.
-The beat sweep finds such questions in the database (private.unanswered_questions) and
-answers each through the chat service, exactly like a retried client_message_id: the unique
-reply_to index keeps it to one answer, and a question answered meanwhile is replayed.
-"""
+"""Chat tasks (queue `default`): wrappers around api/chat/jobs.py."""
 from __future__ import annotations
 
 import logging
 from uuid import UUID
 
-from api.chat import service as chat_service
-from api.chat import repository as chat_repository
-from api.chat import repository_sync as chat_repository_sync
+from api.chat import jobs
 from api.chat.transactions import Transactions
-from api.core.db import sync_unit_of_work
+from api.core import tasks
 from api.core.errors import DomainError
-from api.core.principal import SCANNER, org_principal
+from api.core.principal import org_principal
 from workers import aio
 from workers.celery_app import app
-from workers.db import pool
 
 log = logging.getLogger("renum.chat")
-STALE_S = 120  # older than any answer in progress (the lock's TTL is kept alive while one runs)
-MAX_AGE_S = 24 * 3600  # a question older than a day is not answered out of the blue
-MAX_SWEEPS = 3
+STALE_S = jobs.STALE_S
 
 
 async def _answer(org_id: UUID, agent_id: UUID, conversation_id: UUID, message_id: UUID) -> str:
     tx = Transactions(await aio.db(), org_principal(org_id, "admin", kind="worker"), org_id)
-    async with tx() as session:
-        question = await chat_repository.get_user_message(session.conn, conversation_id, message_id)
-    if question is None:
-        return "skipped"
-    turn = await chat_service.begin(tx, aio.redis(), agent_id, conversation_id, question["content"],
-                                    question_id=message_id, contact_limit=False)
-    reply = await chat_service.complete(turn)
-    return "replayed" if reply.replayed else "answered"
+    return await jobs.answer(tx, aio.redis(), agent_id, conversation_id, message_id)
 
 
-@app.task(name="workers.chat.answer_question", acks_late=True)
+@app.task(name=tasks.CHAT_ANSWER_QUESTION.name, acks_late=True)
 def answer_question(organization_id: str, agent_id: str, conversation_id: str, message_id: str) -> str:
     try:
         return aio.run(_answer(UUID(organization_id), UUID(agent_id), UUID(conversation_id), UUID(message_id)))
@@ -49,14 +30,6 @@ def answer_question(organization_id: str, agent_id: str, conversation_id: str, m
         return "failed"
 
 
-@app.task(name="workers.chat.sweep")
+@app.task(name=tasks.CHAT_SWEEP.name)
 def sweep(stale_s: float = STALE_S, limit: int = 100) -> int:
-    """Beat: schedule an answer for every stored question that has none."""
-    with sync_unit_of_work(pool(), SCANNER) as session:
-        rows = chat_repository_sync.unanswered_questions(session.conn, stale_s, MAX_AGE_S, MAX_SWEEPS, limit)
-    for row in rows:
-        answer_question.delay(str(row["organization_id"]), str(row["agent_id"]), str(row["conversation_id"]),
-                              str(row["message_id"]))
-    if rows:
-        log.warning("chat sweep: answering %d stored questions without an answer", len(rows))
-    return len(rows)
+    return jobs.sweep(stale_s, limit)

@@ -9,6 +9,7 @@ import redis
 from celery import Task
 
 from api.documents import pipeline
+from api.core import tasks
 from workers.celery_app import app
 
 log = logging.getLogger("renum.ingest")
@@ -40,14 +41,14 @@ class IngestTask(Task):
             log.exception("could not record the failure of document %s v%s", document_id, version)
 
 
-@app.task(name="workers.ingest.process_document", base=IngestTask, bind=True, acks_late=True,
+@app.task(name=tasks.PROCESS_DOCUMENT.name, base=IngestTask, bind=True, acks_late=True,
           autoretry_for=TRANSIENT, max_retries=MAX_RETRIES,
           retry_backoff=2, retry_backoff_max=300, retry_jitter=True)
 def process_document(self, organization_id: str, document_id: str, version: int) -> str:
     return pipeline.process(organization_id, document_id, int(version))
 
 
-@app.task(name="workers.ingest.reconcile")
+@app.task(name=tasks.INGEST_RECONCILE.name)
 def reconcile(older_than_s: float = pipeline.STUCK_AFTER_S) -> int:
     """Re-enqueue documents left queued or processing (lost message, dead worker)."""
     stuck = pipeline.stuck_documents(older_than_s)

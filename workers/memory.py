@@ -17,7 +17,7 @@ from uuid import UUID
 import redis
 
 from api.core.config import get_settings
-from api.core.db import sync_unit_of_work
+from api.core.db import job_transaction
 from api.core.principal import SCANNER
 from api.core.redis import sync_client
 from api.embeddings.service import get_embedder
@@ -25,7 +25,8 @@ from api.llm import router as llm
 from api.llm.errors import LLMError
 from api.memory import facts as fact_parsing
 from api.memory import indexing, pipeline, repository_sync, scheduling
-from workers import aio, db
+from workers import aio
+from api.core import tasks
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,10 @@ def _embedder():
     return get_embedder()
 
 
-@app.task(name="workers.memory.index_turns", acks_late=True)
+@app.task(name=tasks.MEMORY_INDEX_TURNS.name, acks_late=True)
 def index_turns(organization_id: str, conversation_id: str) -> int:
     """Embed the conversation's user/assistant turns not yet indexed (kind='turn'); returns how many."""
-    with db.org_transaction(organization_id) as session:
+    with job_transaction(organization_id) as session:
         return indexing.index_turns(session, UUID(conversation_id), _embedder())
 
 
@@ -60,38 +61,38 @@ def index_turns(organization_id: str, conversation_id: str) -> int:
 _LLM_RETRY = {"autoretry_for": (LLMError,), "retry_backoff": 30, "retry_backoff_max": 600, "max_retries": 5}
 
 
-@app.task(name="workers.memory.summarize_conversation", acks_late=True, **_LLM_RETRY)
+@app.task(name=tasks.MEMORY_SUMMARIZE.name, acks_late=True, **_LLM_RETRY)
 def summarize_conversation(organization_id: str, conversation_id: str) -> bool:
     """(Re)write the conversation's summary memory; False when there is nothing to summarize."""
-    with db.org_transaction(organization_id) as session:
+    with job_transaction(organization_id) as session:
         job = pipeline.summary_job(session, UUID(conversation_id))
     if job is None:
         return False
     text = _complete(job.messages, job.model, pipeline.SUMMARY_MAX_TOKENS)
     vector = _embedder().embed_passages([text])[0] if text.strip() else None
-    with db.org_transaction(organization_id) as session:
+    with job_transaction(organization_id) as session:
         return pipeline.store_summary(session, job, text, vector)
 
 
-@app.task(name="workers.memory.extract_facts", acks_late=True, **_LLM_RETRY)
+@app.task(name=tasks.MEMORY_EXTRACT_FACTS.name, acks_late=True, **_LLM_RETRY)
 def extract_facts(organization_id: str, conversation_id: str) -> int:
     """Extract {key, value, confidence} facts; supersede changed ones. Returns facts written."""
-    with db.org_transaction(organization_id) as session:
+    with job_transaction(organization_id) as session:
         job = pipeline.facts_job(session, UUID(conversation_id))
     if job is None:
         return 0
     raw = _complete(job.messages, job.model, pipeline.FACTS_MAX_TOKENS)
     facts = fact_parsing.parse_facts(raw)
     vectors = _embedder().embed_passages([fact_parsing.fact_text(f) for f in facts]) if facts else []
-    with db.org_transaction(organization_id) as session:
+    with job_transaction(organization_id) as session:
         return pipeline.store_facts(session, job, facts, vectors)
 
 
-@app.task(name="workers.memory.after_turn", acks_late=True)
+@app.task(name=tasks.MEMORY_AFTER_TURN.name, acks_late=True)
 def after_turn(organization_id: str, conversation_id: str) -> None:
     """After each exchange: index its turns now; summarize/extract when the conversation goes
     idle (debounced in Redis) or every N exchanges."""
-    with db.org_transaction(organization_id) as session:
+    with job_transaction(organization_id) as session:
         plan = indexing.index_turns_and_plan(session, UUID(conversation_id), _embedder())
     if plan is None:  # conversation gone, or memory disabled for its agent
         return
@@ -109,7 +110,7 @@ def after_turn(organization_id: str, conversation_id: str) -> None:
         consolidate_if_idle.apply_async((organization_id, conversation_id, decision.token), countdown=plan.idle_s)
 
 
-@app.task(name="workers.memory.consolidate_if_idle", acks_late=True)
+@app.task(name=tasks.MEMORY_CONSOLIDATE_IF_IDLE.name, acks_late=True)
 def consolidate_if_idle(organization_id: str, conversation_id: str, token: str) -> bool:
     """Debounce target: consolidate only if no turn arrived since `token` was issued."""
     if not scheduling.claim_idle(_redis(), organization_id, conversation_id, token):
@@ -129,11 +130,11 @@ SWEEP_MIN_GAP_S = 300
 SWEEP_BATCH = 200
 
 
-@app.task(name="workers.memory.sweep")
+@app.task(name=tasks.MEMORY_SWEEP.name)
 def sweep() -> int:
     """Beat: schedule the memory work the database records as pending (turns without a memory
     row, summaries due), so none of it depends on a task surviving in the broker."""
-    with sync_unit_of_work(db.pool(), SCANNER) as session:
+    with job_transaction(SCANNER) as session:
         backlog = repository_sync.memory_backlog(session.conn, SWEEP_MIN_GAP_S, SWEEP_BATCH)
     for row in backlog:
         catch_up.delay(str(row["organization_id"]), str(row["conversation_id"]), bool(row["needs_summary"]))
@@ -142,7 +143,7 @@ def sweep() -> int:
     return len(backlog)
 
 
-@app.task(name="workers.memory.catch_up", acks_late=True)
+@app.task(name=tasks.MEMORY_CATCH_UP.name, acks_late=True)
 def catch_up(organization_id: str, conversation_id: str, summarize: bool) -> int:
     """Index every unindexed turn of the conversation (one embedding batch) and, when due,
     write its summary and facts."""
@@ -157,14 +158,14 @@ def catch_up(organization_id: str, conversation_id: str, summarize: bool) -> int
     return indexed
 
 
-@app.task(name="workers.memory.apply_retention", acks_late=True)
+@app.task(name=tasks.MEMORY_RETENTION.name, acks_late=True)
 def apply_retention() -> dict:
     """Daily (beat): erase history and memories older than each agent's retention_days."""
-    with sync_unit_of_work(db.pool(), SCANNER) as session:
+    with job_transaction(SCANNER) as session:
         targets = pipeline.retention_targets(session.conn)
     totals = {"agents": 0, "messages": 0, "memories": 0}
     for target in targets:
-        with db.org_transaction(target["organization_id"]) as session:
+        with job_transaction(target["organization_id"]) as session:
             messages, memories = pipeline.apply_retention(session, target["agent_id"], target["retention_days"])
         totals["agents"] += 1
         totals["messages"] += messages

@@ -18,3 +18,9 @@ async def page(conn, org_id: UUID, params: PageParams) -> list[dict]:
 async def revoke(conn, key_id: UUID) -> dict | None:
     return await sql.fetch_one(conn, "update public.api_keys set revoked_at = coalesce(revoked_at, now()) "
                                      "where id = %s returning *", [key_id])
+
+
+async def resolve(conn, key_hash: str) -> dict | None:
+    """Pre-auth: the key's principal fields, through the private resolver (no claims yet, so no
+    table policy shows anything; see api/core/db.anon_unit_of_work)."""
+    return await sql.fetch_one(conn, "select * from private.resolve_api_key(%s)", [key_hash])

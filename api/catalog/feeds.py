@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from api.catalog import repository
 from api.catalog.schemas import RecordIn
 from api.core import egress
+from api.core.errors import DomainError
 
 MAX_FEED_BYTES = 50 * 1024 * 1024
 TIMEOUT_S = 60.0
@@ -30,8 +31,10 @@ DEFAULT_FIELDS = {"external_id": ("external_id", "id", "sku"), "name": ("name", 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-class FeedError(Exception):
-    pass
+class FeedError(DomainError):
+    """The feed cannot be fetched or parsed (blocked URL, unreachable, too big, bad content)."""
+
+    status_code, code = 502, "catalog_feed_error"
 
 
 def fetch(feed: dict, *, conditional: bool = True) -> tuple[int, bytes, dict]:

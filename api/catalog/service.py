@@ -16,10 +16,10 @@ from api.catalog.schemas import BulkSync, CatalogSearch, RecordBody
 from api.core.db import Session
 from api.core import egress
 from api.core.errors import Forbidden, NotFound, Unprocessable
+from api.core.tasks import CATALOG_EMBED, CATALOG_PULL, enqueue, enqueue_after_commit
 from api.knowledge_bases import repository as kb_repository
 from api.search.embedding import query_embedder
 
-EMBED_TASK = "workers.catalog.embed"
 
 
 async def _kb(session: Session, kb_id: UUID) -> dict:
@@ -86,15 +86,11 @@ async def search(session: Session, kb_id: UUID, body: CatalogSearch) -> list[dic
 
 
 def _enqueue_embedding(org_id: str, kb_id: str) -> None:
-    from workers.celery_app import app as celery_app
     try:
-        celery_app.send_task(EMBED_TASK, args=[org_id, kb_id])
+        enqueue(CATALOG_EMBED, org_id, kb_id)
     except Exception:  # the records stay queued (embedded_hash differs); the next write enqueues again
         import logging
-        logging.getLogger("renum.catalog").exception("could not enqueue %s for knowledge base %s", EMBED_TASK, kb_id)
-
-
-PULL_TASK = "workers.catalog.pull"
+        logging.getLogger("renum.catalog").exception("could not enqueue %s for knowledge base %s", CATALOG_EMBED.name, kb_id)
 
 
 async def put_feed(session: Session, kb_id: UUID, body) -> dict:
@@ -125,10 +121,5 @@ async def delete_feed(session: Session, kb_id: UUID) -> None:
 async def run_feed(session: Session, kb_id: UUID, *, conditional: bool) -> dict:
     """Pull the feed now (after commit), instead of waiting for its interval."""
     feed = await get_feed(session, kb_id)
-    args = [str(feed["organization_id"]), str(feed["id"]), conditional]
-
-    def enqueue() -> None:
-        from workers.celery_app import app as celery_app
-        celery_app.send_task(PULL_TASK, args=args)
-    session.after_commit(enqueue)
+    enqueue_after_commit(session, CATALOG_PULL, str(feed["organization_id"]), str(feed["id"]), conditional)
     return feed

@@ -27,11 +27,11 @@ from api.core.config import get_settings
 from api.core.db import Session, anon_unit_of_work, unit_of_work
 from api.core.errors import Conflict, NotFound, Unauthorized, Unavailable, Unprocessable
 from api.core.principal import org_principal
+from api.core.tasks import CHANNEL_REPLY, enqueue
 
 log = logging.getLogger("renum.channels")
 CHANNEL = "chatwoot"
 WHATSAPP = "whatsapp"
-REPLY_TASK = "workers.channels.reply"
 TOKEN_PREFIX = "rch_"
 # Every third-party credential of an integration (Chatwoot and WhatsApp), stored encrypted.
 SECRET_COLUMNS = credentials.SECRET_COLUMNS
@@ -190,8 +190,7 @@ async def store_message(session: Session, integration: dict, *, channel: str, co
 
 
 def _enqueue_reply(org_id: str, event_id: str) -> None:
-    from workers.celery_app import app as celery_app
     try:
-        celery_app.send_task(REPLY_TASK, args=[org_id, event_id])
+        enqueue(CHANNEL_REPLY, org_id, event_id)
     except Exception:  # the message is stored (status received); failing now would not help Chatwoot
-        log.exception("could not enqueue %s for channel event %s", REPLY_TASK, event_id)
+        log.exception("could not enqueue %s for channel event %s", CHANNEL_REPLY.name, event_id)

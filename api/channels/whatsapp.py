@@ -39,7 +39,7 @@ WINDOW_CLOSED_CODE = 131047
 class WhatsAppError(ProviderError):
     @property
     def window_closed(self) -> bool:
-        return self.code == WINDOW_CLOSED_CODE
+        return self.provider_code == WINDOW_CLOSED_CODE
 
 
 def sign(app_secret: str, body: bytes) -> str:

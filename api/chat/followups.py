@@ -13,12 +13,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api.core.redis import breaker_for, broker_breaker
+from api.core.tasks import MEMORY_AFTER_TURN, enqueue
 from api.memory import short_term
-from workers.celery_app import app as celery_app
 
 log = logging.getLogger(__name__)
-# By name: the API process enqueues without importing the worker's pipeline (and its models).
-MEMORY_TASK = "workers.memory.after_turn"
 
 
 # Lists that missed a push while Redis was unreachable: they are dropped (read from Postgres
@@ -61,6 +59,6 @@ def enqueue_memory_update(org_id: UUID, conversation_id: UUID) -> None:
     if not broker_breaker().closed:  # the broker is down: the memory sweep schedules it later
         return
     try:
-        celery_app.send_task(MEMORY_TASK, args=[str(org_id), str(conversation_id)])
+        enqueue(MEMORY_AFTER_TURN, str(org_id), str(conversation_id))
     except Exception:  # the broker is down: the answer is committed, only this memory update is late
-        log.exception("could not enqueue %s for conversation %s", MEMORY_TASK, conversation_id)
+        log.exception("could not enqueue %s for conversation %s", MEMORY_AFTER_TURN.name, conversation_id)

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager
 from typing import AsyncIterator, Callable, Iterator
+from uuid import UUID
 
 from pgvector.psycopg import register_vector, register_vector_async
 from psycopg import AsyncConnection, Connection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from api.core.principal import Principal
+from api.core.config import get_settings
+from api.core.principal import Principal, org_principal
 
 log = logging.getLogger("renum.db")
 API_ROLE = "renum_api"
@@ -63,7 +67,7 @@ def sync_pool(url: str, *, min_size: int = 1, max_size: int = 4) -> ConnectionPo
 class Session:
     """A connection inside the request's transaction, plus work to run after it commits."""
 
-    def __init__(self, conn, principal: Principal):
+    def __init__(self, conn, principal: Principal | None):
         self.conn = conn
         self.principal = principal
         self._after_commit: list[Callable[[], None]] = []
@@ -79,10 +83,14 @@ class Session:
 
 
 @asynccontextmanager
-async def unit_of_work(pool: AsyncConnectionPool, principal: Principal) -> AsyncIterator[Session]:
+async def unit_of_work(pool: AsyncConnectionPool, principal: Principal | None) -> AsyncIterator[Session]:
+    """The one way a request opens a transaction (`SessionDep`, chat's `Transactions`): the API
+    role with the principal's claims, so RLS decides what it sees. `principal=None` is the
+    pre-auth variant, `anon_unit_of_work`."""
+    claims = principal.claims if principal is not None else {}
     async with pool.connection() as conn:
         async with conn.transaction():
-            await conn.execute(_SET_CLAIMS, [json.dumps(principal.claims)])
+            await conn.execute(_SET_CLAIMS, [json.dumps(claims)])
             session = Session(conn, principal)
             yield session
     session.run_after_commit()
@@ -98,11 +106,39 @@ def sync_unit_of_work(pool: ConnectionPool, principal: Principal) -> Iterator[Se
     session.run_after_commit()
 
 
+_job_pool: ConnectionPool | None = None
+_job_pool_lock = threading.Lock()
+
+
+def job_pool() -> ConnectionPool:
+    """The background jobs' sync pool: opened lazily in each worker process (never inherited
+    across fork)."""
+    global _job_pool
+    with _job_pool_lock:
+        if _job_pool is None:
+            _job_pool = sync_pool(get_settings().database_url, max_size=4)
+            _job_pool.open(wait=True, timeout=30)
+        return _job_pool
+
+
+# What a job function takes to open its transactions (job_transaction, or a test's own).
+JobTransaction = Callable[["UUID | str | Principal"], AbstractContextManager["Session"]]
+
+
+@contextmanager
+def job_transaction(actor: UUID | str | Principal) -> Iterator[Session]:
+    """The one way a background job opens a transaction (the sync twin of a request's
+    `unit_of_work`, same role and claims): under RLS as the organization it works for, or, given a
+    Principal such as `SCANNER`, as that principal (the sweeps that look across organizations)."""
+    principal = actor if isinstance(actor, Principal) else org_principal(UUID(str(actor)), "admin", kind="worker")
+    with sync_unit_of_work(job_pool(), principal) as session:
+        yield session
+
+
 @asynccontextmanager
 async def anon_unit_of_work(pool: AsyncConnectionPool) -> AsyncIterator[AsyncConnection]:
     """For the few pre-auth lookups (API key, channel integration): the API role with no claims,
-    so every table policy shows nothing and only the private resolver functions answer."""
-    async with pool.connection() as conn:
-        async with conn.transaction():
-            await conn.execute(_SET_CLAIMS, ["{}"])
-            yield conn
+    so every table policy shows nothing and only the private resolver functions answer. The same
+    function as a request's `unit_of_work`, named so a pre-auth path is visible at its call site."""
+    async with unit_of_work(pool, None) as session:
+        yield session.conn

@@ -7,12 +7,14 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 from redis.asyncio import Redis
 
+from api.api_keys import repository as api_keys_repository
 from api.core import ratelimit
 from api.core.auth import API_KEY_PREFIX, api_key_principal, hash_api_key, verify_jwt
 from api.core.config import Settings, get_settings
 from api.core.db import Session, anon_unit_of_work, unit_of_work
 from api.core.errors import NotFound, Unauthorized, Unprocessable
 from api.core.principal import Principal
+from api.memberships import repository as memberships_repository
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -40,9 +42,7 @@ async def get_principal(request: Request, settings: SettingsDep, redis: RedisDep
     token = _bearer(authorization, x_api_key)
     if token.startswith(API_KEY_PREFIX):
         async with anon_unit_of_work(request.app.state.db) as conn:
-            cur = await conn.execute("select * from private.resolve_api_key(%s)",
-                                     [hash_api_key(token, settings.api_key_pepper)])
-            row = await cur.fetchone()
+            row = await api_keys_repository.resolve(conn, hash_api_key(token, settings.api_key_pepper))
         if row is None:
             raise Unauthorized("invalid, revoked or expired API key")
         principal = api_key_principal(row)
@@ -81,19 +81,14 @@ async def get_org_id(session: SessionDep,
         if requested and requested != principal.organization_id:
             raise NotFound("organization not found")
         return principal.organization_id
-    # RLS shows only the caller's memberships.
-    cur = await session.conn.execute(
-        "select organization_id from public.memberships where user_id = %s "
-        "and (%s::uuid is null or organization_id = %s::uuid) limit 2",
-        [principal.user_id, requested, requested])
-    rows = await cur.fetchall()
+    org_ids = await memberships_repository.organizations_of(session.conn, principal.user_id, requested)
     if requested:
-        if not rows:
+        if not org_ids:
             raise NotFound("organization not found")
         return requested
-    if len(rows) == 1:
-        return rows[0]["organization_id"]
-    if not rows:
+    if len(org_ids) == 1:
+        return org_ids[0]
+    if not org_ids:
         raise NotFound("you are not a member of any organization; create one with POST /v1/organizations")
     raise Unprocessable("you belong to several organizations: send the X-Organization-Id header")
 

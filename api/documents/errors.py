@@ -1,12 +1,12 @@
 """Domain errors for document processing.
 
-Each error carries `status_code`, `code` and a client-safe `message`; the global
-exception handler renders any exception with those three attributes, so nothing
-here imports FastAPI and workers can raise the same errors.
+Each error is a DomainError (api/core/errors.py): it carries `status_code`, `code` and a
+client-safe `message`, so nothing here imports FastAPI and workers can raise the same errors.
 """
+from api.core.errors import DomainError
 
 
-class DocumentError(Exception):
+class DocumentError(DomainError):
     """The uploaded content cannot be turned into text (corrupt, empty, undecodable)."""
 
     status_code: int = 422

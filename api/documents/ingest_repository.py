@@ -1,4 +1,4 @@
-"""SQL for the ingest worker (sync psycopg, inside workers' org_transaction).
+"""SQL for the ingest worker (sync psycopg, inside a job_transaction, api/core/db.py).
 
 Chunks are bulk-loaded with binary COPY. Postgres refuses COPY FROM into a table under
 row-level security, so rows are copied into a transaction-scoped temp table first and moved

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from api.core.config import get_settings
-from api.core.db import sync_unit_of_work
+from api.core.db import job_transaction
 from api.core.principal import SCANNER
 from api.documents import ingest_repository as repo
 from api.documents import lease
@@ -23,7 +23,6 @@ from api.documents.errors import DocumentError
 from api.documents.extract import extract_text
 from api.embeddings.errors import EmbeddingError, UnknownEmbeddingModel
 from api.webhooks import events as webhook_events
-from workers.db import org_transaction, pool
 
 log = logging.getLogger("renum.ingest")
 # A document whose processing started this many times (retries and redeliveries after
@@ -57,7 +56,7 @@ def process(org_id: str, document_id: str, version: int) -> str:
 
 
 def _renew(job: Job) -> bool:
-    with org_transaction(job.org_id) as session:
+    with job_transaction(job.org_id) as session:
         return repo.renew_lease(session.conn, job.doc["id"], job.doc["version"], lease.lease_s())
 
 
@@ -84,7 +83,7 @@ def _process(job: Job, org_id: str, document_id: str, version: int) -> str:
 
 
 def _claim(org_id: str, document_id: UUID, version: int) -> Job | None:
-    with org_transaction(org_id) as session:
+    with job_transaction(org_id) as session:
         doc = repo.lock_document(session.conn, document_id)
         if doc is None or doc["version"] != version or doc["status"] not in ("queued", "processing"):
             # Deleted, replaced by a newer version, or already finished by another delivery.
@@ -125,7 +124,7 @@ def _embed(job: Job, embedder, chunks: list[Chunk]) -> list | None:
 
 
 def _progress(job: Job, value: float) -> bool:
-    with org_transaction(job.org_id) as session:
+    with job_transaction(job.org_id) as session:
         return repo.set_progress(session.conn, job.doc["id"], job.doc["version"], round(value, 4))
 
 
@@ -133,7 +132,7 @@ def _write(job: Job, chunks: list[Chunk], vectors: list) -> str:
     doc = job.doc
     rows = [(c.ordinal, c.text, c.token_count, c.page, c.content_hash,
              {"start": c.start, "end": c.end, "page_end": c.page_end}, v) for c, v in zip(chunks, vectors)]
-    with org_transaction(job.org_id) as session:
+    with job_transaction(job.org_id) as session:
         current = repo.lock_document(session.conn, doc["id"])
         if current is None or current["version"] != doc["version"] or current["status"] != "processing":
             return "superseded"
@@ -147,7 +146,7 @@ def _write(job: Job, chunks: list[Chunk], vectors: list) -> str:
 
 def fail(org_id: str, document_id: str, version: int, message: str) -> bool:
     """Record why the current version cannot be processed (no-op if it was replaced meanwhile)."""
-    with org_transaction(org_id) as session:
+    with job_transaction(org_id) as session:
         doc = repo.lock_document(session.conn, UUID(str(document_id)))
         return doc is not None and doc["version"] == version and _mark_failed(session, doc, message)
 
@@ -168,5 +167,5 @@ def _emit(session, doc: dict, event_type: str, **extra) -> None:
 
 def stuck_documents(older_than_s: float = STUCK_AFTER_S, limit: int = 500) -> list[dict]:
     """(organization_id, id, version) of every tenant's stuck documents, each re-stamped as handled."""
-    with sync_unit_of_work(pool(), SCANNER) as session:
+    with job_transaction(SCANNER) as session:
         return repo.stuck_documents(session.conn, older_than_s, limit)

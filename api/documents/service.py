@@ -19,6 +19,7 @@ from api.core.db import Session
 from api.core.errors import Conflict, NotFound
 from api.core.pagination import PageParams
 from api.core.redis import broker_breaker
+from api.core.tasks import PROCESS_DOCUMENT, enqueue
 from api.documents import repository
 from api.documents.inspect import Inspected, inspect_upload
 from api.documents.schemas import NewContent
@@ -26,7 +27,6 @@ from api.knowledge_bases import repository as kb_repository
 from api.knowledge_bases import service as kb_service
 
 log = logging.getLogger("renum.documents")
-PROCESS_TASK = "workers.ingest.process_document"
 
 
 async def _inspect(content: NewContent) -> Inspected:
@@ -122,16 +122,14 @@ def _enqueue_after_commit(session: Session, doc: dict) -> None:
 
 
 def enqueue_processing(org_id: str, document_id: str, version: int) -> None:
-    # Imported here so the API process loads Celery only when it first enqueues.
-    from workers.celery_app import app as celery_app
     if not broker_breaker().closed:  # Redis (the broker) failed moments ago: the reconciler enqueues it
         log.warning("broker unavailable: document %s v%s left to the reconciler", document_id, version)
         return
     try:
-        celery_app.send_task(PROCESS_TASK, args=[org_id, document_id, version])
+        enqueue(PROCESS_DOCUMENT, org_id, document_id, version)
     except BrokerError:
         # The document is durably queued; failing the request now would make the client
         # retry an upload that already succeeded. The reconciler (workers.ingest.reconcile)
         # re-enqueues documents left queued, so log loudly and carry on.
         log.exception("could not enqueue %s for document %s v%s; the reconciler will retry",
-                      PROCESS_TASK, document_id, version)
+                      PROCESS_DOCUMENT.name, document_id, version)

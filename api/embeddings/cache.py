@@ -21,6 +21,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_TTL_S = 30 * 24 * 3600
 
 
+def cache_key(embedder: Embedder, text: str, kind: EmbeddingKind) -> str:
+    """The Redis key of `text`'s vector for `embedder` (no client needed to compute it)."""
+    digest = hashlib.sha256((PREFIXES[kind] + text).encode("utf-8")).hexdigest()
+    return f"emb:{embedder.model}:{embedder.dim}:{digest}"
+
+
 class CachedEmbedder:
     """Same interface as Embedder; only cache misses reach the model.
 
@@ -47,8 +53,7 @@ class CachedEmbedder:
         return self.embedder.dim
 
     def cache_key(self, text: str, kind: EmbeddingKind) -> str:
-        digest = hashlib.sha256((PREFIXES[kind] + text).encode("utf-8")).hexdigest()
-        return f"emb:{self.embedder.model}:{self.embedder.dim}:{digest}"
+        return cache_key(self.embedder, text, kind)
 
     def embed(self, texts: Sequence[str], kind: EmbeddingKind) -> EmbeddingBatch:
         if not texts:

@@ -1,7 +1,8 @@
-"""Embedding errors. Same contract as other domain errors: status_code, code, message."""
+"""Embedding errors: a DomainError family (status_code, code, message)."""
+from api.core.errors import DomainError
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(DomainError):
     """The embedding provider failed or returned something unusable."""
 
     status_code: int = 502

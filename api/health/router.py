@@ -4,6 +4,8 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.core import tasks
+
 router = APIRouter(tags=["health"])
 _WORKER_TTL_S = 5.0
 _worker_cache: dict[str, tuple[float, bool]] = {}
@@ -37,8 +39,7 @@ async def _worker() -> bool:
     cached = _worker_cache.get("w")
     if cached and cached[0] > time.monotonic():
         return cached[1]
-    from workers.celery_app import app as celery_app
-    replies = await asyncio.to_thread(celery_app.control.ping, timeout=1.0)
+    replies = await asyncio.to_thread(tasks.producer().control.ping, timeout=1.0)
     ok = bool(replies)
     _worker_cache["w"] = (time.monotonic() + _WORKER_TTL_S, ok)
     return ok

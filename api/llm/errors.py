@@ -5,8 +5,10 @@ leak keys, URLs or prompt fragments. The provider error stays chained (`__cause_
 """
 from __future__ import annotations
 
+from api.core.errors import DomainError
 
-class LLMError(Exception):
+
+class LLMError(DomainError):
     status_code = 502
     code = "llm_error"
 

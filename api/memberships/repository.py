@@ -35,3 +35,11 @@ async def role_of(conn, org_id: UUID, user_id: UUID) -> str | None:
     row = await sql.fetch_one(conn, "select role from public.memberships where organization_id = %s "
                                     "and user_id = %s", [org_id, user_id])
     return row["role"] if row else None
+
+
+async def organizations_of(conn, user_id: UUID, only: UUID | None = None, limit: int = 2) -> list[UUID]:
+    """The caller's organization ids (RLS shows only their memberships), optionally just `only`."""
+    rows = await sql.fetch_all(conn, "select organization_id from public.memberships where user_id = %s "
+                                     "and (%s::uuid is null or organization_id = %s::uuid) limit %s",
+                               [user_id, only, only, limit])
+    return [r["organization_id"] for r in rows]

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from typing import Any
 
-from api.memory.schemas import ExtractedFact
+from api.memory.models import ExtractedFact
 
 log = logging.getLogger(__name__)
 MAX_FACTS = 20

@@ -1,64 +1,49 @@
-"""API shapes of a contact's memory (GET/POST/DELETE /v1/contacts/{id}/memories)."""
+"""Plain data shapes the memory service returns (no FastAPI): the API shapes are in schemas.py,
+as in every other domain; the chat code builds its own API models."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from api.agents.schemas import TimeZone
-from api.memory.schemas import MemoryKind
+MemoryKind = Literal["fact", "summary", "turn"]
 
 
-class Memory(BaseModel):
-    """One thing remembered about a contact: a fact (key/value, superseded when contradicted),
-    a session summary, or an indexed conversation turn."""
+@dataclass(frozen=True, slots=True)
+class ExcerptTurn:
+    """One turn of a retrieved excerpt (a turn memory and its neighbours in the conversation)."""
     id: UUID
-    kind: MemoryKind
-    key: str | None
     content: str
-    confidence: float
-    contact_id: UUID
-    agent_id: UUID | None
-    conversation_id: UUID | None
-    metadata: dict
-    valid_from: datetime
-    valid_to: datetime | None = Field(description="set when a newer fact superseded this one")
-    superseded_by: UUID | None
     created_at: datetime
-
-
-class MemorySearch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1, max_length=4000, pattern=r"\S", description="what the customer might ask")
-    k: int = Field(10, ge=1, le=50, description="how many memories (turn excerpts count as one)")
-    kinds: list[MemoryKind] = Field(default_factory=lambda: ["fact", "summary", "turn"], min_length=1)
-    timezone: TimeZone = "UTC"
-
-
-class ExcerptTurnOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: UUID
     role: str | None
-    content: str
-    created_at: datetime
+    speaker: str | None
+    message_id: str | None
     seq: int | None
 
 
-class MemoryHitOut(BaseModel):
-    """A retrieved memory as the chat would see it; turns come with their excerpt."""
-    model_config = ConfigDict(from_attributes=True)
+@dataclass(frozen=True, slots=True)
+class MemoryHit:
+    """One retrieved memory. `score` is the fused (RRF) score, `rank` 1-based.
+
+    For kind='turn', metadata has message_id, role and speaker; for 'fact', key/value;
+    for 'summary', turns (how many turns it covers). Turn hits carry `excerpt`: the turns of
+    the same conversation around the match, in order, the match included."""
     id: UUID
     kind: MemoryKind
-    key: str | None
     content: str
     score: float
     rank: int
     created_at: datetime
     conversation_id: UUID | None
-    metadata: dict
-    excerpt: list[ExcerptTurnOut]
+    metadata: dict = field(default_factory=dict)
+    key: str | None = None
+    excerpt: tuple[ExcerptTurn, ...] = ()
 
 
-class MemorySearchResult(BaseModel):
-    hits: list[MemoryHitOut]
+@dataclass(frozen=True, slots=True)
+class ExtractedFact:
+    """One fact as parsed from the LLM's JSON (key normalised to snake_case)."""
+    key: str
+    value: str
+    confidence: float

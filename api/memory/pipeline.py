@@ -18,7 +18,7 @@ from api.core.db import Session
 from api.memory import repository_sync as repo
 from api.memory.facts import fact_text
 from api.memory.rows import load_context, memory_row
-from api.memory.schemas import ExtractedFact
+from api.memory.models import ExtractedFact
 from api.memory.text import normalize_value
 from api.prompts import service as prompts
 

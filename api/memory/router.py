@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, status
 from api.core.deps import OrgId, SessionDep
 from api.core.pagination import Page, PageDep, make_page
 from api.memory import service
-from api.memory.models import Memory, MemoryHitOut, MemorySearch, MemorySearchResult
-from api.memory.schemas import MemoryKind
+from api.memory.schemas import Memory, MemoryHitOut, MemorySearch, MemorySearchResult
+from api.memory.models import MemoryKind
 
 router = APIRouter(prefix="/v1/contacts/{contact_id}/memories", tags=["memory"])
 

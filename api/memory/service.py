@@ -18,7 +18,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import redis
 
 from api.contacts import repository as contacts_repository
 from api.core.config import get_settings
@@ -26,9 +25,10 @@ from api.core.db import Session
 from api.core.errors import NotFound
 from api.core.pagination import PageParams
 from api.embeddings.cache import CachedEmbedder
+from api.embeddings.cache import cache_key as embedding_cache_key
 from api.embeddings.service import Embedder, get_embedder
 from api.memory import dates, repository
-from api.memory.schemas import ExcerptTurn, MemoryHit
+from api.memory.models import ExcerptTurn, MemoryHit
 from api.search.embedding import query_embedder
 
 ALL_KINDS = ("fact", "summary", "turn")
@@ -148,11 +148,10 @@ async def forget_plan(session: Session, contact_id: UUID,
     """Before a contact is deleted: its conversation ids and the embedding-cache keys of every
     text of theirs, so the caller can delete those Redis keys once the delete has committed."""
     emb = embedder or get_embedder()
-    # Only cache_key() is used; a redis.Redis client connects lazily, so this one never does.
-    cache = emb if isinstance(emb, CachedEmbedder) else CachedEmbedder(emb, redis.Redis())
+    base = emb.embedder if isinstance(emb, CachedEmbedder) else emb
     conversation_ids = await repository.contact_conversation_ids(session.conn, contact_id)
     texts = await repository.contact_texts(session.conn, contact_id)
-    keys = [cache.cache_key(t, kind) for t in texts for kind in ("passage", "query")]
+    keys = [embedding_cache_key(base, t, kind) for t in texts for kind in ("passage", "query")]
     return conversation_ids, keys
 
 

@@ -1,8 +1,10 @@
 """Prompt errors carry their HTTP status (422): a bad template or inputs is a client/config error."""
 from __future__ import annotations
 
+from api.core.errors import DomainError
 
-class PromptError(Exception):
+
+class PromptError(DomainError):
     status_code = 422
     code = "prompt_error"
 

@@ -2,7 +2,7 @@
 
 `search` / `search_chunks` take the request's Session (or any AsyncConnection already inside a
 transaction with role and claims set); `search_sync` / `search_chunks_sync` take a sync
-connection (workers.db.org_transaction, benchmarks). RLS does the tenant check in both.
+connection (api.core.db.job_transaction, benchmarks). RLS does the tenant check in both.
 """
 from __future__ import annotations
 

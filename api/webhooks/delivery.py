@@ -18,11 +18,11 @@ import httpx
 
 from api.core import egress
 from api.core.config import get_settings
+from api.core.db import job_transaction
 from api.webhooks import repository_sync as repo
 from api.core import secretbox
 from api.webhooks import secrets as endpoint_secrets
 from api.webhooks import signing
-from workers.db import org_transaction
 
 log = logging.getLogger("renum.webhooks")
 RESPONSE_LOG_BYTES = 1024  # of each receiver's response body kept in the delivery log
@@ -50,7 +50,7 @@ def body_of(row: dict) -> bytes:
 def attempt(org_id: str, delivery_id: str) -> Outcome:
     settings = get_settings()
     # Held long enough for the POST and the write-back; expires if this worker dies.
-    with org_transaction(org_id) as session:
+    with job_transaction(org_id) as session:
         row = repo.claim(session.conn, UUID(delivery_id), settings.webhook_timeout_s + 30)
     if row is None:
         return Outcome("skipped")
@@ -74,7 +74,7 @@ def attempt(org_id: str, delivery_id: str) -> Outcome:
     except httpx.HTTPError as exc:
         return _failed(org_id, row, None, f"could not connect: {type(exc).__name__}", started=started)
     if 200 <= status_code < 300:
-        with org_transaction(org_id) as session:
+        with job_transaction(org_id) as session:
             repo.record_success(session.conn, row["id"], status_code)
             repo.record_attempt(session.conn, row, status_code, text, None, _ms(started))
         return Outcome("delivered")
@@ -102,7 +102,7 @@ def _failed(org_id: str, row: dict, status_code: int | None, error: str, *, fina
             response_body: str | None = None, started: float | None = None) -> Outcome:
     dead = final or row["attempts"] >= get_settings().webhook_max_attempts
     retry_in = None if dead else backoff_s(row["attempts"])
-    with org_transaction(org_id) as session:
+    with job_transaction(org_id) as session:
         repo.record_failure(session.conn, row["id"], status_code, error, retry_in)
         repo.record_attempt(session.conn, row, status_code, response_body, error, _ms(started))
     if dead:

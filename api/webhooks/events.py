@@ -12,10 +12,10 @@ from uuid import UUID
 
 from api.core.db import Session
 from api.core.redis import broker_breaker
+from api.core.tasks import WEBHOOK_DELIVER, enqueue as enqueue_task
 from api.webhooks import repository, repository_sync
 
 log = logging.getLogger("renum.webhooks")
-DELIVER_TASK = "workers.webhooks.deliver"
 
 
 async def emit(session: Session, org_id: UUID, event_type: str, data: dict) -> None:
@@ -34,13 +34,12 @@ def _enqueue_after_commit(session: Session, org_id: UUID | str, delivery_ids: li
 
 
 def enqueue(org_id: str, delivery_ids: list[str], countdown: float | None = None) -> None:
-    from workers.celery_app import app as celery_app  # the API loads Celery only when it first enqueues
     if not broker_breaker().closed:  # Redis (the broker) failed moments ago: do not stall on it; the sweep sends them
         log.warning("broker unavailable: %d webhook deliveries left to the sweep", len(delivery_ids))
         return
     for delivery_id in delivery_ids:
         try:
-            celery_app.send_task(DELIVER_TASK, args=[org_id, delivery_id], countdown=countdown)
+            enqueue_task(WEBHOOK_DELIVER, org_id, delivery_id, countdown=countdown)
         except Exception:  # broker down: the delivery is committed and the sweep will send it
             log.exception("could not enqueue webhook delivery %s; the sweep will retry it", delivery_id)
 

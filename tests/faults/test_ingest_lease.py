@@ -8,7 +8,7 @@ import time
 
 from api.documents import pipeline
 from tests.conftest import wait_for
-from tests.documents_factory import chunk_rows, create_kb, paragraphs, upload, wait_done
+from tests.support.documents import chunk_rows, create_kb, paragraphs, upload, wait_done
 from tests.test_ingest_recovery import _start_worker, _state, _stop, only_extra_workers_consume_ingest  # noqa: F401
 from workers.celery_app import app as celery_app
 

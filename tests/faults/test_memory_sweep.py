@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from api.core.db import sync_unit_of_work
+from api.core.db import job_pool, job_transaction, sync_unit_of_work
 from api.core.principal import SCANNER, org_principal
 from api.memory import repository_sync
 
 from tests.conftest import wait_for
-from tests.memory_support import FAKE_LLM, add_turns, create_agent, create_contact, create_conversation, memories
-from workers import db
+from tests.support.memory import FAKE_LLM, add_turns, create_agent, create_contact, create_conversation, memories
 from workers import memory as tasks
 
 
@@ -25,7 +24,7 @@ def _seq(admin_conn, conv: str) -> tuple[int, int]:
 
 def _sweep_rows(*convs: str) -> list[dict]:
     """One sweep (it stamps every conversation it returns), filtered to `convs`."""
-    with sync_unit_of_work(db.pool(), SCANNER) as session:
+    with job_transaction(SCANNER) as session:
         rows = repository_sync.memory_backlog(session.conn, tasks.SWEEP_MIN_GAP_S, 10_000)
     return [r for r in rows if str(r["conversation_id"]) in convs]
 
@@ -72,5 +71,5 @@ def test_sweep_skips_agents_without_memory_and_active_conversations(client, new_
 def test_sweep_answers_only_worker_principals(new_tenant):
     tenant = new_tenant()
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with sync_unit_of_work(db.pool(), org_principal(uuid.UUID(tenant.org_id), "admin", kind="api_key")) as s:
+        with sync_unit_of_work(job_pool(), org_principal(uuid.UUID(tenant.org_id), "admin", kind="api_key")) as s:
             repository_sync.memory_backlog(s.conn, 0, 10)

@@ -17,7 +17,7 @@ from api.core.db import async_pool
 from api.core.errors import Locked
 from api.core.principal import org_principal
 from api.core.redis import async_client, reset_breakers
-from tests.chat_support import HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
+from tests.support.chat import HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
 
 
 def _chat(client, t, agent, conv, content, **body):

@@ -14,7 +14,7 @@ import httpx
 import redis as redis_sync
 
 from api.chat.lock import lock_key
-from tests.chat_support import create_agent, messages_of, open_conversation, parse_sse
+from tests.support.chat import create_agent, messages_of, open_conversation, parse_sse
 from tests.conftest import ROOT, STACK, TEST_DIR, wait_for
 from tests.fakes.openai_server import FakeOpenAIServer
 

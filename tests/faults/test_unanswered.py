@@ -8,15 +8,14 @@ import psycopg
 import pytest
 
 from api.chat import repository_sync
-from api.core.db import sync_unit_of_work
+from api.core.db import job_pool, job_transaction, sync_unit_of_work
 from api.core.principal import SCANNER, org_principal
-from tests.chat_support import DOWN, HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
+from tests.support.chat import DOWN, HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
 from workers import chat as chat_tasks
-from workers import db
 
 
 def _pending(conv_id: str) -> list[dict]:
-    with sync_unit_of_work(db.pool(), SCANNER) as session:
+    with job_transaction(SCANNER) as session:
         rows = repository_sync.unanswered_questions(session.conn, 60, 3600, 3, 1000)
     return [r for r in rows if str(r["conversation_id"]) == conv_id]
 
@@ -81,5 +80,5 @@ def test_a_model_outage_leaves_it_for_the_next_sweep(client, new_tenant, admin_c
 def test_the_scan_answers_only_worker_principals(new_tenant):
     t = new_tenant()
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with sync_unit_of_work(db.pool(), org_principal(uuid.UUID(t.org_id), "admin", kind="api_key")) as s:
+        with sync_unit_of_work(job_pool(), org_principal(uuid.UUID(t.org_id), "admin", kind="api_key")) as s:
             repository_sync.unanswered_questions(s.conn, 0, 3600, 3, 10)

@@ -109,7 +109,7 @@ def stream_send(client, tenant, agent_id: str, conversation_id: str, content: st
 
 def add_knowledge(client, tenant, texts: dict[str, str], *, language: str = "portuguese") -> str:
     """A knowledge base with one document per (title, text), ingested by the real worker."""
-    from tests.documents_factory import wait_done
+    from tests.support.documents import wait_done
     kb = client.post("/v1/knowledge-bases", json={"name": f"kb-{uuid.uuid4().hex[:8]}", "language": language},
                      headers=tenant.headers)
     assert kb.status_code == 201, kb.text

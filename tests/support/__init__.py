@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules (fixtures, factories, waiting on the real worker)."""

@@ -1,0 +1,92 @@
+"""The seam between HTTP and background jobs (issue 11): api/ never imports workers/, and the
+top-level packages import each other without cycles. Static (ast), so it needs no stack."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from api.core import tasks
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("api", "workers", "bench", "infra", "tests")
+
+
+def _imported_roots(path: Path) -> set[str]:
+    """Top-level names of every module `path` imports, function-level imports included."""
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def _files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []
+
+
+def test_no_module_under_api_imports_workers():
+    offenders = [str(p.relative_to(ROOT)) for p in _files("api") if "workers" in _imported_roots(p)]
+    assert offenders == []
+
+
+def test_nothing_imports_the_removed_workers_db():
+    # `from workers import db` names the package root only, so look at the imported names too.
+    offenders = []
+    for pkg in PACKAGES:
+        for path in _files(pkg):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module == "workers" \
+                        and any(alias.name == "db" for alias in node.names):
+                    offenders.append(str(path.relative_to(ROOT)))
+                elif isinstance(node, (ast.Import, ast.ImportFrom)) and "workers.db" in (
+                        [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]):
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_no_import_cycle_between_top_level_packages():
+    graph = {pkg: set() for pkg in PACKAGES}
+    for pkg in PACKAGES:
+        for path in _files(pkg):
+            graph[pkg] |= (_imported_roots(path) & set(PACKAGES)) - {pkg}
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for nxt in graph[start] - seen:
+            if nxt == target or reaches(nxt, target, seen | {nxt}):
+                return True
+        return False
+
+    cycles = [pkg for pkg in PACKAGES if reaches(pkg, pkg, set())]
+    assert cycles == [], f"import graph between top-level packages: {graph}"
+
+
+def test_every_worker_task_is_named_in_api_core_tasks():
+    from workers.celery_app import app
+
+    app.loader.import_default_modules()
+    registered = {name for name in app.tasks if not name.startswith("celery.")}
+    assert registered == {t.name for t in tasks.ALL}
+
+
+def test_every_task_routes_to_a_declared_queue():
+    undeclared = [t.name for t in tasks.ALL if t.queue not in tasks.QUEUES]
+    assert undeclared == []
+
+
+def test_every_error_family_has_the_one_root():
+    from api.catalog.feeds import FeedError
+    from api.channels.errors import ProviderError
+    from api.core.errors import DomainError
+    from api.documents.errors import DocumentError
+    from api.embeddings.errors import EmbeddingError
+    from api.llm.errors import LLMError
+    from api.prompts.errors import PromptError
+
+    families = (FeedError, ProviderError, DocumentError, EmbeddingError, LLMError, PromptError)
+    assert [f.__name__ for f in families if not issubclass(f, DomainError)] == []
+
+
+def test_error_classes_do_not_import_fastapi():
+    assert "fastapi" not in _imported_roots(ROOT / "api" / "core" / "errors.py")
