@@ -114,6 +114,8 @@ def test_body_and_metadata_size_limits(client, new_tenant):
     resp = client.post(f"/v1/knowledge-bases/{kb['id']}/documents/text", headers=t.headers,
                        json={"title": "big", "text": text})
     assert resp.status_code == 201, resp.text[:300]
+    # Deleted at once: embedding ~1,000 chunks would hold the shared test worker for minutes.
+    assert client.delete(f"/v1/documents/{resp.json()['id']}", headers=t.headers).status_code == 204
 
 
 CURSORS = {
