@@ -48,7 +48,7 @@ def test_completion_with_the_official_client(client, org, admin_conn, hosted):
     rows = messages_of(admin_conn, conversation_id)
     assert [r[0] for r in rows] == ["user", "assistant"] and rows[0][1] == "Qual o prazo de entrega?"
     assert rows[1][1] == choice.message.content
-    assert "da Acme" in hosted.requests[-1]["body"]["messages"][0]["content"]  # org name via the key
+    assert "atendente virtual da Acme" in hosted.requests[-1]["body"]["messages"][0]["content"]  # org name via the key
     channel, contact = admin_conn.execute(
         "select c.channel, ct.external_id from public.conversations c join public.contacts ct on ct.id = c.contact_id "
         "where c.id = %s", [conversation_id]).fetchone()
