@@ -131,10 +131,26 @@ def start_redis(data_dir: Path, port: int) -> str:
     return url
 
 
-def stop_redis(data_dir: Path) -> None:
+def stop_redis(data_dir: Path, timeout: float = 5.0) -> None:
+    """Stop it and wait until it is gone. A Redis whose append-only file cannot be written at
+    shutdown (its directory removed right after the signal, as the test cleanup does) refuses to
+    exit on SIGTERM, so it is killed after `timeout` (leaked test servers piled up otherwise)."""
     pidfile = data_dir / "redis" / "redis.pid"
-    if pidfile.exists():
+    if not pidfile.exists():
+        return
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 15)
+    except (ProcessLookupError, ValueError):
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
-            os.kill(int(pidfile.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
