@@ -52,6 +52,12 @@ def _start_stack() -> dict[str, str]:
     redis_url = services.start_redis(redis_dir, _free_port())
 
     def cleanup():
+        # By port first: the fault tests restart this Redis, and the old process removes the
+        # pid file the new one wrote, so the pid file alone can miss it.
+        try:
+            redis.Redis.from_url(redis_url, socket_timeout=2).shutdown(nosave=True)
+        except (redis.RedisError, OSError):
+            pass
         services.stop_redis(redis_dir)
         shutil.rmtree(redis_dir, ignore_errors=True)
         with psycopg.connect(pg.url(), autocommit=True) as conn:
