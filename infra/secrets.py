@@ -23,14 +23,10 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _context(table: str, column: str, org_id) -> str:
-    return f"{table}.{column}:{org_id}"
-
-
 def _current(stored: str, table: str, column: str, org_id) -> str:
     if not stored.startswith(secretbox.PREFIX):  # plaintext from before encryption at rest
-        return secretbox.encrypt(stored, context=_context(table, column, org_id))
-    return secretbox.reencrypt(stored, context=_context(table, column, org_id))
+        return secretbox.encrypt(stored, context=secretbox.context(table, column, org_id))
+    return secretbox.reencrypt(stored, context=secretbox.context(table, column, org_id))
 
 
 def rotate(url: str) -> dict[str, int]:

@@ -1,5 +1,4 @@
 """Authentication failures, API keys, health and readiness."""
-import json
 import time
 import uuid
 
@@ -78,43 +77,24 @@ def test_rate_limit_returns_429_with_retry_after(client, new_tenant):
 
 
 def test_jwks_rs256_tokens_are_verified(client, new_tenant):
-    import http.server
-    import threading
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from jose import jwk
+    from api.core import auth
+    from tests.support.jwks import JWKS, rsa_key
 
     t = new_tenant()
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = jwk.construct(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "RS256").to_dict()
-    body = json.dumps({"keys": [{**public, "kid": "k1", "use": "sig"}]}).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pem, public = rsa_key("k1")
+    jwks = JWKS()
+    jwks.keys = [public]
     settings = get_settings()
-    settings.jwks_url = f"http://127.0.0.1:{server.server_port}/jwks.json"
+    settings.jwks_url = jwks.url
+    auth._jwks_cache.clear()
     try:
         now = int(time.time())
         claims = {"sub": str(t.user_id), "aud": "authenticated", "role": "authenticated", "exp": now + 60}
-        good = jwt.encode(claims, pem.decode(), algorithm="RS256", headers={"kid": "k1"})
-        unknown = jwt.encode(claims, pem.decode(), algorithm="RS256", headers={"kid": "k2"})
+        good = jwt.encode(claims, pem, algorithm="RS256", headers={"kid": "k1"})
+        unknown = jwt.encode(claims, pem, algorithm="RS256", headers={"kid": "k2"})
         assert client.get("/v1/organizations", headers={"Authorization": f"Bearer {good}"}).json()["data"][0]["id"] \
             == t.org_id
         assert client.get("/v1/organizations", headers={"Authorization": f"Bearer {unknown}"}).status_code == 401
     finally:
         settings.jwks_url = ""
-        server.shutdown()
+        jwks.server.shutdown()

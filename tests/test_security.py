@@ -1,8 +1,6 @@
 """Tokens and roles, exactly: audience required, JWKS key rotation, owners protected from admins,
 channel credentials encrypted at rest and never shown."""
-import http.server
 import json
-import threading
 import time
 import uuid
 
@@ -11,6 +9,7 @@ from jose import jwt
 
 from api.core import secretbox
 from api.core.config import get_settings
+from tests.support.jwks import JWKS, rsa_key
 
 
 def _claims(**overrides) -> dict:
@@ -31,49 +30,12 @@ def test_token_without_a_required_claim_is_401(client, new_tenant, missing):
     assert resp.json()["error"]["code"] == "unauthorized"
 
 
-class _JWKS:
-    """A JWKS endpoint on 127.0.0.1 whose key set can be rotated; counts fetches."""
-
-    def __init__(self):
-        self.keys: list[dict] = []
-        self.fetches = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.fetches += 1
-                body = json.dumps({"keys": outer.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
-
-
-def _rsa_key(kid: str) -> tuple[str, dict]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from jose import jwk
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = jwk.construct(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "RS256").to_dict()
-    return pem, {**public, "kid": kid, "use": "sig"}
-
-
 def test_unknown_kid_refetches_the_key_set_once(client, new_tenant):
     from api.core import auth
     t = new_tenant()
-    jwks = _JWKS()
-    pem1, pub1 = _rsa_key("k1")
-    pem2, pub2 = _rsa_key("k2")
+    jwks = JWKS()
+    pem1, pub1 = rsa_key("k1")
+    pem2, pub2 = rsa_key("k2")
     jwks.keys = [pub1]
     settings = get_settings()
     settings.jwks_url = jwks.url

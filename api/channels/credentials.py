@@ -17,8 +17,7 @@ SECRET_COLUMNS = ("api_access_token", "webhook_secret", "access_token", "app_sec
 
 
 def context(column: str, org_id: UUID | str) -> str:
-    # The one convention for encrypted columns, "<table>.<column>:<organization_id>" (infra/secrets.py).
-    return f"channel_integrations.{column}:{org_id}"
+    return secretbox.context("channel_integrations", column, org_id)
 
 
 def seal(values: dict, org_id: UUID | str) -> dict:
@@ -36,13 +35,3 @@ def reveal(row: dict, column: str) -> str | None:
         return stored
     return secretbox.decrypt(stored, context=context(column, row["organization_id"]))
 
-
-def reseal(row: dict) -> dict:
-    """Columns whose stored value must change to be under the active key (legacy plaintext
-    included); empty when everything is current."""
-    changes = {}
-    for column in SECRET_COLUMNS:
-        stored = row.get(column)
-        if stored and not (stored.startswith(secretbox.PREFIX) and secretbox.is_current(stored)):
-            changes[column] = secretbox.encrypt(reveal(row, column), context=context(column, row["organization_id"]))
-    return changes

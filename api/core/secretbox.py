@@ -70,6 +70,11 @@ def new_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
 
 
+def context(table: str, column: str, org_id) -> str:
+    """The one associated-data convention for encrypted columns: "<table>.<column>:<organization_id>"."""
+    return f"{table}.{column}:{org_id}"
+
+
 def encrypt(plaintext: str, *, context: str) -> str:
     key_id, key = key_ring()[0]
     nonce = os.urandom(12)

@@ -12,7 +12,7 @@ from api.webhooks import signing
 
 
 def context(column: str, org_id) -> str:
-    return f"webhook_endpoints.{column}:{org_id}"
+    return secretbox.context("webhook_endpoints", column, org_id)
 
 
 def current(endpoint: dict) -> str:
