@@ -81,13 +81,7 @@ declare
   f record;
 begin
   for f in select p.oid::regprocedure as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-            where n.nspname = 'private'
-  loop
-    execute format('revoke all on function %s from public, anon, authenticated', f.sig);
-    execute format('grant execute on function %s to renum_api', f.sig);
-  end loop;
-  for f in select p.oid::regprocedure as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-            where n.nspname = 'public'
+            where n.nspname in ('private', 'public')
   loop
     execute format('revoke all on function %s from public, anon, authenticated', f.sig);
     execute format('grant execute on function %s to renum_api', f.sig);
