@@ -44,6 +44,13 @@ class PrivateRedis:
     def start(self) -> None:
         from infra import services
         services.start_redis(self.dir.parent, self.port)
+        # The product's Redis fsyncs its append-only file every second, so a SIGKILL may lose the
+        # last second of writes: a released conversation lock comes back and holds its conversation
+        # until the TTL (409 + Retry-After meanwhile; that is the designed bound). The tests kill
+        # Redis right after a release and assert on what follows, so this one fsyncs every write.
+        import redis
+        with redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5) as r:
+            r.config_set("appendfsync", "always")
 
     def kill(self) -> None:
         os.kill(self.pid(), signal.SIGKILL)
