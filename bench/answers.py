@@ -15,7 +15,7 @@ code behind POST .../messages), facts through the memory worker's task bodies.
 - locomo: LoCoMo QA (categories 1-4, stratified) asked as the conversation's contact with the
   last N turns of its last session as history, memory on vs off. Token F1 as in the LoCoMo
   paper, plus contained rate. LoCoMo is CC BY-NC 4.0: read from shared/datasets, never stored.
-- facts: bench/data_answers/fact_dialogues_pt.json, through workers.memory.extract_facts:
+- facts: bench/data_answers/fact_dialogues_pt.json, through api.memory.jobs.extract_facts:
   precision/recall of extracted facts; then the address supersession dialogue pair.
 - latency: first token and full answer p50/p95 (from the help-center run with knowledge), the
   first-token time by prompt size (a cold prompt each time), and a follow-up turn that reuses
@@ -320,10 +320,10 @@ def _matches(value: str, wanted: str) -> bool:
 
 
 def facts(admin_url: str, app_url: str) -> dict:
-    """Fact extraction through the memory worker's task bodies (run in-process, same code)."""
+    """Fact extraction through the memory jobs (api/memory/jobs.py, run in-process: the code the worker runs)."""
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
-    from workers import memory as memory_tasks
+    from api.memory import jobs as memory_jobs
 
     spec = json.loads((DATA / "fact_dialogues_pt.json").read_text())
     org_id = _org(admin_url, "passo-leve-facts")
@@ -356,7 +356,7 @@ def facts(admin_url: str, app_url: str) -> dict:
                 contact = _contact(s.conn, org_id, f"fact-{d['id']}")
             conv = store_dialogue(contact, d["turns"])
             started = time.perf_counter()
-            memory_tasks.extract_facts(str(org_id), str(conv))
+            memory_jobs.extract_facts(str(org_id), str(conv))
             extracted = current_facts(contact)
             ok = [f for f in extracted if any(_matches(f["value"] or "", w) for w in d["expected"] + d["allowed"])]
             hit = [w for w in d["expected"] if any(_matches(f["value"] or "", w) for f in extracted)]
@@ -370,9 +370,9 @@ def facts(admin_url: str, app_url: str) -> dict:
         sup = spec["supersession"]
         with sync_unit_of_work(pool, principal) as s:
             contact = _contact(s.conn, org_id, "fact-address")
-        memory_tasks.extract_facts(str(org_id), str(store_dialogue(contact, sup["first"])))
+        memory_jobs.extract_facts(str(org_id), str(store_dialogue(contact, sup["first"])))
         after_first = current_facts(contact)
-        memory_tasks.extract_facts(str(org_id), str(store_dialogue(contact, sup["second"])))
+        memory_jobs.extract_facts(str(org_id), str(store_dialogue(contact, sup["second"])))
         after_second = current_facts(contact)
         addresses = [f for f in after_second if _matches(f["value"] or "", sup["new"])
                      or _matches(f["value"] or "", sup["old"]) or "address" in f["key"] or "endereco" in f["key"]]

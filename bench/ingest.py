@@ -1,7 +1,7 @@
 """Ingest a BEIR corpus into one knowledge base through the real ingest pipeline.
 
 Each corpus document is stored the way the upload endpoint stores a text/plain file of
-"title\\n\\ntext" (a queued documents row plus its bytes), then `api.documents.pipeline.process`
+"title\\n\\ntext" (a queued documents row plus its bytes), then `api.documents.jobs.process`
 runs exactly what the Celery ingest task runs: extract, chunk, embed with the KB's model behind
 the Redis embedding cache, COPY the chunks, mark ready, bump the KB's content_version.
 """
@@ -38,7 +38,7 @@ def document_body(doc: dict) -> bytes:
 
 
 def ingest(pool, principal, kb: dict, corpus: dict[str, dict], *, progress=None) -> IngestStats:
-    from api.documents import pipeline  # reads settings: import once the bench stack's URLs are set
+    from api.documents import jobs as ingest_jobs  # reads settings: import once the bench stack's URLs are set
     stats = IngestStats()
     items = list(corpus.items())
     started = time.perf_counter()
@@ -53,7 +53,7 @@ def ingest(pool, principal, kb: dict, corpus: dict[str, dict], *, progress=None)
     started = time.perf_counter()
     org_id = str(kb["organization_id"])
     for document_id in stats.doc_ids:
-        outcome = pipeline.process(org_id, document_id, 1)
+        outcome = ingest_jobs.process(org_id, document_id, 1)
         stats.statuses[outcome] = stats.statuses.get(outcome, 0) + 1
         stats.docs += 1
         if progress and stats.docs % 100 == 0:

@@ -120,7 +120,7 @@ def _summarize(pool, principal, conversation_id: UUID, embedder) -> None:
     import asyncio
 
     from api.core.db import sync_unit_of_work
-    from api.llm import router as llm
+    from api.llm import client as llm
     from api.memory import pipeline
     with sync_unit_of_work(pool, principal) as s:
         job = pipeline.summary_job(s, conversation_id)

@@ -65,7 +65,7 @@ def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10
     """Time every query (query j goes to tenant j % len(kbs)); returns per-tenant ms and chunk ids."""
     from api.core.db import sync_unit_of_work
     from api.core.principal import org_principal
-    from api.search import repository, service
+    from api.search import repository_sync, service
     from api.search.schemas import SearchOptions
     sql_ms, db_ms, ids = defaultdict(list), defaultdict(list), []
     for j, (text, vector) in enumerate(queries):
@@ -73,12 +73,12 @@ def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10
         options = SearchOptions(query=text, k=k, mode=mode, candidates=candidates)
         started = time.perf_counter()
         with sync_unit_of_work(pool, org_principal(kb["organization_id"], "member", kind="worker")) as session:
-            target = service.resolve_target(repository.load_kbs_sync(session.conn, [kb["id"]], None), [kb["id"]], mode)
+            target = service.resolve_target(repository_sync.load_kbs(session.conn, [kb["id"]], None), [kb["id"]], mode)
             statement, params = service.statement_for(target, options, vector)
             if exact:  # no index scan: a sequential scan + sort is the exact answer
                 session.conn.execute("set local enable_indexscan = off")
             sql_started = time.perf_counter()
-            rows = repository.search_sync(session.conn, statement, params, ef_search=ef_search,
+            rows = repository_sync.search(session.conn, statement, params, ef_search=ef_search,
                                           max_scan_tuples=service.MAX_SCAN_TUPLES)
             if not iterative:  # the same statement again, after turning off what search_sync set
                 session.conn.execute("select set_config('hnsw.iterative_scan', 'off', true)")
@@ -102,13 +102,13 @@ def recall(approx: list[list], exact: list[list], k: int) -> float:
 def explain(pool, kb, text, vector) -> list[str]:
     from api.core.db import sync_unit_of_work
     from api.core.principal import org_principal
-    from api.search import repository, service
+    from api.search import repository_sync, service
     from api.search.schemas import SearchOptions
     with sync_unit_of_work(pool, org_principal(kb["organization_id"], "member", kind="worker")) as session:
         options = SearchOptions(query=text)
-        target = service.resolve_target(repository.load_kbs_sync(session.conn, [kb["id"]], None), [kb["id"]], "hybrid")
+        target = service.resolve_target(repository_sync.load_kbs(session.conn, [kb["id"]], None), [kb["id"]], "hybrid")
         statement, params = service.statement_for(target, options, vector)
-        plan = repository.explain_sync(session.conn, statement, params, analyze=True, **service.scan_settings(options))
+        plan = repository_sync.explain(session.conn, statement, params, analyze=True, **service.scan_settings(options))
     (bench_stack.BENCH_DIR / f"scale-plan-{kb['chunks']}.txt").write_text(plan)
     keep = ("CTE ", "Index Scan", "Bitmap Index Scan", "Bitmap Heap Scan", "Execution Time", "Rows Removed by Filter")
     return [line.strip()[:160] for line in plan.splitlines() if any(key in line for key in keep)]

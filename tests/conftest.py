@@ -5,13 +5,13 @@ recreated from zero with the real migrations, and the API through Starlette's Te
 """
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ def _drop_stale_databases(admin: str) -> None:
                 conn.execute(f'drop database if exists "{name}" with (force)')
 
 
-def _start_stack() -> dict[str, str]:
+def _start_stack() -> tuple[dict[str, str], callable]:
     from infra import migrate, services
     pg = services.start_postgres(TEST_DIR, PG_PORT)
     _drop_stale_databases(pg.url())
@@ -62,17 +62,17 @@ def _start_stack() -> dict[str, str]:
         shutil.rmtree(redis_dir, ignore_errors=True)
         with psycopg.connect(pg.url(), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{database}" with (force)')
-    atexit.register(cleanup)
     return {"MIGRATION_DATABASE_URL": admin_url, "DATABASE_URL": pg.url(database, user="renum_app"),
-            "REDIS_URL": redis_url}
+            "REDIS_URL": redis_url}, cleanup
 
 
-# Environment is fixed before any project module reads settings.
-STACK = _start_stack()
+# Settings that do not depend on the stack are fixed at import, before any project module reads
+# settings; the stack's URLs are added by the `stack` fixture when the first test needs it, so
+# collecting tests (or running the static ones) starts nothing.
 # Tests chat with the small SmolLM2 (fast; answers are not judged here: bench/answers.py does
 # that with the default model). RENUM_LOCAL_MODEL set by the caller still wins.
 os.environ.setdefault("RENUM_LOCAL_MODEL", "smollm2")
-os.environ.update(STACK, RENUM_ENV="test", LITELLM_LOCAL_MODEL_COST_MAP="True",
+os.environ.update(RENUM_ENV="test", LITELLM_LOCAL_MODEL_COST_MAP="True",
                   RENUM_TASK_VISIBILITY_TIMEOUT_S="300", RENUM_RATE_LIMIT_PER_MINUTE="100000",
                   RENUM_ORG_RATE_LIMIT_PER_MINUTE="100000",
                   # Webhook retries in under a few seconds, so retry and dead-letter tests run with
@@ -83,8 +83,37 @@ os.environ.update(STACK, RENUM_ENV="test", LITELLM_LOCAL_MODEL_COST_MAP="True",
 
 
 @pytest.fixture(scope="session")
-def admin_url() -> str:
-    return STACK["MIGRATION_DATABASE_URL"]
+def stack() -> Iterator[dict[str, str]]:
+    """The session's Postgres database, Redis and their URLs (MIGRATION_DATABASE_URL for the
+    superuser, DATABASE_URL for the API's login role, REDIS_URL), set in the environment before
+    any project code reads its settings."""
+    from api.core import tasks
+    from api.core.config import get_settings
+    urls, cleanup = _start_stack()
+    os.environ.update(urls)
+    get_settings.cache_clear()
+    tasks.reset_producer()  # in case something published before the broker's URL was known
+    try:
+        yield urls
+    finally:
+        cleanup()
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "no_stack: a static test that needs no Postgres, Redis or worker")
+
+
+@pytest.fixture(autouse=True)
+def _stack_for_every_test(request) -> None:
+    """Every test gets the stack (project code never runs with unset URLs) except the static ones
+    marked `no_stack`, which run without starting anything."""
+    if request.node.get_closest_marker("no_stack") is None:
+        request.getfixturevalue("stack")
+
+
+@pytest.fixture(scope="session")
+def admin_url(stack) -> str:
+    return stack["MIGRATION_DATABASE_URL"]
 
 
 @pytest.fixture
@@ -95,16 +124,16 @@ def admin_conn(admin_url):
 
 
 @pytest.fixture
-def redis_client():
+def redis_client(stack):
     """A real Redis client on a database of its own, empty at the start of each test."""
-    client = redis.Redis.from_url(STACK["REDIS_URL"].rsplit("/", 1)[0] + "/2")
+    client = redis.Redis.from_url(stack["REDIS_URL"].rsplit("/", 1)[0] + "/2")
     client.flushdb()
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
-def client():
+def client(stack):
     from fastapi.testclient import TestClient
 
     from api.main import create_app
@@ -151,7 +180,7 @@ def new_tenant(client, admin_url):
 
 
 @pytest.fixture(scope="session")
-def celery_worker():
+def celery_worker(stack):
     """A real Celery worker process consuming every queue; yields its Popen."""
     from infra.local import worker_command
     log = open(TEST_DIR / f"worker-{SESSION}.log", "ab")
@@ -171,10 +200,10 @@ def celery_worker():
 
 
 def _wait_worker(timeout: float = 60) -> None:
-    from workers.celery_app import app
+    from api.core.tasks import producer
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if app.control.ping(timeout=0.5):
+        if producer().control.ping(timeout=0.5):
             return
     raise RuntimeError(f"celery worker did not start; see {TEST_DIR / f'worker-{SESSION}.log'}")
 

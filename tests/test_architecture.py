@@ -5,9 +5,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from api.core import tasks
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.no_stack  # static (ast): starts nothing
 PACKAGES = ("api", "workers", "bench", "infra", "tests")
 
 
@@ -90,3 +93,40 @@ def test_every_error_family_has_the_one_root():
 
 def test_error_classes_do_not_import_fastapi():
     assert "fastapi" not in _imported_roots(ROOT / "api" / "core" / "errors.py")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_workers_only_wrap_jobs():
+    """workers/ holds the Celery app, the beat schedule and task wrappers: from api/ it may import
+    task names (api.core.tasks), a domain's jobs module and the errors a task retries on."""
+    allowed = ("api.core.tasks", "api.core.tasks.", "api.llm.errors.")
+    offenders = {}
+    for path in _files("workers"):
+        bad = sorted(m for m in _imported_modules(path) if m.startswith("api.") and not (
+            m.startswith(allowed) or m.endswith(".jobs") or m == "api.core.tasks"))
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = bad
+    assert offenders == {}
+
+
+def test_worker_tasks_are_one_call():
+    """Each task body is one statement (its docstring aside), or a try around one call; the work
+    itself lives in api/<domain>/jobs.py where tests call it directly."""
+    long = []
+    for path in _files("workers"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and any(
+                    isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "task" for d in node.decorator_list):
+                body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+                if len(body) != 1:
+                    long.append(f"{path.name}:{node.name}")
+    assert long == []

@@ -97,7 +97,7 @@ def test_incoming_message_is_answered_in_chatwoot_once(client, new_tenant, chatw
 
 
 def test_sweep_answers_messages_whose_reply_task_was_lost(client, new_tenant, chatwoot, admin_conn, celery_worker):
-    from workers import channels as channel_tasks
+    from api.channels import jobs as channel_jobs
     t = new_tenant()
     integration = make_integration(client, t, chatwoot)
     conversation = 8000 + int(uuid.uuid4().int % 1000)
@@ -108,15 +108,15 @@ def test_sweep_answers_messages_whose_reply_task_was_lost(client, new_tenant, ch
     # Two messages stored as received whose reply task never ran (enqueue failed, worker died):
     # one recent enough to retry, one that used up its re-enqueues.
     for external_id, content, sweeps in (("message_created:lost-1", "Ainda tem estoque?", 0),
-                                         ("message_created:lost-2", "Alguém aí?", channel_tasks.SWEEP_LIMIT)):
+                                         ("message_created:lost-2", "Alguém aí?", channel_jobs.SWEEP_LIMIT)):
         admin_conn.execute(
             "insert into public.channel_events (organization_id, integration_id, external_id, conversation_id, "
             "external_conversation_id, content, created_at, sweeps) values (%s, %s, %s, %s, %s, %s, "
             "now() - interval '10 minutes', %s)",
             [t.org_id, integration["id"], external_id, conv_id, str(conversation), content, sweeps])
 
-    assert channel_tasks.sweep() == 1
-    assert channel_tasks.sweep() == 0  # re-enqueued at most once per STALE_S
+    assert channel_jobs.sweep() == 1
+    assert channel_jobs.sweep() == 0  # re-enqueued at most once per STALE_S
     replies = wait_for(lambda: len(replies_to(chatwoot, conversation)) == 2 and replies_to(chatwoot, conversation),
                        60, message="reply to the swept message")
     assert "Ainda tem estoque?" in replies[-1].json()["content"]

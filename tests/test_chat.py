@@ -13,7 +13,7 @@ from api.chat.lock import lock_key
 from api.core.config import get_settings
 from tests.support.chat import (DOWN, HOSTED, LOCAL, SLOW, THINKER, base_url, create_agent, hosted,  # noqa: F401
                                 messages_of, open_conversation, send, stream_send)
-from tests.conftest import STACK, wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.usefixtures("hosted")
 
@@ -68,10 +68,10 @@ def test_history_is_the_context_of_the_next_message(client, chat, hosted):
     assert sent[1]["content"] == "Meu nome é Joana." and sent[2]["content"].startswith("echo:")
 
 
-def test_history_falls_back_to_postgres_when_redis_lost_it(client, chat, hosted):
+def test_history_falls_back_to_postgres_when_redis_lost_it(client, chat, hosted, stack):
     t, agent, conv = chat
     assert send(client, t, agent["id"], conv["id"], "Primeira pergunta").status_code == 201
-    r = redis_sync.Redis.from_url(STACK["REDIS_URL"])
+    r = redis_sync.Redis.from_url(stack["REDIS_URL"])
     assert r.delete(f"stm:{t.org_id}:{conv['id']}") == 1  # short-term memory expired/evicted
     assert send(client, t, agent["id"], conv["id"], "Segunda pergunta").status_code == 201
     assert [m["role"] for m in hosted.requests[-1]["body"]["messages"]] == ["system", "user", "assistant", "user"]
@@ -144,7 +144,7 @@ def test_stream_shape_and_think_blocks_are_never_stored(client, new_tenant, admi
     assert plain.json()["message"]["content"].startswith("echo:")
 
 
-def test_concurrent_send_to_a_busy_conversation_is_409(client, new_tenant, admin_conn, monkeypatch):
+def test_concurrent_send_to_a_busy_conversation_is_409(client, new_tenant, admin_conn, monkeypatch, stack):
     monkeypatch.setattr(get_settings(), "chat_lock_wait_s", 0.3)
     t = new_tenant()
     agent = create_agent(client, t, model=SLOW)
@@ -153,7 +153,7 @@ def test_concurrent_send_to_a_busy_conversation_is_409(client, new_tenant, admin
     slow = threading.Thread(target=lambda: results.setdefault(
         "slow", send(client, t, agent["id"], conv["id"], "Demora?", client_message_id="s-1")))
     slow.start()
-    r = redis_sync.Redis.from_url(STACK["REDIS_URL"])
+    r = redis_sync.Redis.from_url(stack["REDIS_URL"])
     deadline = time.monotonic() + 10
     while not r.exists(lock_key(t.org_id, conv["id"])) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -166,10 +166,10 @@ def test_concurrent_send_to_a_busy_conversation_is_409(client, new_tenant, admin
     assert [r_[1] for r_ in messages_of(admin_conn, conv["id"])] == ["Demora?"]  # the busy send stored nothing
 
 
-def test_a_lock_held_elsewhere_makes_the_send_wait_then_409(client, chat, monkeypatch):
+def test_a_lock_held_elsewhere_makes_the_send_wait_then_409(client, chat, monkeypatch, stack):
     monkeypatch.setattr(get_settings(), "chat_lock_wait_s", 0.5)
     t, agent, conv = chat
-    r = redis_sync.Redis.from_url(STACK["REDIS_URL"])
+    r = redis_sync.Redis.from_url(stack["REDIS_URL"])
     r.set(lock_key(t.org_id, conv["id"]), "another-process", px=5000)
     started = time.monotonic()
     assert send(client, t, agent["id"], conv["id"], "Oi").status_code == 409
@@ -308,7 +308,7 @@ def test_memory_of_earlier_conversations_is_used_and_cited(client, new_tenant, c
     assert "Rex" not in hosted.requests[-1]["body"]["messages"][-1]["content"]
 
 
-def test_client_leaving_mid_stream_frees_the_conversation(client, new_tenant, base_url, admin_conn):
+def test_client_leaving_mid_stream_frees_the_conversation(client, new_tenant, base_url, admin_conn, stack):
     t = new_tenant()
     agent = create_agent(client, t, model=LOCAL, max_tokens=400)
     conv = open_conversation(client, t, agent["id"])
@@ -319,7 +319,7 @@ def test_client_leaving_mid_stream_frees_the_conversation(client, new_tenant, ba
         for line in resp.iter_lines():
             if line.startswith("event: delta"):
                 break  # the customer closed the tab after the first words
-    r = redis_sync.Redis.from_url(STACK["REDIS_URL"])
+    r = redis_sync.Redis.from_url(stack["REDIS_URL"])
     wait_for(lambda: not r.exists(lock_key(t.org_id, conv["id"])), timeout=30, message="lock released")
     assert [row[0] for row in messages_of(admin_conn, conv["id"])] == ["user"]  # no half answer stored
     client.patch(f"/v1/agents/{agent['id']}", json={"max_tokens": 8}, headers=t.headers)

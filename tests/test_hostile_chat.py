@@ -10,7 +10,6 @@ import psycopg
 
 from api.channels.chatwoot import sign
 from tests.support.chat import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
-from tests.conftest import STACK
 from tests.test_channels import chatwoot, make_integration, message_created, post  # noqa: F401 (fixture)
 
 LOOPS = "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}x" \
@@ -67,7 +66,7 @@ def test_chatwoot_text_with_nul_is_stored_without_it(client, new_tenant, chatwoo
     assert name.startswith("João x") and len(name) == 200
 
 
-def test_agent_template_that_would_stall_every_message_is_refused(client, new_tenant, hosted):  # noqa: F811
+def test_agent_template_that_would_stall_every_message_is_refused(client, new_tenant, hosted, stack):  # noqa: F811
     t = new_tenant()
     resp = client.post("/v1/agents", json={"name": "Lenta", "model": "fake-hosted", "system_prompt": LOOPS},
                        headers=t.headers)
@@ -77,7 +76,7 @@ def test_agent_template_that_would_stall_every_message_is_refused(client, new_te
     assert patch.status_code == 422
     # One saved before this check (written straight to the table) fails its messages with a 422
     # in milliseconds instead of rendering for hours on the event loop; the message is kept.
-    with psycopg.connect(STACK["MIGRATION_DATABASE_URL"], autocommit=True) as admin:
+    with psycopg.connect(stack["MIGRATION_DATABASE_URL"], autocommit=True) as admin:
         admin.execute("update public.agents set system_prompt = %s where id = %s", [LOOPS, agent["id"]])
     conversation = open_conversation(client, t, agent["id"])
     started = time.monotonic()
@@ -88,7 +87,7 @@ def test_agent_template_that_would_stall_every_message_is_refused(client, new_te
 
 
 def test_answer_is_kept_when_its_cited_document_is_replaced_during_generation(
-        client, new_tenant, celery_worker, admin_conn, hosted):  # noqa: F811
+        client, new_tenant, celery_worker, admin_conn, hosted, stack):  # noqa: F811
     from tests.support.chat import add_knowledge
     t = new_tenant()
     kb = add_knowledge(client, t, {"Trocas": "Política de trocas: você pode trocar o produto em até 30 dias.",
@@ -99,7 +98,7 @@ def test_answer_is_kept_when_its_cited_document_is_replaced_during_generation(
                                  [kb]).fetchone()
 
     def reingest(_body):  # what the ingest worker's swap does: the old version's chunks go away
-        with psycopg.connect(STACK["MIGRATION_DATABASE_URL"], autocommit=True) as admin:
+        with psycopg.connect(stack["MIGRATION_DATABASE_URL"], autocommit=True) as admin:
             admin.execute("delete from public.document_chunks where document_id = %s", [trocas])
 
     hosted.before_reply(reingest)

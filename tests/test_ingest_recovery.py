@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from api.documents import pipeline
+from api.core import tasks
+from api.core.tasks import enqueue, producer
+from api.documents import jobs as ingest_jobs
 from api.documents.chunking import chunk_document
 from api.documents.extract import extract_text
 from tests.conftest import ROOT, TEST_DIR, wait_for
 from tests.support.documents import chunk_rows, create_kb, paragraphs, upload, wait_done
-from workers.celery_app import app as celery_app
 
 # Only this test's extra workers use a short broker visibility timeout (the session's worker
 # keeps a long one, so slow memory tasks on a loaded machine are not handed out again and again).
@@ -33,7 +34,7 @@ def _start_worker(tag: str, **env) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
-    wait_for(lambda: celery_app.control.ping(destination=[name], timeout=0.5), timeout=60, message=f"{tag} worker")
+    wait_for(lambda: producer().control.ping(destination=[name], timeout=0.5), timeout=60, message=f"{tag} worker")
     return proc, name
 
 
@@ -50,10 +51,10 @@ def _state(admin_conn, doc_id: str) -> tuple[str, float]:
 @pytest.fixture
 def only_extra_workers_consume_ingest(celery_worker):
     """The session worker stops taking ingest tasks, so the document goes to the worker under test."""
-    others = [name for reply in celery_app.control.ping(timeout=1) for name in reply]
-    celery_app.control.cancel_consumer("ingest", destination=others, reply=True)
+    others = [name for reply in producer().control.ping(timeout=1) for name in reply]
+    producer().control.cancel_consumer("ingest", destination=others, reply=True)
     yield
-    celery_app.control.add_consumer("ingest", destination=others, reply=True)
+    producer().control.add_consumer("ingest", destination=others, reply=True)
 
 
 def test_worker_killed_mid_document_is_redelivered_and_finishes_cleanly(
@@ -69,7 +70,7 @@ def test_worker_killed_mid_document_is_redelivered_and_finishes_cleanly(
         doc_id = upload(client, t, kb["id"], "big.txt", data, "text/plain").json()["id"]
         wait_for(lambda: _state(admin_conn, doc_id)[0] == "processing", timeout=60, interval=0.05)
         delivered = time.monotonic()
-        wait_for(lambda: _state(admin_conn, doc_id)[1] > pipeline._CHUNKED, timeout=60, interval=0.05)
+        wait_for(lambda: _state(admin_conn, doc_id)[1] > ingest_jobs._CHUNKED, timeout=60, interval=0.05)
         _stop(doomed, signal.SIGKILL)
         status, progress = _state(admin_conn, doc_id)
         assert status == "processing" and progress < 1 and chunk_rows(admin_conn, doc_id) == []
@@ -96,15 +97,15 @@ def test_duplicate_deliveries_write_one_set_of_chunks(client, new_tenant, celery
     doc = upload(client, t, kb["id"], "dup.txt", paragraphs(2, seed=5).encode(), "text/plain").json()
     # The worker has the real message; two more deliveries of the same task run here at the same time.
     with ThreadPoolExecutor(2) as threads:
-        outcomes = list(threads.map(lambda _: pipeline.process(t.org_id, doc["id"], 1), range(2)))
+        outcomes = list(threads.map(lambda _: ingest_jobs.process(t.org_id, doc["id"], 1), range(2)))
     assert set(outcomes) <= {"ready", "superseded", "skipped"}
     final = wait_done(client, t, doc["id"])
     rows = chunk_rows(admin_conn, doc["id"])
     assert final["status"] == "ready" and [r[0] for r in rows] == list(range(final["chunk_count"]))
     # Already ready for this version, or a version that is not the current one: nothing to do.
-    assert pipeline.process(t.org_id, doc["id"], 1) == "skipped"
-    assert pipeline.process(t.org_id, doc["id"], 7) == "skipped"
-    assert pipeline.process(t.org_id, str(uuid.uuid4()), 1) == "skipped"
+    assert ingest_jobs.process(t.org_id, doc["id"], 1) == "skipped"
+    assert ingest_jobs.process(t.org_id, doc["id"], 7) == "skipped"
+    assert ingest_jobs.process(t.org_id, str(uuid.uuid4()), 1) == "skipped"
 
 
 def test_reconcile_requeues_documents_stuck_in_queued(client, new_tenant, celery_worker, admin_conn):
@@ -120,11 +121,11 @@ def test_reconcile_requeues_documents_stuck_in_queued(client, new_tenant, celery
                                "updated_at = now() - interval '1 hour' where id = %s", [doc["id"]])
 
     lose_it()
-    found = pipeline.stuck_documents(1800)
+    found = ingest_jobs.stuck_documents(1800)
     assert [(str(r["organization_id"]), str(r["id"]), r["version"]) for r in found] == [(t.org_id, doc["id"], 1)]
-    assert pipeline.stuck_documents(1800) == []  # re-stamped: one re-enqueue per window, not one per sweep
+    assert ingest_jobs.stuck_documents(1800) == []  # re-stamped: one re-enqueue per window, not one per sweep
     lose_it()
-    celery_app.send_task("workers.ingest.reconcile", kwargs={"older_than_s": 1800})
+    enqueue(tasks.INGEST_RECONCILE, older_than_s=1800)
     final = wait_done(client, t, doc["id"])
     assert final["status"] == "ready" and final["attempts"] == 2
     assert len(chunk_rows(admin_conn, doc["id"])) == final["chunk_count"]

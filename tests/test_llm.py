@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from api.core.config import get_settings
-from api.llm import router as llm
+from api.llm import client as llm
 from api.llm.errors import LLMContextTooLong, LLMTimeout, LLMUnavailable, UnknownModel
 from api.llm.llama_engine import count_tokens, get_engine, packaged_model_path, template_opens_think
 from api.llm.router_config import RouterConfig

@@ -15,7 +15,7 @@ from api.memory import service as memory
 from api.memory import short_term
 from api.memory.facts import parse_facts
 from api.memory.text import fts_config
-from tests.conftest import STACK, wait_for
+from tests.conftest import wait_for
 from tests.support.memory import (
     FAKE_LLM,
     add_turns,
@@ -27,9 +27,10 @@ from tests.support.memory import (
     memories,
     run,
 )
-from workers import memory as tasks
+from api.core import tasks
+from api.core.tasks import enqueue
+from api.memory import jobs as memory_jobs
 
-REDIS_DB2 = STACK["REDIS_URL"].rsplit("/", 1)[0] + "/2"
 
 
 @pytest.fixture
@@ -45,9 +46,9 @@ def setup(client, new_tenant, admin_conn):
 
 # --- short-term memory (Redis) ----------------------------------------------------------------
 
-def test_short_term_caps_turns_and_falls_back_on_miss(redis_client):
+def test_short_term_caps_turns_and_falls_back_on_miss(redis_client, stack):
     async def go():
-        redis = Redis.from_url(REDIS_DB2)
+        redis = Redis.from_url(stack["REDIS_URL"].rsplit("/", 1)[0] + "/2")  # redis_client's database
         org, conv = uuid.uuid4(), uuid.uuid4()
         assert await short_term.recent_turns(redis, org, conv, 10) is None  # miss -> caller reads Postgres
         assert not await short_term.push_turn(redis, org, conv, "user", "oi", uuid.uuid4())  # no half list
@@ -101,15 +102,15 @@ def test_turns_are_indexed_once_even_when_redelivered(setup, admin_conn, celery_
     ids = add_turns(admin_conn, conv, [("user", "Quero trocar meu plano"), ("assistant", "Claro, qual plano?"),
                                        ("system", "not a turn")])
     for _ in range(3):  # the same task delivered three times (redelivery after a lost worker)
-        tasks.index_turns.delay(tenant.org_id, conv)
+        enqueue(tasks.MEMORY_INDEX_TURNS, tenant.org_id, conv)
     wait_for(lambda: len(memories(admin_conn, contact["id"], "turn")) == 2, message="turns indexed")
-    assert tasks.index_turns(tenant.org_id, conv) == 0  # direct call: nothing left to do
+    assert memory_jobs.index_turns(tenant.org_id, conv) == 0  # direct call: nothing left to do
     rows = memories(admin_conn, contact["id"], "turn")
     assert sorted(r["metadata"]["message_id"] for r in rows) == sorted(ids[:2])
     assert [r["content"] for r in rows] == ["Quero trocar meu plano", "Claro, qual plano?"]
     assert all(r["embedding_dim"] == 384 for r in rows) and rows[0]["fts_config"] == "portuguese"
     add_turns(admin_conn, conv, [("user", "O plano família")])
-    assert tasks.index_turns(tenant.org_id, conv) == 1
+    assert memory_jobs.index_turns(tenant.org_id, conv) == 1
 
 
 def test_changed_fact_supersedes_instead_of_duplicating(setup, admin_conn, celery_worker):
@@ -117,20 +118,20 @@ def test_changed_fact_supersedes_instead_of_duplicating(setup, admin_conn, celer
     conv1 = create_conversation(admin_conn, agent, contact)
     add_turns(admin_conn, conv1, [("user", "Oi, eu moro em São Paulo"), ("assistant", "Que legal!")])
     FAKE_LLM.script("Oi, eu moro em São Paulo", facts_reply(("city", "São Paulo", 0.9)))
-    tasks.extract_facts.delay(tenant.org_id, conv1)
+    enqueue(tasks.MEMORY_EXTRACT_FACTS, tenant.org_id, conv1)
     wait_for(lambda: memories(admin_conn, contact["id"], "fact"), message="first fact")
 
     conv2 = create_conversation(admin_conn, agent, contact)
     add_turns(admin_conn, conv2, [("user", "Me mudei para o Rio de Janeiro"), ("assistant", "Anotado!")])
     FAKE_LLM.script("Me mudei para o Rio de Janeiro", facts_reply(("City", "Rio de Janeiro", 1.0)))
-    tasks.extract_facts.delay(tenant.org_id, conv2)
+    enqueue(tasks.MEMORY_EXTRACT_FACTS, tenant.org_id, conv2)
     wait_for(lambda: len(memories(admin_conn, contact["id"], "fact")) == 2, message="superseding fact")
     old, new = memories(admin_conn, contact["id"], "fact")
     assert (old["key"], old["metadata"]["value"], new["key"], new["metadata"]["value"]) == \
         ("city", "São Paulo", "city", "Rio de Janeiro")
     assert old["valid_to"] is not None and old["superseded_by"] == new["id"] and new["valid_to"] is None
 
-    assert tasks.extract_facts(tenant.org_id, conv2) == 1  # same value again: refresh only
+    assert memory_jobs.extract_facts(tenant.org_id, conv2) == 1  # same value again: refresh only
     assert len(memories(admin_conn, contact["id"], "fact")) == 2
     current = run(in_org(tenant.org_id, memory.current_facts, uuid.UUID(contact["id"])))
     assert [(f["key"], f["value"]) for f in current] == [("city", "Rio de Janeiro")]
@@ -142,14 +143,14 @@ def test_a_changed_fact_outdates_the_turns_that_stated_the_old_value(setup, admi
     add_turns(admin_conn, old_conv, [("user", "Meu endereço de entrega é Rua das Acácias, 120"),
                                      ("assistant", "Anotado!")], at=datetime(2026, 1, 5, 10, tzinfo=UTC))
     FAKE_LLM.script("Rua das Acácias, 120", facts_reply(("address", "Rua das Acácias, 120", 0.9)))
-    tasks.index_turns(tenant.org_id, old_conv)
-    tasks.extract_facts(tenant.org_id, old_conv)
+    memory_jobs.index_turns(tenant.org_id, old_conv)
+    memory_jobs.extract_facts(tenant.org_id, old_conv)
     new_conv = create_conversation(admin_conn, agent, contact)
     add_turns(admin_conn, new_conv, [("user", "Me mudei! Agora o endereço de entrega é Rua Augusta, 1500"),
                                      ("assistant", "Atualizado!")], at=datetime(2026, 4, 6, 10, tzinfo=UTC))
     FAKE_LLM.script("Rua Augusta, 1500", facts_reply(("address", "Rua Augusta, 1500", 0.9)))
-    tasks.index_turns(tenant.org_id, new_conv)
-    tasks.extract_facts(tenant.org_id, new_conv)
+    memory_jobs.index_turns(tenant.org_id, new_conv)
+    memory_jobs.extract_facts(tenant.org_id, new_conv)
 
     old_fact, new_fact = memories(admin_conn, contact["id"], "fact")
     turns = {r["content"]: r for r in memories(admin_conn, contact["id"], "turn")}
@@ -185,11 +186,11 @@ def test_resummarizing_replaces_the_conversation_summary(setup, admin_conn, cele
     conv = create_conversation(admin_conn, agent, contact)
     add_turns(admin_conn, conv, [("user", "Preciso de um orçamento para 40 cadeiras"), ("assistant", "Envio hoje.")])
     FAKE_LLM.script("40 cadeiras", "Cliente pediu orçamento de 40 cadeiras.")
-    tasks.summarize_conversation.delay(tenant.org_id, conv)
+    enqueue(tasks.MEMORY_SUMMARIZE, tenant.org_id, conv)
     wait_for(lambda: memories(admin_conn, contact["id"], "summary"), message="summary")
     add_turns(admin_conn, conv, [("user", "Na verdade são 50 cadeiras")])
     FAKE_LLM.script("50 cadeiras", "Cliente pediu orçamento de 50 cadeiras (antes 40).")
-    assert tasks.summarize_conversation(tenant.org_id, conv) is True
+    assert memory_jobs.summarize(tenant.org_id, conv) is True
     rows = memories(admin_conn, contact["id"], "summary")
     assert [r["content"] for r in rows] == ["Cliente pediu orçamento de 50 cadeiras (antes 40)."]
     summaries = run(in_org(tenant.org_id, memory.session_summaries, uuid.UUID(contact["id"]), 5))
@@ -203,18 +204,16 @@ def test_after_turn_indexes_now_and_consolidates_when_idle(setup, admin_conn, re
     conv = create_conversation(admin_conn, agent, contact)
     add_turns(admin_conn, conv, [("user", "Meu time é o Palmeiras"), ("assistant", "Boa!")])
     FAKE_LLM.script("Meu time é o Palmeiras", facts_reply(("favorite_team", "Palmeiras", 0.9)))
-    tasks.after_turn.delay(tenant.org_id, conv)
+    enqueue(tasks.MEMORY_AFTER_TURN, tenant.org_id, conv)
     wait_for(lambda: len(memories(admin_conn, contact["id"], "turn")) == 2, message="turns indexed")
     wait_for(lambda: memories(admin_conn, contact["id"], "fact"), timeout=30, message="idle consolidation")
     assert memories(admin_conn, contact["id"], "fact")[0]["key"] == "favorite_team"
     wait_for(lambda: memories(admin_conn, contact["id"], "summary"), timeout=30, message="idle summary")
 
 
-def test_debounce_runs_one_consolidation_per_burst():
-    import redis as sync_redis
-
+def test_debounce_runs_one_consolidation_per_burst(redis_client):
     from api.memory import scheduling
-    client = sync_redis.Redis.from_url(REDIS_DB2)
+    client = redis_client
     org, conv = str(uuid.uuid4()), str(uuid.uuid4())
     first = scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60)
     second = scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60)
@@ -237,9 +236,9 @@ def test_retention_deletes_only_what_is_older_than_the_agents_period(setup, admi
     add_turns(admin_conn, conv, [("user", "mensagem antiga"), ("assistant", "resposta antiga")], at=old)
     add_turns(admin_conn, conv, [("user", "mensagem nova")])
     add_turns(admin_conn, keep_conv, [("user", "antiga mas sem retenção")], at=old)
-    tasks.index_turns(tenant.org_id, conv)
-    tasks.index_turns(keep_agent["organization_id"], keep_conv)
-    tasks.apply_retention.delay()
+    memory_jobs.index_turns(tenant.org_id, conv)
+    memory_jobs.index_turns(keep_agent["organization_id"], keep_conv)
+    enqueue(tasks.MEMORY_RETENTION)
     wait_for(lambda: len(memories(admin_conn, contact["id"])) == 1, message="old memories erased")
     left = admin_conn.execute("select content from public.conversation_history where conversation_id = %s",
                               [conv]).fetchall()
@@ -259,8 +258,8 @@ def test_retrieve_finds_relevant_memories_in_either_language(setup, admin_conn):
                                  ("user", "By the way, I am allergic to peanuts"),
                                  ("user", "Prefiro ser atendido pela manhã")])
     add_turns(admin_conn, now, [("user", "Quero comprar ração para cachorro")])
-    tasks.index_turns(tenant.org_id, past)
-    tasks.index_turns(tenant.org_id, now)
+    memory_jobs.index_turns(tenant.org_id, past)
+    memory_jobs.index_turns(tenant.org_id, now)
     contact_id = uuid.UUID(contact["id"])
 
     hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "Como se chama o meu cachorro?", 3))
@@ -292,7 +291,7 @@ def test_a_matching_turn_lends_score_to_its_neighbours(setup, admin_conn):
                                  ("user", "Minha bicicleta elétrica quebrou o pedal ontem"),
                                  ("assistant", "Sinto muito, vamos resolver"),
                                  ("user", "Obrigado")])
-    tasks.index_turns(tenant.org_id, conv)
+    memory_jobs.index_turns(tenant.org_id, conv)
     contact_id = uuid.UUID(contact["id"])
 
     def blocks(smooth):
@@ -317,8 +316,8 @@ def test_memories_from_a_named_period_come_first(setup, admin_conn):
               at=datetime(2024, 3, 12, 10, tzinfo=UTC))
     add_turns(admin_conn, june, [("user", "Comprei um tênis de corrida vermelho")],
               at=datetime(2024, 6, 20, 10, tzinfo=UTC))
-    tasks.index_turns(tenant.org_id, march)
-    tasks.index_turns(tenant.org_id, june)
+    memory_jobs.index_turns(tenant.org_id, march)
+    memory_jobs.index_turns(tenant.org_id, june)
     contact_id = uuid.UUID(contact["id"])
 
     def first(question, **kw):
@@ -335,7 +334,7 @@ def test_memories_from_a_named_period_come_first(setup, admin_conn):
 
 # --- erasure ------------------------------------------------------------------------------------
 
-def test_erasing_a_contact_removes_history_memories_citations_and_redis_keys(setup, client, admin_conn):
+def test_erasing_a_contact_removes_history_memories_citations_and_redis_keys(setup, client, admin_conn, stack):
     import redis as sync_redis
 
     from api.embeddings.cache import CachedEmbedder
@@ -346,18 +345,18 @@ def test_erasing_a_contact_removes_history_memories_citations_and_redis_keys(set
     conv, other_conv = create_conversation(admin_conn, agent, contact), create_conversation(admin_conn, agent, other)
     ids = add_turns(admin_conn, conv, [("user", "Meu CPF termina em 1234"), ("assistant", "Obrigado")])
     add_turns(admin_conn, other_conv, [("user", "Olá")])
-    tasks.index_turns(tenant.org_id, conv)
-    tasks.index_turns(tenant.org_id, other_conv)
+    memory_jobs.index_turns(tenant.org_id, conv)
+    memory_jobs.index_turns(tenant.org_id, other_conv)
     memory_id = memories(admin_conn, contact["id"], "turn")[0]["id"]
     admin_conn.execute("insert into public.citations (organization_id, message_id, memory_id, score, rank) "
                        "values (%s, %s, %s, 0.9, 1)", [tenant.org_id, ids[1], memory_id])
 
-    app_redis = sync_redis.Redis.from_url(STACK["REDIS_URL"])  # the API's Redis database
+    app_redis = sync_redis.Redis.from_url(stack["REDIS_URL"])  # the API's Redis database
     cache_key = CachedEmbedder(get_embedder(), app_redis).cache_key("Meu CPF termina em 1234", "query")
     app_redis.set(cache_key, b"\0" * 1536)
 
     async def push(conversation_id):
-        redis = Redis.from_url(STACK["REDIS_URL"])
+        redis = Redis.from_url(stack["REDIS_URL"])
         await short_term.push_turn(redis, tenant.org_id, conversation_id, "user", "x", uuid.uuid4(),
                                    new_conversation=True)
         await redis.aclose()
@@ -386,6 +385,6 @@ def test_summary_with_the_local_model(setup, admin_conn):
     conv = create_conversation(admin_conn, agent, contact)
     add_turns(admin_conn, conv, [("user", "I want to book a table for four on Friday at 8 pm."),
                                  ("assistant", "Booked: Friday 8 pm, four people.")])
-    assert tasks.summarize_conversation(tenant.org_id, conv) is True
+    assert memory_jobs.summarize(tenant.org_id, conv) is True
     (row,) = memories(admin_conn, contact["id"], "summary")
     assert row["content"].strip() and row["metadata"]["model"] == "renum-local" and row["embedding_dim"] == 384

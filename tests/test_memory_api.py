@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from tests.support.memory import add_turns, create_agent, create_contact, create_conversation
-from workers import memory as tasks
+from api.memory import jobs as memory_jobs
 
 
 def add_fact(admin_conn, tenant, contact: dict, key: str, value: str, *, superseded: bool = False) -> str:
@@ -29,7 +29,7 @@ def test_list_search_and_forget_a_contacts_memories(client, new_tenant, admin_co
     add_turns(admin_conn, conv, [("user", "Meu cachorro se chama Thor e adora correr"),
                                  ("assistant", "Que nome legal!"),
                                  ("user", "Prefiro ser atendido pela manhã")])
-    tasks.index_turns(tenant.org_id, conv)
+    memory_jobs.index_turns(tenant.org_id, conv)
     old_city = add_fact(admin_conn, tenant, contact, "city", "Recife", superseded=True)
     city = add_fact(admin_conn, tenant, contact, "city", "São Paulo")
 

@@ -208,28 +208,28 @@ def _as_org(pool, tenant):
 
 
 def _vector_statement(session, kb, k):
-    from api.search import repository, service
+    from api.search import repository_sync, service
     from api.search.schemas import SearchOptions
     options = SearchOptions(query=NEEDLE, k=k, mode="vector")
-    kbs = repository.load_kbs_sync(session.conn, [uuid.UUID(kb)], None)
+    kbs = repository_sync.load_kbs(session.conn, [uuid.UUID(kb)], None)
     target = service.resolve_target(kbs, [uuid.UUID(kb)], "vector")
     vector = service.query_embedder(target.model, target.dim).embed_query(NEEDLE)
     return service.statement_for(target, options, vector)
 
 
 def test_vector_search_uses_the_hnsw_index(haystack):
-    from api.search import repository
+    from api.search import repository_sync
     tenants, pool = haystack
     tenant, kb = tenants["big"]
     with _as_org(pool, tenant) as session:
         statement, params = _vector_statement(session, kb, 10)
-        plan = repository.explain_sync(session.conn, statement, params, ef_search=100, max_scan_tuples=20000,
+        plan = repository_sync.explain(session.conn, statement, params, ef_search=100, max_scan_tuples=20000,
                                        analyze=True)
     assert "Index Scan using document_chunks_embedding_384_idx" in plan, plan
 
 
 def test_small_tenant_in_a_big_table_still_gets_its_results(client, haystack):
-    from api.search import repository, service
+    from api.search import repository_sync, service
     from api.search.schemas import SearchOptions
     tenants, pool = haystack
     tenant, kb = tenants["small"]
@@ -239,7 +239,7 @@ def test_small_tenant_in_a_big_table_still_gets_its_results(client, haystack):
         session.conn.execute("set local enable_seqscan = off; set local enable_bitmapscan = off; "
                              "set local enable_indexscan = on; set local enable_sort = off")
         statement, params = _vector_statement(session, kb, 10)
-        plan = repository.explain_sync(session.conn, statement, params, ef_search=100, max_scan_tuples=20000)
+        plan = repository_sync.explain(session.conn, statement, params, ef_search=100, max_scan_tuples=20000)
         assert "document_chunks_embedding_384_idx" in plan, plan
         hits = service.search_sync(session.conn, [uuid.UUID(kb)], SearchOptions(query=NEEDLE, k=10, mode="vector"))
         assert len(hits.hits) == SMALL_CHUNKS

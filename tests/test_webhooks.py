@@ -10,11 +10,13 @@ import uuid
 
 import pytest
 
+from api.core import tasks
+from api.core.tasks import enqueue
 from api.core.db import async_pool, unit_of_work
 from api.core.principal import org_principal
 from api.webhooks import signing
 from tests.support.chat import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
-from tests.conftest import STACK, wait_for
+from tests.conftest import wait_for
 from tests.support.documents import create_kb, upload, wait_done
 from tests.support.isolation import as_user
 from tests.fakes.http_recorder import HttpRecorder
@@ -217,7 +219,7 @@ def _run(coro):
     return asyncio.run(coro)
 
 
-def test_outbox_rows_commit_or_roll_back_with_the_change(client, new_tenant, admin_conn):
+def test_outbox_rows_commit_or_roll_back_with_the_change(client, new_tenant, admin_conn, stack):
     """The event is written by the change's own transaction: a rollback leaves no event."""
     from api.contacts import service as contacts_service
     t = new_tenant()
@@ -226,7 +228,7 @@ def test_outbox_rows_commit_or_roll_back_with_the_change(client, new_tenant, adm
     principal = org_principal(uuid.UUID(t.org_id), "admin", kind="api_key")
 
     async def erase(fail: bool) -> None:
-        pool = async_pool(STACK["DATABASE_URL"], min_size=1, max_size=1)
+        pool = async_pool(stack["DATABASE_URL"], min_size=1, max_size=1)
         await pool.open()
         try:
             async with unit_of_work(pool, principal) as session:
@@ -268,9 +270,8 @@ def test_events_cannot_be_forged_by_inserting_rows(admin_conn, new_tenant):
 
 def test_sweep_sends_a_delivery_whose_enqueue_was_lost_and_duplicates_do_nothing(client, new_tenant, receiver,
                                                                                 admin_conn, celery_worker):
-    from api.webhooks import repository_sync
-    from workers.celery_app import app as celery_app
     from api.core.db import job_transaction
+    from api.webhooks import repository_sync
     t = new_tenant()
     path = f"/lost-{uuid.uuid4().hex[:8]}"
     endpoint = make_endpoint(client, t, receiver.url(path))
@@ -281,12 +282,12 @@ def test_sweep_sends_a_delivery_whose_enqueue_was_lost_and_duplicates_do_nothing
                        "where id = %s", [delivery_id])
     time.sleep(0.5)
     assert receiver.to(path) == []
-    celery_app.send_task("workers.webhooks.sweep", kwargs={"overdue_s": 60})
+    enqueue(tasks.WEBHOOKS_SWEEP, overdue_s=60)
     wait_for(lambda: deliveries(client, t, endpoint["id"], status="delivered"), 30, message="swept delivery")
     # Redelivered task messages for a delivered delivery send nothing more.
     for _ in range(3):
-        celery_app.send_task("workers.webhooks.deliver", args=[t.org_id, str(delivery_id)])
-    celery_app.send_task("workers.webhooks.sweep", kwargs={"overdue_s": 0})
+        enqueue(tasks.WEBHOOK_DELIVER, t.org_id, str(delivery_id))
+    enqueue(tasks.WEBHOOKS_SWEEP, overdue_s=0)
     time.sleep(2)
     assert len(receiver.to(path)) == 1
 

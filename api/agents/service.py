@@ -6,7 +6,7 @@ from api.agents.schemas import AgentCreate, AgentUpdate
 from api.core.db import Session
 from api.core.errors import NotFound, Unprocessable
 from api.core.pagination import PageParams
-from api.llm.router import available_models
+from api.llm.client import available_models
 from api.prompts.service import validate_org_template
 
 

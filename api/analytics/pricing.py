@@ -11,7 +11,7 @@ import logging
 
 import litellm
 
-from api.llm import router as llm_router
+from api.llm import client as llm_client
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def _candidates(model: str) -> list[str]:
     names = [model]
     try:
-        for deployment in llm_router.get_router().config.model_list:
+        for deployment in llm_client.get_router().config.model_list:
             if deployment["model_name"] == model:
                 target = str(deployment["litellm_params"].get("model", ""))
                 names += [target, target.split("/", 1)[-1]]

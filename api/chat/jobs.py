@@ -18,9 +18,10 @@ from api.chat import repository as chat_repository
 from api.chat import repository_sync as chat_repository_sync
 from api.chat import service as chat_service
 from api.chat.transactions import Transactions
-from api.core import tasks
+from api.core import aio, tasks
 from api.core.db import JobTransaction, job_transaction
-from api.core.principal import SCANNER
+from api.core.errors import DomainError
+from api.core.principal import SCANNER, org_principal
 from api.core.tasks import enqueue
 
 log = logging.getLogger("renum.chat")
@@ -39,6 +40,20 @@ async def answer(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id
                                     question_id=message_id, contact_limit=False)
     reply = await chat_service.complete(turn)
     return "replayed" if reply.replayed else "answered"
+
+
+def answer_question(organization_id: str, agent_id: str, conversation_id: str, message_id: str) -> str:
+    """The task's body: `answer` on the job loop; a busy conversation, a model outage or a closed
+    conversation is "failed" (the next sweep tries again, up to MAX_SWEEPS)."""
+    async def run() -> str:
+        org_id = UUID(organization_id)
+        tx = Transactions(await aio.db(), org_principal(org_id, "admin", kind="worker"), org_id)
+        return await answer(tx, aio.redis(), UUID(agent_id), UUID(conversation_id), UUID(message_id))
+    try:
+        return aio.run(run())
+    except DomainError as exc:
+        log.warning("question %s not answered: %s %s", message_id, exc.code, exc.message)
+        return "failed"
 
 
 def sweep(stale_s: float = STALE_S, limit: int = 100, *, tx: JobTransaction = job_transaction) -> int:

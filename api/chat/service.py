@@ -24,12 +24,12 @@ from api.chat.errors import AnswerFailed
 from api.chat.lock import ConversationLock
 from api.chat.replies import Reply, replay
 from api.chat.transactions import Transactions
-from api.chat.turn import Delta, Done, Failed, Turn
+from api.chat.turn import Delta, Done, Failed, Stored, Turn
 from api.core import ratelimit
 from api.core.config import get_settings
 from api.core.db import Session
 from api.core.errors import Conflict, DomainError, NotFound
-from api.llm import router as llm
+from api.llm import client as llm
 from api.llm.errors import LLMError
 from api.llm.llama_engine import count_tokens
 from api.prompts.budget import approx_tokens
@@ -54,37 +54,37 @@ async def begin(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id:
     await lock.acquire(settings.chat_lock_wait_s)
     try:
         async with tx() as session:
-            turn = await _store_question(session, tx, redis, lock, agent_id, conversation_id, content,
-                                         client_message_id, contact_limit, question_id)
-        turn.started = started
-        if turn.replayed:
-            return turn
-        target = turn.target
-        turn.max_tokens = max_tokens or target["max_tokens"]
-        if turn.group == llm.LOCAL_MODEL:  # half the local window at most, so a prompt still fits
-            turn.max_tokens = min(turn.max_tokens, settings.local_model_ctx // 2)
-        turn.temperature = target["temperature"] if temperature is None else temperature
-        turn.memory = memory and target["memory_enabled"]
-        if turn.new_question:
-            await followups.remember_turn(redis, tx.org_id, conversation_id, "user", content, turn.question["id"],
+            stored = await _store_question(session, tx, redis, agent_id, conversation_id, content,
+                                           client_message_id, contact_limit, question_id)
+        if stored.replayed:
+            return Turn(tx, redis, lock, stored.target, stored.question, started, replayed=stored.replayed)
+        target = stored.target
+        limit = max_tokens or target["max_tokens"]
+        if stored.group == llm.LOCAL_MODEL:  # half the local window at most, so a prompt still fits
+            limit = min(limit, settings.local_model_ctx // 2)
+        use_memory = memory and target["memory_enabled"]
+        if stored.new_question:
+            await followups.remember_turn(redis, tx.org_id, conversation_id, "user", content, stored.question["id"],
                                           new_conversation=not target["has_messages"])
         gathering = time.perf_counter()
         async with lock.kept_alive(), tx() as session:
-            gathered = await context.gather(session, redis, target, turn.question["id"], content,
-                                            memory=turn.memory, turns=turns)
-        turn.context_ms = int((time.perf_counter() - gathering) * 1000)
+            gathered = await context.gather(session, redis, target, stored.question["id"], content,
+                                            memory=use_memory, turns=turns)
+        context_ms = int((time.perf_counter() - gathering) * 1000)
         # The agent's own template renders in the sandbox (up to a second of interpreter time)
         # and exact token counts are CPU work: neither runs on the event loop.
-        turn.prompt = await anyio.to_thread.run_sync(_build_prompt, turn, content, gathered, instructions)
-        return turn
+        built = await anyio.to_thread.run_sync(_build_prompt, stored, limit, content, gathered, instructions)
+        return Turn(tx, redis, lock, target, stored.question, started, group=stored.group, max_tokens=limit,
+                    temperature=target["temperature"] if temperature is None else temperature,
+                    memory=use_memory, prompt=built, context_ms=context_ms)
     except BaseException:
         await lock.release()
         raise
 
 
-async def _store_question(session: Session, tx: Transactions, redis: Redis, lock: ConversationLock,
-                          agent_id: UUID, conversation_id: UUID, content: str, client_message_id: str | None,
-                          contact_limit: bool, question_id: UUID | None = None) -> Turn:
+async def _store_question(session: Session, tx: Transactions, redis: Redis, agent_id: UUID, conversation_id: UUID,
+                          content: str, client_message_id: str | None, contact_limit: bool,
+                          question_id: UUID | None = None) -> Stored:
     target = await repository.load_target(session.conn, agent_id, conversation_id)
     if target is None:
         raise NotFound("conversation not found")
@@ -100,7 +100,7 @@ async def _store_question(session: Session, tx: Transactions, redis: Redis, lock
             raise Conflict("this client_message_id was already used for a different message",
                            code="client_message_id_reused")
         if answer := await repository.find_reply(session.conn, existing["id"]):
-            return Turn(tx, redis, lock, target, existing, replayed=await replay(session, existing, answer))
+            return Stored(target, existing, replayed=await replay(session, existing, answer))
     if target["status"] != "open":
         raise Conflict("the conversation is closed; open a new one", code="conversation_closed")
     try:
@@ -108,7 +108,7 @@ async def _store_question(session: Session, tx: Transactions, redis: Redis, lock
     except LLMError as exc:
         raise AnswerFailed(exc, saved=False) from exc
     if existing:  # stored by an earlier attempt that never got its answer: answer it now
-        return Turn(tx, redis, lock, target, existing, group=group)
+        return Stored(target, existing, group=group)
     if contact_limit:
         await ratelimit.hit(redis, f"contact:{target['contact_id']}", get_settings().chat_messages_per_minute)
     row = await repository.insert_message(session.conn, {
@@ -117,24 +117,24 @@ async def _store_question(session: Session, tx: Transactions, redis: Redis, lock
     if row is None:  # the same client_message_id was stored concurrently (lock expired meanwhile)
         raise Conflict("this message is already being answered; retry shortly", code="conversation_busy")
     await repository.touch_conversation(session.conn, conversation_id)
-    return Turn(tx, redis, lock, target, row, new_question=True, group=group)
+    return Stored(target, row, new_question=True, group=group)
 
 
-def _build_prompt(turn: Turn, content: str, gathered: context.Gathered,
+def _build_prompt(stored: Stored, max_tokens: int, content: str, gathered: context.Gathered,
                   instructions: str | None) -> chat_prompt.Prompt:
     settings = get_settings()
     budget = settings.context_token_budget
     count = approx_tokens
-    if turn.group == llm.LOCAL_MODEL:
+    if stored.group == llm.LOCAL_MODEL:
         # The local model's window is small: the answer must fit next to the prompt. Its own
         # tokenizer is exact (Portuguese costs more tokens than the 4-chars rule assumes).
-        budget = min(budget, settings.local_model_ctx - turn.max_tokens)
+        budget = min(budget, settings.local_model_ctx - max_tokens)
         count = count_tokens
     try:
-        return chat_prompt.build(turn.target, content, gathered, budget=budget, count=count,
+        return chat_prompt.build(stored.target, content, gathered, budget=budget, count=count,
                                  instructions=instructions)
     except PromptError as exc:
-        raise AnswerFailed(exc, client_message_id=turn.question["client_message_id"]) from exc
+        raise AnswerFailed(exc, client_message_id=stored.question["client_message_id"]) from exc
 
 
 def _ms(since: float) -> int:

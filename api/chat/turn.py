@@ -1,8 +1,8 @@
-"""The state of one chat turn between `begin` and the end of generation, and its stream events."""
+"""One chat turn as `begin` hands it to generation (immutable), the result of its first stage,
+and its stream events."""
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
@@ -12,21 +12,31 @@ from api.chat.replies import Reply
 from api.chat.transactions import Transactions
 
 
-@dataclass
-class Turn:
-    tx: Transactions
-    redis: Redis
-    lock: ConversationLock
+@dataclass(frozen=True)
+class Stored:
+    """What the first transaction decided: the question is stored (or found), or already answered."""
     target: dict  # conversation + agent + contact (api.chat.repository.load_target)
     question: dict  # the stored user message
     new_question: bool = False  # stored by this send (not by an earlier, unanswered attempt)
-    group: str = ""  # LiteLLM model group asked
+    group: str = ""  # LiteLLM model group to ask (empty when replayed)
+    replayed: Reply | None = None  # the answer an earlier attempt got
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Everything generation and `answer.store` need; built once, at the end of `begin`."""
+    tx: Transactions
+    redis: Redis
+    lock: ConversationLock
+    target: dict
+    question: dict
+    started: float  # perf_counter when the send arrived (for the overhead metric)
+    group: str = ""
     max_tokens: int = 0
     temperature: float = 0.0
     memory: bool = False
-    prompt: Prompt | None = None
+    prompt: Prompt | None = None  # None only when replayed
     replayed: Reply | None = None
-    started: float = field(default_factory=time.perf_counter)
     context_ms: int = 0  # reading turns, memory and knowledge (embedding the question included)
 
 

@@ -108,6 +108,14 @@ def producer() -> Celery:
         return _producer
 
 
+def reset_producer() -> None:
+    """Forget the producer, so the next publish reads the settings again (tests set the broker's
+    URL once their Redis runs)."""
+    global _producer
+    with _lock:
+        _producer = None
+
+
 def enqueue(task: Task, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
     """Publish `task` now; raises when the broker cannot be reached (callers decide what that means)."""
     producer().send_task(task.name, args=list(args), kwargs=kwargs or None, queue=task.queue, countdown=countdown)

@@ -1,4 +1,4 @@
-"""SQL for the documents API (async). The ingest worker's SQL is in ingest_repository."""
+"""SQL for the documents API (async). The ingest jobs' SQL (sync) is in repository_sync."""
 from uuid import UUID
 
 from psycopg import sql as pgsql

@@ -1,6 +1,6 @@
 """LiteLLM custom provider `renum-llamacpp/*`: chat with the in-process GGUF model.
 
-Registered by api/llm/router.py; infra/litellm.yaml maps the `renum-local` group to it.
+Registered by api/llm/client.py; infra/litellm.yaml maps the `renum-local` group to it.
 The model itself (loading, locking, usage counting) lives in api/llm/llama_engine.py;
 this module adapts it to LiteLLM's four entry points. The async ones run the blocking
 llama.cpp calls on a small dedicated thread pool so the event loop keeps serving.

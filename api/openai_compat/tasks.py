@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from api.chat import repository as chat_repository
 from api.chat.transactions import Transactions
-from api.llm import router as llm_router
+from api.llm import client as llm_client
 from api.llm.errors import LLMError
 from api.openai_compat.formatting import ERROR_TYPES
 from api.openai_compat.schemas import CompletionRequest
@@ -38,7 +38,7 @@ async def _record(tx: Transactions, agent: dict, model: str, prompt: int, comple
 
 async def complete(tx: Transactions, agent: dict, body: CompletionRequest) -> dict:
     temperature = body.temperature if body.temperature is not None else float(agent["temperature"])
-    result = await llm_router.chat(_messages(body), agent["model"], max_tokens=_max_tokens(body),
+    result = await llm_client.chat(_messages(body), agent["model"], max_tokens=_max_tokens(body),
                                    temperature=temperature)
     await _record(tx, agent, result.model, result.prompt_tokens, result.completion_tokens, result.latency_ms)
     usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
@@ -58,7 +58,7 @@ async def chunks(tx: Transactions, agent: dict, body: CompletionRequest) -> Asyn
         return {"data": json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
                                                          "logprobs": None}]}, ensure_ascii=False)}
     try:
-        stream = await llm_router.chat(_messages(body), agent["model"], stream=True, max_tokens=_max_tokens(body),
+        stream = await llm_client.chat(_messages(body), agent["model"], stream=True, max_tokens=_max_tokens(body),
                                        temperature=temperature)
         yield chunk({"role": "assistant", "content": ""})
         async for text in stream:

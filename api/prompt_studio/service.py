@@ -19,7 +19,7 @@ from api.chat.transactions import Transactions
 from api.core.db import Session
 from api.core.errors import Conflict, NotFound
 from api.core.pagination import PageParams
-from api.llm import router as llm_router
+from api.llm import client as llm_client
 from api.prompt_studio import repository
 from api.prompt_studio.schemas import TemplateCreate, TestRun
 from api.prompts.service import render_org, validate_org_template
@@ -98,7 +98,7 @@ async def test_run(tx: Transactions, template_id: UUID, data: TestRun) -> dict:
         business = await repository.organization_name(session.conn, tx.org_id)
     system = render_org(TEMPLATE, chosen["body"], agent_name=agent["name"], business_name=business,
                         customer_name=data.customer_name, instructions=None, now=_now(agent["timezone"]))
-    result = await llm_router.chat([{"role": "system", "content": system}, {"role": "user", "content": data.message}],
+    result = await llm_client.chat([{"role": "system", "content": system}, {"role": "user", "content": data.message}],
                                    agent["model"], max_tokens=agent["max_tokens"],
                                    temperature=float(agent["temperature"]))
     async with tx() as session:

@@ -1,7 +1,7 @@
 """Search SQL: the knowledge-base lookup and the one-statement hybrid search.
 
-Every function exists in an async form (API) and a `_sync` form (Celery tasks, benchmarks);
-both run the same statement text. All of it runs as the caller under RLS.
+Its sync twin (benchmarks, planner tests) is repository_sync.py, which runs the same statement
+text. All of it runs as the caller under RLS.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from api.search.schemas import SearchFilters, SearchMode
 
-_KBS = """
+KBS = """
 select id, organization_id, language::text as language, embedding_model, embedding_dim, content_version
   from public.knowledge_bases
  where id = any(%(kb_ids)s) and (%(org_id)s::uuid is null or organization_id = %(org_id)s::uuid)
@@ -24,7 +24,7 @@ select id, organization_id, language::text as language, embedding_model, embeddi
 # knowledge base, tags...): without it a small tenant in a big table gets the few of its rows
 # that happen to sit among the global top ef_search, often none. max_scan_tuples bounds the
 # walk when a filter matches almost nothing. set_config(..., true) is SET LOCAL.
-_TUNE = """
+TUNE = """
 select set_config('hnsw.iterative_scan', 'relaxed_order', true),
        set_config('hnsw.ef_search', %s, true),
        set_config('hnsw.max_scan_tuples', %s, true)
@@ -135,33 +135,16 @@ def search_statement(*, dim: int, mode: SearchMode, query: str, vector: Any, lan
     return _statement(dim, mode, used), params
 
 
-def _tune_params(ef_search: int, max_scan_tuples: int) -> list[str]:
+def tune_params(ef_search: int, max_scan_tuples: int) -> list[str]:
     return [str(int(ef_search)), str(int(max_scan_tuples))]
 
 
 async def load_kbs(conn, kb_ids: list[UUID], org_id: UUID | None) -> list[dict]:
-    cur = await conn.execute(_KBS, {"kb_ids": list(kb_ids), "org_id": org_id})
+    cur = await conn.execute(KBS, {"kb_ids": list(kb_ids), "org_id": org_id})
     return await cur.fetchall()
-
-
-def load_kbs_sync(conn, kb_ids: list[UUID], org_id: UUID | None) -> list[dict]:
-    return conn.execute(_KBS, {"kb_ids": list(kb_ids), "org_id": org_id}).fetchall()
 
 
 async def search(conn, statement: sql.Composed, params: dict, *, ef_search: int, max_scan_tuples: int) -> list[dict]:
-    await conn.execute(_TUNE, _tune_params(ef_search, max_scan_tuples))
+    await conn.execute(TUNE, tune_params(ef_search, max_scan_tuples))
     cur = await conn.execute(statement, params)
     return await cur.fetchall()
-
-
-def search_sync(conn, statement: sql.Composed, params: dict, *, ef_search: int, max_scan_tuples: int) -> list[dict]:
-    conn.execute(_TUNE, _tune_params(ef_search, max_scan_tuples))
-    return conn.execute(statement, params).fetchall()
-
-
-def explain_sync(conn, statement: sql.Composed, params: dict, *, ef_search: int, max_scan_tuples: int,
-                 analyze: bool = False) -> str:
-    """The plan of a search statement as text (EXPLAIN [ANALYZE]), for tests and benchmarks."""
-    conn.execute(_TUNE, _tune_params(ef_search, max_scan_tuples))
-    prefix = sql.SQL("explain (analyze, buffers) " if analyze else "explain ")
-    return "\n".join(next(iter(r.values())) for r in conn.execute(prefix + statement, params).fetchall())

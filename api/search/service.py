@@ -13,7 +13,7 @@ from uuid import UUID
 from api.core.config import get_settings
 from api.core.errors import DomainError, NotFound, Unprocessable
 from api.embeddings.errors import EmbeddingError
-from api.search import cache, repository
+from api.search import cache, repository, repository_sync
 from api.search.embedding import query_embedder
 from api.search.schemas import MAX_QUERY_CHARS, Hit, SearchFilters, SearchMode, SearchOptions
 
@@ -108,7 +108,7 @@ async def search(session, kb_ids: list[UUID], options: SearchOptions, *, org_id:
 def search_sync(conn, kb_ids: list[UUID], options: SearchOptions, *, org_id: UUID | None = None,
                 redis=None, embedder=None) -> SearchResult:
     """`search` for sync connections (Celery tasks, benchmarks); `redis` is a sync client."""
-    target = resolve_target(repository.load_kbs_sync(conn, kb_ids, org_id), kb_ids, options.mode)
+    target = resolve_target(repository_sync.load_kbs(conn, kb_ids, org_id), kb_ids, options.mode)
     cache_key = cache.key(target.org_id, target.kbs, options, target.model)
     if redis is not None and (hits := cache.get_sync(redis, cache_key)) is not None:
         return SearchResult(hits, cached=True)
@@ -116,7 +116,7 @@ def search_sync(conn, kb_ids: list[UUID], options: SearchOptions, *, org_id: UUI
     if options.mode != "text":
         vector = _embed(embedder or query_embedder(target.model, target.dim), options.query)
     statement, params = statement_for(target, options, vector)
-    rows = repository.search_sync(conn, statement, params, **scan_settings(options))
+    rows = repository_sync.search(conn, statement, params, **scan_settings(options))
     hits = [Hit.model_validate({**row, "scores": row}) for row in rows]
     if redis is not None:
         cache.put_sync(redis, cache_key, hits, get_settings().search_cache_ttl_s)

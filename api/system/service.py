@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api.llm import llama_engine
-from api.llm import router as llm_router
+from api.llm import client as llm_client
 
 log = logging.getLogger(__name__)
 QUEUES = ("default", "ingest", "memory", "webhooks")  # workers/celery_app.py
@@ -20,18 +20,18 @@ QUEUES = ("default", "ingest", "memory", "webhooks")  # workers/celery_app.py
 
 def models() -> list[dict]:
     try:
-        config = llm_router.get_router().config
+        config = llm_client.get_router().config
     except Exception:  # a broken config is what this page must show, not a 500
         log.exception("LLM router config could not be loaded")
         return []
-    available = [{"name": g, "available": True, "local": g == llm_router.LOCAL_MODEL} for g in config.model_groups]
+    available = [{"name": g, "available": True, "local": g == llm_client.LOCAL_MODEL} for g in config.model_groups]
     skipped = [{"name": g, "available": False, "local": False} for g in sorted(config.skipped_groups)]
     return available + skipped
 
 
 def local_model() -> dict:
     engine = llama_engine._engine  # noqa: SLF001 - read-only peek; loading it here would take seconds
-    return {"loaded": engine is not None, "model": llm_router.LOCAL_MODEL}
+    return {"loaded": engine is not None, "model": llm_client.LOCAL_MODEL}
 
 
 async def queue_depths(redis: Redis) -> dict[str, int | None]:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import signal
 import time
 
-from api.documents import pipeline
+from api.core import tasks
+from api.core.tasks import enqueue
+from api.documents import jobs as ingest_jobs
 from tests.conftest import wait_for
 from tests.support.documents import chunk_rows, create_kb, paragraphs, upload, wait_done
 from tests.test_ingest_recovery import _start_worker, _state, _stop, only_extra_workers_consume_ingest  # noqa: F401
-from workers.celery_app import app as celery_app
 
 LEASE_S = 4
 
 
 def _stale() -> list[str]:
-    return [str(r["id"]) for r in pipeline.stuck_documents(600)]
+    return [str(r["id"]) for r in ingest_jobs.stuck_documents(600)]
 
 
 def _lease_left(admin_conn, doc_id: str) -> float:
@@ -35,7 +36,7 @@ def test_killed_worker_lease_expires_and_the_reconciler_takes_the_document_back(
     rescuer = None
     try:
         doc_id = upload(client, t, kb["id"], "leased.txt", data, "text/plain").json()["id"]
-        wait_for(lambda: _state(admin_conn, doc_id)[1] > pipeline._CHUNKED, timeout=90, interval=0.05)
+        wait_for(lambda: _state(admin_conn, doc_id)[1] > ingest_jobs._CHUNKED, timeout=90, interval=0.05)
         assert 0 < _lease_left(admin_conn, doc_id) <= LEASE_S
         _stop(doomed, signal.SIGKILL)
         killed = time.monotonic()
@@ -44,7 +45,7 @@ def test_killed_worker_lease_expires_and_the_reconciler_takes_the_document_back(
         assert doc_id in _stale()  # reclaimed by lease (updated_at is recent: age alone would wait 600 s)
         assert doc_id not in _stale()  # and given a fresh lease: not reclaimed twice
         rescuer, _ = _start_worker("rescuer2", **slow_broker)
-        celery_app.send_task("workers.ingest.process_document", args=[t.org_id, doc_id, 1])  # what reconcile sends
+        enqueue(tasks.PROCESS_DOCUMENT, t.org_id, doc_id, 1)  # what reconcile sends
         doc = wait_done(client, t, doc_id, timeout=90)
         recovered_s = time.monotonic() - killed
     finally:

@@ -14,7 +14,9 @@ from api.memory import repository_sync
 
 from tests.conftest import wait_for
 from tests.support.memory import FAKE_LLM, add_turns, create_agent, create_contact, create_conversation, memories
-from workers import memory as tasks
+from api.core import tasks
+from api.core.tasks import enqueue
+from api.memory import jobs as memory_jobs
 
 
 def _seq(admin_conn, conv: str) -> tuple[int, int]:
@@ -25,7 +27,7 @@ def _seq(admin_conn, conv: str) -> tuple[int, int]:
 def _sweep_rows(*convs: str) -> list[dict]:
     """One sweep (it stamps every conversation it returns), filtered to `convs`."""
     with job_transaction(SCANNER) as session:
-        rows = repository_sync.memory_backlog(session.conn, tasks.SWEEP_MIN_GAP_S, 10_000)
+        rows = repository_sync.memory_backlog(session.conn, memory_jobs.SWEEP_MIN_GAP_S, 10_000)
     return [r for r in rows if str(r["conversation_id"]) in convs]
 
 
@@ -47,7 +49,7 @@ def test_lost_memory_tasks_are_recovered_by_the_sweep(client, new_tenant, admin_
     assert row["needs_index"] and row["needs_summary"]
     assert _sweep_rows(conv) == []  # re-stamped: scheduled once per gap, not once per beat
 
-    tasks.catch_up.delay(tenant.org_id, conv, True)  # what the sweep sends for it
+    enqueue(tasks.MEMORY_CATCH_UP, tenant.org_id, conv, True)  # what the sweep sends for it
     wait_for(lambda: len(memories(admin_conn, contact["id"], "turn")) == 3, timeout=60, message="turns indexed")
     wait_for(lambda: memories(admin_conn, contact["id"], "summary"), timeout=60, message="summary written")
     assert _seq(admin_conn, conv) == (3, 3)

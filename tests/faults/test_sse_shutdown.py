@@ -15,7 +15,7 @@ import redis as redis_sync
 
 from api.chat.lock import lock_key
 from tests.support.chat import create_agent, messages_of, open_conversation, parse_sse
-from tests.conftest import ROOT, STACK, TEST_DIR, wait_for
+from tests.conftest import ROOT, TEST_DIR, wait_for
 from tests.fakes.openai_server import FakeOpenAIServer
 
 CONFIG = """
@@ -34,7 +34,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def test_sigterm_ends_open_streams_with_a_retryable_error(client, new_tenant, admin_conn, tmp_path):
+def test_sigterm_ends_open_streams_with_a_retryable_error(client, new_tenant, admin_conn, tmp_path, stack):
     fake = FakeOpenAIServer().start()
     config = tmp_path / "litellm.yaml"
     config.write_text(CONFIG.format(base=fake.base_url))
@@ -68,7 +68,7 @@ def test_sigterm_ends_open_streams_with_a_retryable_error(client, new_tenant, ad
         log.close()
         fake.stop()
     assert [r[0] for r in messages_of(admin_conn, conv["id"])] == ["user"]  # the question is kept, once
-    r = redis_sync.Redis.from_url(STACK["REDIS_URL"])
+    r = redis_sync.Redis.from_url(stack["REDIS_URL"])
     assert not r.exists(lock_key(t.org_id, conv["id"]))  # a retry elsewhere is not blocked
 
 

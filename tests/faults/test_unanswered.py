@@ -11,7 +11,7 @@ from api.chat import repository_sync
 from api.core.db import job_pool, job_transaction, sync_unit_of_work
 from api.core.principal import SCANNER, org_principal
 from tests.support.chat import DOWN, HOSTED, create_agent, hosted, messages_of, open_conversation, send  # noqa: F401
-from workers import chat as chat_tasks
+from api.chat import jobs as chat_jobs
 
 
 def _pending(conv_id: str) -> list[dict]:
@@ -40,8 +40,8 @@ def test_stored_question_without_answer_is_answered_once(client, new_tenant, adm
     assert _pending(conv["id"]) == []  # stamped: scheduled once per window
 
     args = (t.org_id, agent["id"], conv["id"], question)
-    assert chat_tasks.answer_question(*args) == "answered"
-    assert chat_tasks.answer_question(*args) == "replayed"  # a redelivered task: no second answer
+    assert chat_jobs.answer_question(*args) == "answered"
+    assert chat_jobs.answer_question(*args) == "replayed"  # a redelivered task: no second answer
     rows = messages_of(admin_conn, conv["id"])
     assert [r[0] for r in rows] == ["user", "assistant"] and rows[1][1].endswith("ainda sem resposta")
     assert str(rows[1][3]) == question
@@ -69,7 +69,7 @@ def test_a_model_outage_leaves_it_for_the_next_sweep(client, new_tenant, admin_c
     agent = create_agent(client, t, model=DOWN, memory_enabled=False)
     conv = open_conversation(client, t, agent["id"])
     question = _orphan(admin_conn, conv, "modelo fora do ar")
-    assert chat_tasks.answer_question(t.org_id, agent["id"], conv["id"], question) == "failed"
+    assert chat_jobs.answer_question(t.org_id, agent["id"], conv["id"], question) == "failed"
     assert [r[0] for r in messages_of(admin_conn, conv["id"])] == ["user"]
     # The failed call is on the bill with its error (hosted tokens may have been spent).
     usage = admin_conn.execute("select model, metadata from public.usage_events where message_id = %s",

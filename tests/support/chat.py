@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from api.core.config import get_settings
-from api.llm import router as llm_router
+from api.llm import client as llm_client
 from tests.fakes.openai_server import FakeOpenAIServer
 
 LOCAL = "renum-local"
@@ -54,12 +54,12 @@ def hosted(tmp_path_factory) -> Iterator[FakeOpenAIServer]:
     mp.setenv("RENUM_CHAT_TEST_KEY", "sk-chat-tests")
     mp.setenv("RENUM_CHAT_TEST_BASE", server.base_url)
     mp.setattr(get_settings(), "litellm_config", Path(path))
-    llm_router.get_router.cache_clear()
+    llm_client.get_router.cache_clear()
     try:
         yield server
     finally:
         mp.undo()
-        llm_router.get_router.cache_clear()
+        llm_client.get_router.cache_clear()
         server.stop()
 
 

@@ -1,9 +1,10 @@
-"""Running async code (the LLM router, the chat service) from sync Celery tasks.
+"""Running async code (the LLM router, the chat service) from sync background jobs.
 
 One long-lived event loop per worker thread, shared by every task module: LiteLLM caches
 async HTTP clients, which break when each call gets a fresh loop (asyncio.run), and clients
 bound to one loop cannot be used from another. The async Postgres pool and Redis client the
-chat service needs are created lazily on that loop (after the prefork).
+chat service needs are created lazily on that loop (after the prefork). Jobs (api/*/jobs.py)
+use it; the Celery wrappers in workers/ only call jobs.
 """
 from __future__ import annotations
 

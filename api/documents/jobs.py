@@ -1,4 +1,5 @@
-"""The ingest pipeline behind workers.ingest: bytes -> text -> chunks -> vectors -> rows.
+"""The ingest pipeline: bytes -> text -> chunks -> vectors -> rows, and the reconciler that
+re-enqueues documents left queued or processing. workers/ingest.py only wraps these as tasks.
 
 Idempotent per (document id, version): a delivery for a replaced, deleted, ready or failed
 document does nothing, and the final write replaces every chunk of the document in one
@@ -12,11 +13,16 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
+import psycopg
+import redis
+
+from api.core import tasks
 from api.core.config import get_settings
-from api.core.db import job_transaction
+from api.core.db import JobTransaction, job_transaction
 from api.core.principal import SCANNER
-from api.documents import ingest_repository as repo
+from api.core.tasks import enqueue
 from api.documents import lease
+from api.documents import repository_sync as repo
 from api.documents.chunking import Chunk, chunk_document
 from api.documents.embedders import embedder_for
 from api.documents.errors import DocumentError
@@ -39,16 +45,22 @@ class TransientIngestError(Exception):
     """A failure a later attempt may not hit (provider rate limit, timeout, 5xx): retry with backoff."""
 
 
+# Failures a later attempt can get past: database unreachable, serialization failures and
+# deadlocks, pool exhaustion, Redis down, embedding provider rate limits / timeouts / 5xx.
+TRANSIENT = (psycopg.OperationalError, redis.ConnectionError, redis.TimeoutError, TransientIngestError)
+
+
 @dataclass
 class Job:
     org_id: str
     doc: dict
     data: bytes
+    tx: JobTransaction
 
 
-def process(org_id: str, document_id: str, version: int) -> str:
+def process(org_id: str, document_id: str, version: int, *, tx: JobTransaction = job_transaction) -> str:
     """Run one delivery; returns what happened: ready, failed, skipped or superseded."""
-    job = _claim(org_id, UUID(document_id), version)
+    job = _claim(org_id, UUID(document_id), version, tx)
     if job is None:
         return "skipped"
     with lease.heartbeat(lambda: _renew(job)):
@@ -56,7 +68,7 @@ def process(org_id: str, document_id: str, version: int) -> str:
 
 
 def _renew(job: Job) -> bool:
-    with job_transaction(job.org_id) as session:
+    with job.tx(job.org_id) as session:
         return repo.renew_lease(session.conn, job.doc["id"], job.doc["version"], lease.lease_s())
 
 
@@ -67,13 +79,13 @@ def _process(job: Job, org_id: str, document_id: str, version: int) -> str:
         chunks = chunk_document(extracted)
     except DocumentError as exc:
         log.warning("document %s v%s cannot be read: %s", doc["id"], version, exc.code)
-        fail(org_id, document_id, version, exc.message)
+        fail(org_id, document_id, version, exc.message, tx=job.tx)
         return "failed"
     try:
         embedder = embedder_for(doc["embedding_model"], doc["embedding_dim"])
     except (UnknownEmbeddingModel, ValueError):
         log.exception("no embedder for KB model %s/%s", doc["embedding_model"], doc["embedding_dim"])
-        fail(org_id, document_id, version, f"The knowledge base's embedding model {doc['embedding_model']!r} "
+        fail(org_id, document_id, version, tx=job.tx, message=f"The knowledge base's embedding model {doc['embedding_model']!r} "
                                            "is not available on this server.")
         return "failed"
     vectors = _embed(job, embedder, chunks)
@@ -82,8 +94,8 @@ def _process(job: Job, org_id: str, document_id: str, version: int) -> str:
     return _write(job, chunks, vectors)
 
 
-def _claim(org_id: str, document_id: UUID, version: int) -> Job | None:
-    with job_transaction(org_id) as session:
+def _claim(org_id: str, document_id: UUID, version: int, tx: JobTransaction) -> Job | None:
+    with tx(org_id) as session:
         doc = repo.lock_document(session.conn, document_id)
         if doc is None or doc["version"] != version or doc["status"] not in ("queued", "processing"):
             # Deleted, replaced by a newer version, or already finished by another delivery.
@@ -97,7 +109,7 @@ def _claim(org_id: str, document_id: UUID, version: int) -> Job | None:
             _mark_failed(session, doc, "The uploaded file is missing; upload it again.")
             return None
         repo.mark_processing(session.conn, document_id, lease.lease_s())
-    return Job(org_id, doc, data)
+    return Job(org_id, doc, data, tx)
 
 
 def _embed(job: Job, embedder, chunks: list[Chunk]) -> list | None:
@@ -114,7 +126,7 @@ def _embed(job: Job, embedder, chunks: list[Chunk]) -> list | None:
             if exc.retryable:
                 raise TransientIngestError(exc.message) from exc
             log.warning("embedding failed for document %s v%s: %s", doc["id"], doc["version"], exc.code)
-            fail(job.org_id, str(doc["id"]), doc["version"], exc.message)
+            fail(job.org_id, str(doc["id"]), doc["version"], exc.message, tx=job.tx)
             return None
         # Each batch is reported in its own short transaction; a replaced or deleted document
         # stops here instead of embedding the rest for nothing.
@@ -124,7 +136,7 @@ def _embed(job: Job, embedder, chunks: list[Chunk]) -> list | None:
 
 
 def _progress(job: Job, value: float) -> bool:
-    with job_transaction(job.org_id) as session:
+    with job.tx(job.org_id) as session:
         return repo.set_progress(session.conn, job.doc["id"], job.doc["version"], round(value, 4))
 
 
@@ -132,7 +144,7 @@ def _write(job: Job, chunks: list[Chunk], vectors: list) -> str:
     doc = job.doc
     rows = [(c.ordinal, c.text, c.token_count, c.page, c.content_hash,
              {"start": c.start, "end": c.end, "page_end": c.page_end}, v) for c, v in zip(chunks, vectors)]
-    with job_transaction(job.org_id) as session:
+    with job.tx(job.org_id) as session:
         current = repo.lock_document(session.conn, doc["id"])
         if current is None or current["version"] != doc["version"] or current["status"] != "processing":
             return "superseded"
@@ -144,9 +156,10 @@ def _write(job: Job, chunks: list[Chunk], vectors: list) -> str:
     return "ready"
 
 
-def fail(org_id: str, document_id: str, version: int, message: str) -> bool:
+def fail(org_id: str, document_id: str, version: int, message: str, *,
+         tx: JobTransaction = job_transaction) -> bool:
     """Record why the current version cannot be processed (no-op if it was replaced meanwhile)."""
-    with job_transaction(org_id) as session:
+    with tx(org_id) as session:
         doc = repo.lock_document(session.conn, UUID(str(document_id)))
         return doc is not None and doc["version"] == version and _mark_failed(session, doc, message)
 
@@ -165,7 +178,38 @@ def _emit(session, doc: dict, event_type: str, **extra) -> None:
         "title": doc["title"], "status": event_type.removeprefix("document."), **extra})
 
 
-def stuck_documents(older_than_s: float = STUCK_AFTER_S, limit: int = 500) -> list[dict]:
+def failure_message(exc: BaseException, tries: int) -> str:
+    """What a document whose task gave up says (retries exhausted, or an unexpected error)."""
+    if isinstance(exc, TRANSIENT):
+        return (f"Processing failed after {tries} tries because a service it needs (database, cache or "
+                "embedding provider) was unavailable. Reprocess the document to try again.")
+    return "Processing failed because of an internal error. Reprocess the document to try again."
+
+
+def give_up(org_id: str, document_id: str, version: int, exc: BaseException, tries: int, *,
+            tx: JobTransaction = job_transaction) -> None:
+    """Record on the document that its task gave up. Unreadable documents never get here: the
+    pipeline marks them failed with the reason."""
+    try:
+        fail(org_id, document_id, version, failure_message(exc, tries), tx=tx)
+    except psycopg.OperationalError:
+        # The database is still down: the document stays `processing`, and the reconciler
+        # re-enqueues it later (MAX_ATTEMPTS bounds how often).
+        log.exception("could not record the failure of document %s v%s", document_id, version)
+
+
+def stuck_documents(older_than_s: float = STUCK_AFTER_S, limit: int = 500, *,
+                    tx: JobTransaction = job_transaction) -> list[dict]:
     """(organization_id, id, version) of every tenant's stuck documents, each re-stamped as handled."""
-    with job_transaction(SCANNER) as session:
+    with tx(SCANNER) as session:
         return repo.stuck_documents(session.conn, older_than_s, limit)
+
+
+def reconcile(older_than_s: float = STUCK_AFTER_S, *, tx: JobTransaction = job_transaction) -> int:
+    """Re-enqueue documents left queued or processing (lost message, dead worker, expired lease)."""
+    stuck = stuck_documents(older_than_s, tx=tx)
+    for row in stuck:
+        enqueue(tasks.PROCESS_DOCUMENT, str(row["organization_id"]), str(row["id"]), row["version"])
+    if stuck:
+        log.warning("re-enqueued %d stuck documents", len(stuck))
+    return len(stuck)
