@@ -17,7 +17,7 @@ class Turn:
     tx: Transactions
     redis: Redis
     lock: ConversationLock
-    target: dict  # conversation + agent + contact (api.chat.repository.load_target)
+    target: dict  # conversation + agent + contact (api.conversations.repository.chat_target)
     question: dict  # the stored user message
     new_question: bool = False  # stored by this send (not by an earlier, unanswered attempt)
     group: str = ""  # LiteLLM model group asked
