@@ -138,6 +138,24 @@ async def recent_turns(conn, conversation_id: UUID, limit: int) -> list[dict]:
     return rows[::-1]
 
 
+async def recent_turn_texts(conn, conversation_id: UUID, limit: int) -> list[dict]:
+    """The last `limit` user/assistant messages, oldest first: role and content only."""
+    rows = await sql.fetch_all(conn, """
+        select role, content from public.conversation_history
+         where conversation_id = %s and role in ('user', 'assistant')
+         order by created_at desc, id desc limit %s""", [conversation_id, limit])
+    return rows[::-1]
+
+
+async def contact_texts(conn, contact_id: UUID) -> list[str]:
+    """Every text of the contact that may have been embedded (and so cached in Redis): its messages
+    and its memories, in one read."""
+    rows = await sql.fetch_all(conn, """
+        select content from public.conversation_history where contact_id = %s
+        union select content from public.memories where contact_id = %s""", [contact_id, contact_id])
+    return [r["content"] for r in rows]
+
+
 async def citations_for(conn, message_ids: list[UUID]) -> list[dict]:
     """Citations of these messages whose source still exists (erasure nulls chunk/memory ids)."""
     return await sql.fetch_all(conn, """
