@@ -156,6 +156,13 @@ async def contact_texts(conn, contact_id: UUID) -> list[str]:
     return [r["content"] for r in rows]
 
 
+async def move_messages_to_contact(conn, keep: UUID, merged: UUID) -> int:
+    """A contact merge: every message of contact `merged` now belongs to `keep`; how many moved."""
+    cur = await conn.execute("update public.conversation_history set contact_id = %s where contact_id = %s",
+                             [keep, merged])
+    return cur.rowcount
+
+
 async def citations_for(conn, message_ids: list[UUID]) -> list[dict]:
     """Citations of these messages whose source still exists (erasure nulls chunk/memory ids)."""
     return await sql.fetch_all(conn, """
