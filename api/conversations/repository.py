@@ -1,11 +1,12 @@
 """Conversations and their message history (public.conversation_history): every statement on
 the history lives here (async, for requests) or in repository_sync.py (sync, for the workers);
 other domains reach those rows through these functions."""
+from datetime import date
 from uuid import UUID
 
 from psycopg import sql as q
 
-from api.core import sql
+from api.core import local_days, sql
 from api.core.pagination import PageParams
 
 CITATION_TEXT_CHARS = 500
@@ -161,6 +162,19 @@ async def move_messages_to_contact(conn, keep: UUID, merged: UUID) -> int:
     cur = await conn.execute("update public.conversation_history set contact_id = %s where contact_id = %s",
                              [keep, merged])
     return cur.rowcount
+
+
+async def message_counts(conn, org_id: UUID, start: date, end: date, tz: str) -> list[dict]:
+    """Stored user and assistant messages per (local day, agent) of an organization (analytics' usage)."""
+    return await sql.fetch_all(conn, f"""
+        select {local_days.day_of('h.created_at')} as day, c.agent_id,
+               count(*) filter (where h.role = 'user')::int as user_messages,
+               count(*) filter (where h.role = 'assistant')::int as assistant_messages
+          from public.conversation_history h
+          join public.conversations c on c.id = h.conversation_id
+         where {local_days.in_range('h.')}
+           and c.organization_id = %(org)s and h.role in ('user', 'assistant')
+         group by 1, 2 order by 1, 2""", local_days.params(org_id, start, end, tz))
 
 
 async def citations_for(conn, message_ids: list[UUID]) -> list[dict]:
