@@ -18,7 +18,7 @@ async def chat_overhead(app_url: str, redis_url: str, loaded, conversations, lim
     from redis.asyncio import Redis
 
     from api.chat import context, prompt
-    from api.chat import repository as chat_repository
+    from api.conversations import repository as conversations_repository
     from api.core.config import get_settings
     from api.core.db import async_pool, unit_of_work
     from api.core.principal import org_principal
@@ -36,8 +36,8 @@ async def chat_overhead(app_url: str, redis_url: str, loaded, conversations, lim
         for conv, qa in questions[::step][:limit]:
             started = time.perf_counter()
             async with unit_of_work(pool, principal) as session:
-                target = await chat_repository.load_target(session.conn, loaded.agent_id,
-                                                           loaded.last_conversation[conv.id])
+                target = await conversations_repository.chat_target(session.conn, loaded.agent_id,
+                                                                    loaded.last_conversation[conv.id])
                 gathered = await context.gather(session, redis, target, uuid.uuid4(), qa.question, memory=True)
                 built = prompt.build(target, qa.question, gathered, budget=budget, count=approx_tokens)
             timings.append((time.perf_counter() - started) * 1000)

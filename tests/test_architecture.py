@@ -1,8 +1,10 @@
 """The seam between HTTP and background jobs (issue 11): api/ never imports workers/, and the
-top-level packages import each other without cycles. Static (ast), so it needs no stack."""
+top-level packages import each other without cycles; table ownership: only the conversations
+domain writes SQL on conversation_history. Static (ast), so it needs no stack."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,35 @@ def test_worker_tasks_are_one_call():
                 if len(body) != 1:
                     long.append(f"{path.name}:{node.name}")
     assert long == []
+
+
+HISTORY_TABLE = re.compile(r"\bconversation_history\b")
+
+
+def _strings_naming_history(path: Path) -> list[int]:
+    """Lines of string literals that name the history table: SQL text, f-string parts, a table
+    name handed to a query builder or a loop over tables. Docstrings are prose, and a dict key or
+    subscript naming it (the contact merge's audit counts) is a label, not a query."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    labels = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body \
+                and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+            labels.add(id(node.body[0].value))
+        elif isinstance(node, ast.Subscript):
+            labels.add(id(node.slice))
+        elif isinstance(node, ast.Dict):
+            labels.update(id(k) for k in node.keys if k is not None)
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in labels
+            and HISTORY_TABLE.search(node.value)]
+
+
+def test_only_the_conversations_domain_writes_sql_on_conversation_history():
+    owner = ROOT / "api" / "conversations"
+    offenders = [f"{p.relative_to(ROOT)}:{line}" for p in _files("api") if owner not in p.parents
+                 for line in _strings_naming_history(p)]
+    assert offenders == [], "reach the history through api/conversations/repository.py (async) " \
+                            "or repository_sync.py (sync) instead"
+    # The scan must still see the owner's statements, or it would pass by seeing nothing.
+    assert all(_strings_naming_history(owner / name) for name in ("repository.py", "repository_sync.py"))

@@ -9,6 +9,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from api.analytics import pricing, repository
+from api.conversations import repository as conversations_repository
 from api.core.db import Session
 from api.core.errors import Unprocessable
 
@@ -68,7 +69,7 @@ def _finish(bucket: dict) -> dict:
 async def usage(session: Session, org_id: UUID, rng: Range) -> dict:
     conn = session.conn
     usage_rows = await repository.chat_usage(conn, org_id, rng.start, rng.end, rng.timezone)
-    message_rows = await repository.messages(conn, org_id, rng.start, rng.end, rng.timezone)
+    message_rows = await conversations_repository.message_counts(conn, org_id, rng.start, rng.end, rng.timezone)
     names = await repository.agent_names(conn, org_id)
     total = _bucket(user_messages=0, assistant_messages=0)
     days = {rng.start + timedelta(n): _bucket(day=rng.start + timedelta(n))

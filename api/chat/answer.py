@@ -17,6 +17,7 @@ from uuid import UUID
 from api.chat import context, followups, repository
 from api.chat.replies import Reply, replay, stored_reply
 from api.chat.turn import Turn
+from api.conversations import repository as conversations_repository
 from api.core.db import Session
 from api.prompts.budget import approx_tokens
 from api.webhooks import events as webhook_events
@@ -36,13 +37,14 @@ async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None
                "fallbacks": fallbacks, "requested_model": target["model"], "usage_estimated": estimated,
                "context_tokens": turn.prompt.tokens, "context_dropped": turn.prompt.dropped}
     async with tx() as session:
-        answer = await repository.insert_message(session.conn, {
+        answer = await conversations_repository.insert_message(session.conn, {
             "organization_id": tx.org_id, "conversation_id": target["conversation_id"],
             "contact_id": target["contact_id"], "role": "assistant", "content": text,
             "client_message_id": question["client_message_id"], "reply_to": question["id"], "model": model,
             "tokens": completion_tokens, "metadata": details})
         if answer is None:  # a send that took over after our lock expired answered first
-            return await replay(session, question, await repository.find_reply(session.conn, question["id"]))
+            reply = await conversations_repository.find_reply(session.conn, question["id"])
+            return await replay(session, question, reply)
         citations = await _store_citations(session, tx.org_id, answer["id"], turn.prompt.sources)
         await repository.insert_usage(session.conn, {
             "organization_id": tx.org_id, "kind": "chat", "model": model, "prompt_tokens": prompt_tokens,

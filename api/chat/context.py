@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.chat import followups, repository
+from api.chat import followups
+from api.conversations import repository as conversations_repository
 from api.core.config import get_settings
 from api.core.redis import breaker_for
 from api.core.db import Session
@@ -74,7 +75,8 @@ async def recent_turns(session: Session, redis: Redis, org_id: UUID, conversatio
         except RedisError as exc:  # Postgres holds every turn; Redis only saves this query
             breaker.trip("short-term memory", exc)
     if turns is None:
-        rows = await repository.recent_messages(session.conn, conversation_id, short_term.DEFAULT_MAX_TURNS)
+        rows = await conversations_repository.recent_turns(session.conn, conversation_id,
+                                                           short_term.DEFAULT_MAX_TURNS)
         turns = [{"role": r["role"], "content": r["content"], "message_id": str(r["id"])} for r in rows]
         if breaker.closed:
             try:

@@ -14,10 +14,10 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from api.chat import repository as chat_repository
 from api.chat import repository_sync as chat_repository_sync
 from api.chat import service as chat_service
 from api.chat.transactions import Transactions
+from api.conversations import repository as conversations_repository
 from api.core import aio, tasks
 from api.core.db import JobTransaction, job_transaction
 from api.core.errors import DomainError
@@ -33,7 +33,7 @@ MAX_SWEEPS = 3
 async def answer(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id: UUID, message_id: UUID) -> str:
     """Answer one stored question: answered, replayed (answered meanwhile) or skipped (gone)."""
     async with tx() as session:
-        question = await chat_repository.get_user_message(session.conn, conversation_id, message_id)
+        question = await conversations_repository.get_user_message(session.conn, conversation_id, message_id)
     if question is None:
         return "skipped"
     turn = await chat_service.begin(tx, redis, agent_id, conversation_id, question["content"],

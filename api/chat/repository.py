@@ -1,66 +1,8 @@
 from uuid import UUID
 
 import psycopg.errors as pg_errors
-from psycopg import sql as q
 
 from api.core import sql
-
-
-async def load_target(conn, agent_id: UUID, conversation_id: UUID) -> dict | None:
-    """Everything a turn needs about the conversation, its agent, contact and organization, in one read.
-
-    Only the agent's knowledge bases that still exist (and are visible) are returned: the agent
-    keeps plain ids, so a deleted knowledge base must not break its chats."""
-    return await sql.fetch_one(conn, """
-        select c.id as conversation_id, c.organization_id, c.status, c.contact_id, c.channel,
-               a.id as agent_id, a.name as agent_name, a.model, a.system_prompt, a.temperature,
-               a.max_tokens, a.memory_enabled, a.timezone, ct.name as contact_name, o.name as business_name,
-               coalesce((select jsonb_agg(jsonb_build_object('id', k.id, 'model', k.embedding_model,
-                                                             'dim', k.embedding_dim) order by k.id)
-                           from public.knowledge_bases k where k.id = any(a.knowledge_base_ids)),
-                        '[]'::jsonb) as knowledge_bases,
-               exists (select 1 from public.conversation_history h where h.conversation_id = c.id) as has_messages
-          from public.conversations c
-          join public.agents a on a.id = c.agent_id
-          join public.contacts ct on ct.id = c.contact_id
-          left join public.organizations o on o.id = c.organization_id
-         where c.id = %s and c.agent_id = %s""", [conversation_id, agent_id])
-
-
-async def find_user_message(conn, conversation_id: UUID, client_message_id: str) -> dict | None:
-    return await sql.fetch_one(conn, """
-        select * from public.conversation_history
-         where conversation_id = %s and role = 'user' and client_message_id = %s""",
-        [conversation_id, client_message_id])
-
-
-async def get_user_message(conn, conversation_id: UUID, message_id: UUID) -> dict | None:
-    return await sql.fetch_one(conn, """
-        select * from public.conversation_history
-         where conversation_id = %s and role = 'user' and id = %s""", [conversation_id, message_id])
-
-
-async def find_reply(conn, user_message_id: UUID) -> dict | None:
-    return await sql.fetch_one(conn, "select * from public.conversation_history where reply_to = %s",
-                               [user_message_id])
-
-
-async def insert_message(conn, values: dict) -> dict | None:
-    """None when a unique index says it is already stored (same client_message_id, or an
-    answer to the same user message)."""
-    cols = list(values)
-    query = q.SQL("insert into public.conversation_history ({}) values ({}) on conflict do nothing returning *").format(
-        q.SQL(", ").join(map(q.Identifier, cols)), q.SQL(", ").join(q.Placeholder() * len(cols)))
-    return await sql.fetch_one(conn, query, [sql.adapt(values[c]) for c in cols])
-
-
-async def recent_messages(conn, conversation_id: UUID, limit: int) -> list[dict]:
-    """The last `limit` user/assistant messages, oldest first."""
-    rows = await sql.fetch_all(conn, """
-        select id, role, content from public.conversation_history
-         where conversation_id = %s and role in ('user', 'assistant')
-         order by created_at desc, id desc limit %s""", [conversation_id, limit])
-    return rows[::-1]
 
 
 async def touch_conversation(conn, conversation_id: UUID) -> None:

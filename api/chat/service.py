@@ -25,6 +25,7 @@ from api.chat.lock import ConversationLock
 from api.chat.replies import Reply, replay
 from api.chat.transactions import Transactions
 from api.chat.turn import Delta, Done, Failed, Stored, Turn
+from api.conversations import repository as conversations_repository
 from api.core import ratelimit
 from api.core.config import get_settings
 from api.core.db import Session
@@ -85,21 +86,21 @@ async def begin(tx: Transactions, redis: Redis, agent_id: UUID, conversation_id:
 async def _store_question(session: Session, tx: Transactions, redis: Redis, agent_id: UUID, conversation_id: UUID,
                           content: str, client_message_id: str | None, contact_limit: bool,
                           question_id: UUID | None = None) -> Stored:
-    target = await repository.load_target(session.conn, agent_id, conversation_id)
+    target = await conversations_repository.chat_target(session.conn, agent_id, conversation_id)
     if target is None:
         raise NotFound("conversation not found")
     if question_id is not None:
-        existing = await repository.get_user_message(session.conn, conversation_id, question_id)
+        existing = await conversations_repository.get_user_message(session.conn, conversation_id, question_id)
         if existing is None:
             raise NotFound("message not found")
     else:
-        existing = client_message_id and await repository.find_user_message(session.conn, conversation_id,
-                                                                            client_message_id)
+        existing = client_message_id and await conversations_repository.find_user_message(
+            session.conn, conversation_id, client_message_id)
     if existing:
         if existing["content"] != content:
             raise Conflict("this client_message_id was already used for a different message",
                            code="client_message_id_reused")
-        if answer := await repository.find_reply(session.conn, existing["id"]):
+        if answer := await conversations_repository.find_reply(session.conn, existing["id"]):
             return Stored(target, existing, replayed=await replay(session, existing, answer))
     if target["status"] != "open":
         raise Conflict("the conversation is closed; open a new one", code="conversation_closed")
@@ -111,7 +112,7 @@ async def _store_question(session: Session, tx: Transactions, redis: Redis, agen
         return Stored(target, existing, group=group)
     if contact_limit:
         await ratelimit.hit(redis, f"contact:{target['contact_id']}", get_settings().chat_messages_per_minute)
-    row = await repository.insert_message(session.conn, {
+    row = await conversations_repository.insert_message(session.conn, {
         "organization_id": tx.org_id, "conversation_id": conversation_id, "contact_id": target["contact_id"],
         "role": "user", "content": content, "client_message_id": client_message_id})
     if row is None:  # the same client_message_id was stored concurrently (lock expired meanwhile)

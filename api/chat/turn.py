@@ -15,7 +15,7 @@ from api.chat.transactions import Transactions
 @dataclass(frozen=True)
 class Stored:
     """What the first transaction decided: the question is stored (or found), or already answered."""
-    target: dict  # conversation + agent + contact (api.chat.repository.load_target)
+    target: dict  # conversation + agent + contact (api.conversations.repository.chat_target)
     question: dict  # the stored user message
     new_question: bool = False  # stored by this send (not by an earlier, unanswered attempt)
     group: str = ""  # LiteLLM model group to ask (empty when replayed)

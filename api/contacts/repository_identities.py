@@ -3,6 +3,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from api.conversations import repository as conversations_repository
 from api.core import sql
 
 KIND_ORDER = ("channel", "phone", "email")
@@ -66,10 +67,12 @@ async def merge(conn, org_id: UUID, keep: UUID, merged: UUID) -> dict:
          where x.id = case when p.merged_newer then p.keep_id else p.merged_id end""",
                                     {"keep": keep, "merged": merged})
     moved = {"facts_superseded": superseded.rowcount}
-    for table in ("conversations", "conversation_history", "memories", "contact_identifiers"):
-        cur = await conn.execute(f"update public.{table} set contact_id = %s where contact_id = %s",  # noqa: S608
-                                 [keep, merged])
-        moved[table] = cur.rowcount
+    # Same order as ever (conversations, their messages, memories, identifiers); the conversations
+    # domain owns the statement on the history.
+    moved["conversations"] = await _repoint(conn, "conversations", keep, merged)
+    moved["conversation_history"] = await conversations_repository.move_messages_to_contact(conn, keep, merged)
+    for table in ("memories", "contact_identifiers"):
+        moved[table] = await _repoint(conn, table, keep, merged)
     # The merged contact's own fields fill the survivor's gaps; its metadata never overrides.
     await conn.execute("""
         update public.contacts k
@@ -78,6 +81,12 @@ async def merge(conn, org_id: UUID, keep: UUID, merged: UUID) -> dict:
                metadata = m.metadata || k.metadata
           from public.contacts m where k.id = %s and m.id = %s""", [keep, merged])
     return moved
+
+
+async def _repoint(conn, table: str, keep: UUID, merged: UUID) -> int:
+    cur = await conn.execute(f"update public.{table} set contact_id = %s where contact_id = %s",  # noqa: S608
+                             [keep, merged])
+    return cur.rowcount
 
 
 async def record_merge(conn, org_id: UUID, keep: UUID, merged: UUID, merged_external_id: str | None,

@@ -1,8 +1,12 @@
+"""Conversations and their message history (public.conversation_history): every statement on
+the history lives here (async, for requests) or in repository_sync.py (sync, for the workers);
+other domains reach those rows through these functions."""
+from datetime import date
 from uuid import UUID
 
 from psycopg import sql as q
 
-from api.core import sql
+from api.core import local_days, sql
 from api.core.pagination import PageParams
 
 CITATION_TEXT_CHARS = 500
@@ -76,6 +80,101 @@ async def upsert_contact(conn, org_id: UUID, external_id: str, name: str | None)
 async def page_messages(conn, org_id: UUID, conversation_id: UUID, params: PageParams) -> list[dict]:
     return await sql.page(conn, "conversation_history", org_id, params, where=q.SQL("conversation_id = %s"),
                           where_params=[conversation_id])
+
+
+async def chat_target(conn, agent_id: UUID, conversation_id: UUID) -> dict | None:
+    """Everything a turn needs about the conversation, its agent, contact and organization, in one read.
+
+    Only the agent's knowledge bases that still exist (and are visible) are returned: the agent
+    keeps plain ids, so a deleted knowledge base must not break its chats."""
+    return await sql.fetch_one(conn, """
+        select c.id as conversation_id, c.organization_id, c.status, c.contact_id, c.channel,
+               a.id as agent_id, a.name as agent_name, a.model, a.system_prompt, a.temperature,
+               a.max_tokens, a.memory_enabled, a.timezone, ct.name as contact_name, o.name as business_name,
+               coalesce((select jsonb_agg(jsonb_build_object('id', k.id, 'model', k.embedding_model,
+                                                             'dim', k.embedding_dim) order by k.id)
+                           from public.knowledge_bases k where k.id = any(a.knowledge_base_ids)),
+                        '[]'::jsonb) as knowledge_bases,
+               exists (select 1 from public.conversation_history h where h.conversation_id = c.id) as has_messages
+          from public.conversations c
+          join public.agents a on a.id = c.agent_id
+          join public.contacts ct on ct.id = c.contact_id
+          left join public.organizations o on o.id = c.organization_id
+         where c.id = %s and c.agent_id = %s""", [conversation_id, agent_id])
+
+
+async def find_user_message(conn, conversation_id: UUID, client_message_id: str) -> dict | None:
+    return await sql.fetch_one(conn, """
+        select * from public.conversation_history
+         where conversation_id = %s and role = 'user' and client_message_id = %s""",
+        [conversation_id, client_message_id])
+
+
+async def get_user_message(conn, conversation_id: UUID, message_id: UUID) -> dict | None:
+    return await sql.fetch_one(conn, """
+        select * from public.conversation_history
+         where conversation_id = %s and role = 'user' and id = %s""", [conversation_id, message_id])
+
+
+async def find_reply(conn, user_message_id: UUID) -> dict | None:
+    return await sql.fetch_one(conn, "select * from public.conversation_history where reply_to = %s",
+                               [user_message_id])
+
+
+async def insert_message(conn, values: dict) -> dict | None:
+    """None when a unique index says it is already stored (same client_message_id, or an
+    answer to the same user message)."""
+    cols = list(values)
+    query = q.SQL("insert into public.conversation_history ({}) values ({}) on conflict do nothing returning *").format(
+        q.SQL(", ").join(map(q.Identifier, cols)), q.SQL(", ").join(q.Placeholder() * len(cols)))
+    return await sql.fetch_one(conn, query, [sql.adapt(values[c]) for c in cols])
+
+
+async def recent_turns(conn, conversation_id: UUID, limit: int) -> list[dict]:
+    """The last `limit` user/assistant messages, oldest first."""
+    rows = await sql.fetch_all(conn, """
+        select id, role, content from public.conversation_history
+         where conversation_id = %s and role in ('user', 'assistant')
+         order by created_at desc, id desc limit %s""", [conversation_id, limit])
+    return rows[::-1]
+
+
+async def recent_turn_texts(conn, conversation_id: UUID, limit: int) -> list[dict]:
+    """The last `limit` user/assistant messages, oldest first: role and content only."""
+    rows = await sql.fetch_all(conn, """
+        select role, content from public.conversation_history
+         where conversation_id = %s and role in ('user', 'assistant')
+         order by created_at desc, id desc limit %s""", [conversation_id, limit])
+    return rows[::-1]
+
+
+async def contact_texts(conn, contact_id: UUID) -> list[str]:
+    """Every text of the contact that may have been embedded (and so cached in Redis): its messages
+    and its memories, in one read."""
+    rows = await sql.fetch_all(conn, """
+        select content from public.conversation_history where contact_id = %s
+        union select content from public.memories where contact_id = %s""", [contact_id, contact_id])
+    return [r["content"] for r in rows]
+
+
+async def move_messages_to_contact(conn, keep: UUID, merged: UUID) -> int:
+    """A contact merge: every message of contact `merged` now belongs to `keep`; how many moved."""
+    cur = await conn.execute("update public.conversation_history set contact_id = %s where contact_id = %s",
+                             [keep, merged])
+    return cur.rowcount
+
+
+async def message_counts(conn, org_id: UUID, start: date, end: date, tz: str) -> list[dict]:
+    """Stored user and assistant messages per (local day, agent) of an organization (analytics' usage)."""
+    return await sql.fetch_all(conn, f"""
+        select {local_days.day_of('h.created_at')} as day, c.agent_id,
+               count(*) filter (where h.role = 'user')::int as user_messages,
+               count(*) filter (where h.role = 'assistant')::int as assistant_messages
+          from public.conversation_history h
+          join public.conversations c on c.id = h.conversation_id
+         where {local_days.in_range('h.')}
+           and c.organization_id = %(org)s and h.role in ('user', 'assistant')
+         group by 1, 2 order by 1, 2""", local_days.params(org_id, start, end, tz))
 
 
 async def citations_for(conn, message_ids: list[UUID]) -> list[dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from api.conversations import repository_sync as conversations_repository_sync
 from api.core.db import Session
 from api.embeddings.service import Embedder
 from api.memory import repository_sync as repo
@@ -47,11 +48,11 @@ def embedding_texts(turns: list[dict], previous: dict | None) -> list[str]:
 def _index(session: Session, ctx: dict, embedder: Embedder) -> int:
     # ctx["memory_seq"] was read before this query, so recording it below never claims a turn
     # committed after the query as indexed (the sweep would look again, never miss one).
-    pending = repo.unindexed_turns(session.conn, ctx["conversation_id"])
+    pending = conversations_repository_sync.unindexed_turns(session.conn, ctx["conversation_id"])
     if not pending:
         repo.mark_indexed(session.conn, ctx["conversation_id"], ctx["memory_seq"])
         return 0
-    previous = repo.turn_before(session.conn, ctx["conversation_id"], pending[0])
+    previous = conversations_repository_sync.turn_before(session.conn, ctx["conversation_id"], pending[0])
     vectors = embedder.embed_passages(embedding_texts(pending, previous))
     # content stays the message itself (what the prompt shows); date and role are columns/metadata.
     rows = [memory_row(ctx, "turn", t["content"], vec, message_id=t["id"], at=t["created_at"], seq=t["seq"],

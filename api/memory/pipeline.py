@@ -14,6 +14,7 @@ from uuid import UUID
 
 import numpy as np
 
+from api.conversations import repository_sync as conversations_repository_sync
 from api.core.db import Session
 from api.memory import repository_sync as repo
 from api.memory.facts import fact_text
@@ -64,13 +65,13 @@ def summary_job(session: Session, conversation_id: UUID) -> LLMJob | None:
     ctx = load_context(session, conversation_id)
     if ctx is None:
         return None
-    rows = repo.turns(session.conn, conversation_id, LLM_TURNS)
+    rows = conversations_repository_sync.recent_turns(session.conn, conversation_id, LLM_TURNS)
     if not rows:  # nothing to summarize (e.g. retention removed the turns): no longer due
         repo.mark_summarized(session.conn, conversation_id)
         return None
     # A conversation longer than what fits builds on its previous summary.
     previous = None
-    if repo.count_turns(session.conn, conversation_id) > len(rows):
+    if conversations_repository_sync.count_turns(session.conn, conversation_id) > len(rows):
         previous = (repo.current_summary(session.conn, conversation_id) or {}).get("content")
     prompt = prompts.render("summarize_session", turns=_prompt_turns(rows), previous_summary=previous)
     return _job(ctx, prompt, len(rows))
@@ -94,7 +95,7 @@ def facts_job(session: Session, conversation_id: UUID) -> LLMJob | None:
     ctx = load_context(session, conversation_id)
     if ctx is None:
         return None
-    rows = repo.turns(session.conn, conversation_id, LLM_TURNS)
+    rows = conversations_repository_sync.recent_turns(session.conn, conversation_id, LLM_TURNS)
     if not any(r["role"] == "user" for r in rows):
         return None
     known = [{"key": f["key"], "value": f["value"]} for f in repo.current_facts(session.conn, ctx["contact_id"])]
@@ -162,5 +163,5 @@ def apply_retention(session: Session, agent_id: UUID, days: int) -> tuple[int, i
     """Delete the agent's turns and memories older than `days`; returns (messages, memories).
     Turn memories of deleted messages go with them (foreign key cascade)."""
     memories = repo.delete_memories_before(session.conn, agent_id, days)
-    messages = repo.delete_history_before(session.conn, agent_id, days)
+    messages = conversations_repository_sync.delete_history_before(session.conn, agent_id, days)
     return messages, memories

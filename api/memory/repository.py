@@ -223,14 +223,6 @@ async def contact_conversation_ids(conn, contact_id: UUID) -> list[UUID]:
     return [r["id"] for r in rows]
 
 
-async def contact_texts(conn, contact_id: UUID) -> list[str]:
-    """Every text of the contact that may have been embedded (and so cached in Redis)."""
-    rows = await sql.fetch_all(conn, """
-        select content from public.conversation_history where contact_id = %s
-        union select content from public.memories where contact_id = %s""", [contact_id, contact_id])
-    return [r["content"] for r in rows]
-
-
 _MEMORY_COLUMNS = q.SQL("""id, kind, key, content, confidence, contact_id, agent_id, conversation_id, metadata,
        valid_from, valid_to, superseded_by, created_at""")
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from api.contacts import repository as contacts_repository
+from api.conversations import repository as conversations_repository
 from api.core.config import get_settings
 from api.core.db import Session
 from api.core.errors import NotFound
@@ -150,7 +151,7 @@ async def forget_plan(session: Session, contact_id: UUID,
     emb = embedder or get_embedder()
     base = emb.embedder if isinstance(emb, CachedEmbedder) else emb
     conversation_ids = await repository.contact_conversation_ids(session.conn, contact_id)
-    texts = await repository.contact_texts(session.conn, contact_id)
+    texts = await conversations_repository.contact_texts(session.conn, contact_id)
     keys = [embedding_cache_key(base, t, kind) for t in texts for kind in ("passage", "query")]
     return conversation_ids, keys
 

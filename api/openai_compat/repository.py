@@ -26,12 +26,3 @@ async def latest_open_conversation(conn, agent_id: UUID, contact_id: UUID, chann
         select * from public.conversations
          where contact_id = %s and agent_id = %s and channel = %s and status = 'open'
          order by last_message_at desc limit 1""", [contact_id, agent_id, channel])
-
-
-async def last_turns(conn, conversation_id: UUID, limit: int) -> list[dict]:
-    """The last `limit` user/assistant messages, oldest first."""
-    rows = await sql.fetch_all(conn, """
-        select role, content from public.conversation_history
-         where conversation_id = %s and role in ('user', 'assistant')
-         order by created_at desc, id desc limit %s""", [conversation_id, limit])
-    return rows[::-1]

@@ -146,6 +146,6 @@ async def _resumed(session: Session, agent_id: UUID, contact_id: UUID, history: 
     latest = await repository.latest_open_conversation(session.conn, agent_id, contact_id, CHANNEL)
     if latest is None:
         return None
-    stored = await repository.last_turns(session.conn, latest["id"], len(history) + 1)
+    stored = await conversations_repository.recent_turn_texts(session.conn, latest["id"], len(history) + 1)
     same = [(m["role"], m["content"].strip()) for m in stored] == [(t["role"], t["content"].strip()) for t in history]
     return latest if same else None
