@@ -50,7 +50,8 @@ as $$
     from matched m
    cross join lateral (
      select count(*) as matched_terms, sum(x.idf * (x.f * (k1 + 1)) / (x.f + m.norm)) as score
-       from (select t.idf, 1 / (1.6449340668 - least(pg_catalog.ts_rank(m.fts, t.q, 0) * 16.449340668, 1.6249)) - 0.5 as f
+       from (select t.idf,
+                    1 / (1.6449340668 - least(pg_catalog.ts_rank(m.fts, t.q, 0) * 16.449340668, 1.6249)) - 0.5 as f
                from terms t
               where m.fts @@ t.q
              offset 0) x) s
