@@ -2,8 +2,10 @@
 normalized hyphen/compound/code forms, and tenant isolation of the statistics."""
 import uuid
 
+import numpy as np
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from tests.support.isolation import as_user, assert_org_rows_untouchable
 from tests.support.search import Doc, add_document, create_kb, search
@@ -74,6 +76,32 @@ def test_rare_words_outweigh_common_ones(client, new_tenant, admin_url):
             add_document(conn, tenant.org_id, kb, Doc(f"outro {i}", ""), [f"Outro plano número {i}."])
     hits = search(client, tenant, kb, "plano com fidelidade", mode="text").json()["data"]
     assert hits[0]["title"] == "fidelidade" and hits[0]["scores"]["text_score"] > hits[1]["scores"]["text_score"]
+
+
+def test_text_list_scores_each_chunk_without_sorting_word_pairs(client, new_tenant, admin_url):
+    """Every chunk holds every query word (a small KB, or words the whole KB uses): all chunks are
+    candidates and each word scores each of them. Joined and grouped by chunk, those 600 x 12
+    pairs went through a sort carrying each chunk's tsvector, which spilled to temp files past
+    work_mem (chat context +60-70 ms at 2,000 chunks, bench/chat_overhead.py). Scored per chunk,
+    the list stays in memory: with 1 MB of work_mem and no temp file allowed, the search answers."""
+    from api.search import service
+    from api.search.schemas import SearchOptions
+    tenant = new_tenant()
+    kb = create_kb(client, tenant, "common words")
+    words = ["pedido", "entrega", "prazo", "troca", "boleto", "pix", "cupom", "frete", "loja", "nota", "garantia",
+             "estoque"]
+    rng = np.random.default_rng(7)
+    chunks = [" ".join(rng.permutation(words * 5)) + f" item{i}." for i in range(600)]
+    vectors = rng.standard_normal((len(chunks), 384)).astype(np.float32)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        add_document(conn, tenant.org_id, kb, Doc("faq", ""), chunks, vectors=vectors)
+        conn.execute("analyze public.document_chunks")  # the planner's view of a KB in use
+    with psycopg.connect(admin_url, row_factory=dict_row) as conn:
+        conn.execute("set local work_mem = '1MB'; set local temp_file_limit = 0")
+        as_user(conn, tenant.user_id)
+        result = service.search_sync(conn, [uuid.UUID(kb)],
+                                     SearchOptions(query=" ".join(reversed(words)), k=10, mode="text"))
+    assert len(result.hits) == 10 and all(h.scores.text_score > 0 for h in result.hits)
 
 
 def test_another_org_cannot_read_or_change_the_statistics(client, new_tenant, admin_url, admin_conn):
