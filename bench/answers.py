@@ -1,6 +1,6 @@
 """Answer quality end to end with the local model: does the customer get a right answer?
 
-    python -m bench.answers [--model qwen0.5b] [--parts helpcenter,facts,latency,locomo]
+    python -m bench.answers [--model qwen1.5b] [--parts helpcenter,facts,latency,locomo]
                             [--limit N] [--locomo-questions 200] [--locomo-conversations 2] [--out FILE]
 
 Everything goes through the real code on the benchmark's own embedded Postgres + Redis
@@ -15,7 +15,8 @@ code behind POST .../messages), facts through the memory worker's task bodies.
 - locomo: LoCoMo QA (categories 1-4, stratified) asked as the conversation's contact with the
   last N turns of its last session as history, memory on vs off. Token F1 as in the LoCoMo
   paper, plus contained rate. LoCoMo is CC BY-NC 4.0: read from shared/datasets, never stored.
-- facts: bench/data_answers/fact_dialogues_pt.json, through api.memory.jobs.extract_facts:
+- facts: bench/data_answers/fact_dialogues_pt.json (or `--facts-set heldout`: fact_dialogues_heldout.json,
+  written before tuning and never tuned on), through api.memory.jobs.extract_facts:
   precision/recall of extracted facts; then the address supersession dialogue pair.
 - latency: first token and full answer p50/p95 (from the help-center run with knowledge), the
   first-token time by prompt size (a cold prompt each time), and a follow-up turn that reuses
@@ -319,14 +320,14 @@ def _matches(value: str, wanted: str) -> bool:
     return bool(v and w) and (w in v or v in w)
 
 
-def facts(admin_url: str, app_url: str) -> dict:
+def facts(admin_url: str, app_url: str, fact_set: str = "pt") -> dict:
     """Fact extraction through the memory jobs (api/memory/jobs.py, run in-process: the code the worker runs)."""
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
     from api.memory import jobs as memory_jobs
 
-    spec = json.loads((DATA / "fact_dialogues_pt.json").read_text())
-    org_id = _org(admin_url, "passo-leve-facts")
+    spec = json.loads((DATA / f"fact_dialogues_{fact_set}.json").read_text())
+    org_id = _org(admin_url, f"passo-leve-facts-{fact_set}")
     principal = org_principal(org_id, "admin", kind="worker")
     pool = sync_pool(app_url, max_size=2)
     pool.open(wait=True)
@@ -466,8 +467,10 @@ def machine() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=os.environ.get("RENUM_LOCAL_MODEL", "qwen0.5b"))
+    parser.add_argument("--model", default=os.environ.get("RENUM_LOCAL_MODEL", "qwen1.5b"))
     parser.add_argument("--parts", default="helpcenter,facts,latency,locomo")
+    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout"],
+                        help="fact dialogues: pt (the set prompts were tuned on) or heldout (never tuned on)")
     parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
     parser.add_argument("--locomo-questions", type=int, default=200)
     parser.add_argument("--locomo-conversations", type=int, default=2)
@@ -499,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
             elif part == "locomo":
                 result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations)
             elif part == "facts":
-                result[part] = facts(admin_url, app_url)
+                result[part] = facts(admin_url, app_url, args.facts_set)
             elif part == "latency":
                 result[part] = latency_curve(repeats=args.curve_repeats)
             else:

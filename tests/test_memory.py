@@ -88,6 +88,21 @@ def test_parse_facts_returns_nothing_for_unusable_output(raw):
     assert parse_facts(raw) == []
 
 
+@pytest.mark.parametrize("value,customer,kept", [
+    ("41", "é o número que eu calço: 41", True),
+    ("Preta", "prefiro a cor preto", True),  # accents, case and a shared stem
+    ("marcos.lima@exemplo.com", "agora é marcos.lima@exemplo.com", True),
+    ("Rua dos Bobos, 123", "quero trocar o tamanho", False),  # invented for a key the prompt showed
+    ("não especificado", "quero trocar o tamanho", False),
+    ("America/Sao_Paulo", "moro em Santos", False),
+    ("", "qualquer coisa", False),
+])
+def test_only_facts_the_customer_wrote_are_grounded(value, customer, kept):
+    from api.memory.facts import grounded
+    from api.memory.models import ExtractedFact
+    assert grounded(ExtractedFact(key="k", value=value, confidence=1.0), customer) is kept
+
+
 def test_fts_language_detection():
     assert fts_config("Eu moro em São Paulo e não gosto de frio") == "portuguese"
     assert fts_config("I live in Boston and I like the cold") == "english"
@@ -133,8 +148,19 @@ def test_changed_fact_supersedes_instead_of_duplicating(setup, admin_conn, celer
 
     assert memory_jobs.extract_facts(tenant.org_id, conv2) == 1  # same value again: refresh only
     assert len(memories(admin_conn, contact["id"], "fact")) == 2
+
     current = run(in_org(tenant.org_id, memory.current_facts, uuid.UUID(contact["id"])))
     assert [(f["key"], f["value"]) for f in current] == [("city", "Rio de Janeiro")]
+
+
+def test_facts_the_customer_did_not_write_are_not_stored(setup, admin_conn):
+    tenant, agent, contact = setup()
+    conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv, [("user", "Calço 38 e moro em Sion"), ("assistant", "Temos no 38, em Belo Horizonte.")])
+    FAKE_LLM.script("Calço 38 e moro em Sion", facts_reply(("shoe_size", "38", 1.0), ("city", "Belo Horizonte", 0.9),
+                                                         ("phone", "123-456-7890", 0.5)))
+    assert memory_jobs.extract_facts(tenant.org_id, conv) == 1  # the city only the assistant said, the invented phone: dropped
+    assert [(f["key"], f["metadata"]["value"]) for f in memories(admin_conn, contact["id"], "fact")] == [("shoe_size", "38")]
 
 
 def test_a_changed_fact_outdates_the_turns_that_stated_the_old_value(setup, admin_conn, celery_worker):

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     litellm_config: Path = PROJECT_ROOT / "infra" / "litellm.yaml"
     # Local chat model: smollm2 | qwen0.5b | qwen1.5b (api/llm/model_files.py) or a GGUF path;
     # local_model_path, when set, wins (kept for existing configs, e.g. a DeepSeek GGUF).
-    local_model: str = "qwen0.5b"
+    local_model: str = "qwen1.5b"
     local_model_path: str = ""
     models_dir: Path = PROJECT_ROOT / ".renum" / "models"  # where packaged GGUFs are assembled
     local_model_ctx: int = 4096

