@@ -47,8 +47,8 @@ def test_render_packaged_templates() -> None:
 def test_extract_facts_asks_for_strict_json_with_a_parseable_example() -> None:
     text = prompts.render("extract_facts", turns=TURNS, known_facts=[{"key": "city", "value": "São Paulo"}])
     assert "ONLY a JSON array" in text and '"key"' in text and '"confidence"' in text
-    example = json.loads(re.search(r"Example: (\[.*\])", text).group(1))
-    assert set(example[0]) == {"key", "value", "confidence"}
+    example = json.loads(re.search(r"Example JSON: (\[.*\])", text).group(1))
+    assert all(set(item) == {"key", "value", "confidence"} for item in example)
     assert "- city: São Paulo" in text
 
 
