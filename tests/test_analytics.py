@@ -30,14 +30,20 @@ def test_usage_counts_real_turns_by_day_agent_and_model(client, new_tenant):
     assert resp.status_code == 200, resp.text
     body = resp.json()
     totals = body["totals"]
-    assert totals["messages"] == 4 and totals["user_messages"] == 2 and totals["turns"] == 2
+    assert totals["messages"] == 4
+    assert totals["user_messages"] == 2
+    assert totals["turns"] == 2
     assert totals["total_tokens"] == totals["prompt_tokens"] + totals["completion_tokens"] > 0
-    assert [d["day"] for d in body["by_day"]] == [today] and body["by_day"][0]["messages"] == 4
-    assert body["by_agent"][0]["agent_id"] == agent["id"] and body["by_agent"][0]["agent_name"] == agent["name"]
-    assert body["by_model"][0]["model"] == HOSTED and body["by_model"][0]["turns"] == 2
+    assert [d["day"] for d in body["by_day"]] == [today]
+    assert body["by_day"][0]["messages"] == 4
+    assert body["by_agent"][0]["agent_id"] == agent["id"]
+    assert body["by_agent"][0]["agent_name"] == agent["name"]
+    assert body["by_model"][0]["model"] == HOSTED
+    assert body["by_model"][0]["turns"] == 2
     # Default range: the last 30 days, zero-filled for the chart.
     default = client.get("/v1/analytics/usage", headers=t.headers).json()
-    assert len(default["by_day"]) == 30 and default["totals"]["messages"] == 4
+    assert len(default["by_day"]) == 30
+    assert default["totals"]["messages"] == 4
     # Identical reports are cached for a minute; `fresh` recomputes.
     assert send(client, t, agent["id"], conv["id"], "Mais uma").status_code == 201
     assert client.get("/v1/analytics/usage", headers=t.headers).json()["totals"]["messages"] == 4
@@ -54,7 +60,8 @@ def test_cost_is_priced_from_the_model_list(client, new_tenant, admin_conn):
     body = client.get("/v1/analytics/usage", params={"start": "2026-03-10", "end": "2026-03-10"},
                       headers=t.headers).json()
     by_model = {m["model"]: m for m in body["by_model"]}
-    assert 0 < by_model["gpt-4o-mini"]["cost_usd"] < 10 and by_model["renum-local"]["cost_usd"] == 0
+    assert 0 < by_model["gpt-4o-mini"]["cost_usd"] < 10
+    assert by_model["renum-local"]["cost_usd"] == 0
     assert body["totals"]["cost_usd"] == pytest.approx(by_model["gpt-4o-mini"]["cost_usd"])
 
 
@@ -71,8 +78,10 @@ def test_performance_percentiles_and_time_zone_days(client, new_tenant, admin_co
     assert utc["totals"]["turns"] == 21
     assert [(d["day"], d["turns"]) for d in utc["by_day"]] == [("2026-05-03", 20), ("2026-05-04", 1)]
     agent_a = next(x for x in utc["by_agent"] if x["agent_id"] == a["id"])
-    assert agent_a["latency_p50_ms"] == pytest.approx(1050) and agent_a["latency_p95_ms"] == pytest.approx(1905)
-    assert agent_a["first_token_p50_ms"] == pytest.approx(105) and agent_a["agent_name"] == a["name"]
+    assert agent_a["latency_p50_ms"] == pytest.approx(1050)
+    assert agent_a["latency_p95_ms"] == pytest.approx(1905)
+    assert agent_a["first_token_p50_ms"] == pytest.approx(105)
+    assert agent_a["agent_name"] == a["name"]
     assert {m["model"] for m in utc["by_model"]} == {"m1", "m2"}
     sp = client.get("/v1/analytics/performance", params={**params, "timezone": "America/Sao_Paulo"},
                     headers=t.headers).json()
@@ -92,7 +101,8 @@ def test_bad_ranges_are_clear_422s(client, new_tenant, params, fragment):
     t = new_tenant()
     for path in ("/v1/analytics/usage", "/v1/analytics/performance"):
         resp = client.get(path, params=params, headers=t.headers)
-        assert resp.status_code == 422 and fragment in resp.json()["error"]["message"], resp.text
+        assert resp.status_code == 422, resp.text
+        assert fragment in resp.json()["error"]["message"], resp.text
 
 
 def test_another_organization_sees_nothing(client, new_tenant, admin_conn):
@@ -105,7 +115,9 @@ def test_another_organization_sees_nothing(client, new_tenant, admin_conn):
     assert mine["totals"]["turns"] == 2
     for path in ("/v1/analytics/usage", "/v1/analytics/performance"):
         theirs = client.get(path, headers=other.headers).json()
-        assert theirs["totals"]["turns"] == 0 and theirs["by_agent"] == [] and theirs["by_model"] == []
+        assert theirs["totals"]["turns"] == 0
+        assert theirs["by_agent"] == []
+        assert theirs["by_model"] == []
         # Naming the first organization with the other user's token is a 404, not its numbers.
         spoofed = client.get(path, headers={**other.headers, "X-Organization-Id": t.org_id})
         assert spoofed.status_code == 404
@@ -113,5 +125,6 @@ def test_another_organization_sees_nothing(client, new_tenant, admin_conn):
     admin_conn.execute("insert into public.memberships (organization_id, user_id, role) values (%s, %s, 'member')",
                        [other.org_id, t.user_id])
     both = client.get("/v1/analytics/usage", headers={**t.headers, "X-Organization-Id": other.org_id}).json()
-    assert both["totals"]["turns"] == 0 and both["totals"]["messages"] == 0
+    assert both["totals"]["turns"] == 0
+    assert both["totals"]["messages"] == 0
     assert uuid.UUID(mine["by_agent"][0]["agent_id"])

@@ -51,9 +51,11 @@ def test_api_key_lifecycle(client, new_tenant):
     created = client.post("/v1/api-keys", json={"name": "server"}, headers=t.headers)
     assert created.status_code == 201, created.text
     key = created.json()["key"]
-    assert key.startswith("rnm_") and "key" not in client.get("/v1/api-keys", headers=t.headers).json()["data"][0]
+    assert key.startswith("rnm_")
+    assert "key" not in client.get("/v1/api-keys", headers=t.headers).json()["data"][0]
     kb = client.post("/v1/knowledge-bases", json={"name": "via key"}, headers={"Authorization": f"Bearer {key}"})
-    assert kb.status_code == 201 and kb.json()["organization_id"] == t.org_id
+    assert kb.status_code == 201
+    assert kb.json()["organization_id"] == t.org_id
     # Member keys cannot mint keys; revoked keys stop working at once.
     assert client.post("/v1/api-keys", json={"name": "x"}, headers={"X-API-Key": key}).status_code == 403
     assert client.delete(f"/v1/api-keys/{created.json()['id']}", headers=t.headers).status_code == 204
@@ -71,8 +73,11 @@ def test_rate_limit_returns_429_with_retry_after(client, new_tenant):
     finally:
         settings.rate_limit_per_minute = old
     # The org creation counted too; a minute boundary may reset the window once.
-    assert codes[0] == 200 and codes[-1] == 429 and codes.count(200) <= 3, codes
-    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
+    assert codes[0] == 200, codes
+    assert codes[-1] == 429, codes
+    assert codes.count(200) <= 3, codes
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) >= 1
     assert resp.json()["error"]["code"] == "rate_limited"
 
 

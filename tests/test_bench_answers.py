@@ -34,17 +34,22 @@ def test_a_refusal_never_counts_as_a_no():
 
 def test_bootstrap_interval_brackets_the_mean():
     mean, low, high = bootstrap_ci([1.0] * 80 + [0.0] * 20)
-    assert mean == 0.8 and low < 0.8 < high and 0.65 < low and high < 0.95
+    assert mean == 0.8
+    assert low < 0.8 < high
+    assert 0.65 < low
+    assert high < 0.95
 
 
 def test_help_center_set_is_the_size_the_issue_asks_and_consistent():
     passages = {p["id"]: p for p in json.loads((DATA / "passages_pt.json").read_text())["passages"]}
     questions = json.loads((DATA / "questions_pt.json").read_text())["questions"]
     answerable = [q for q in questions if q["passage"]]
-    assert len(passages) >= 50 and len(answerable) >= 80
+    assert len(passages) >= 50
+    assert len(answerable) >= 80
     assert len({q["id"] for q in questions}) == len(questions)
     for q in answerable:
-        assert q["passage"] in passages and q["gold"], q["id"]
+        assert q["passage"] in passages, q["id"]
+        assert q["gold"], q["id"]
         # Every gold answer is literally supported by its passage (or is a yes/no).
         text = passages[q["passage"]]["text"] + " " + passages[q["passage"]]["title"]
         assert any(contains(text, g) for g in q["gold"]) or set(q["gold"]) & {"nao", "sim"}, q["id"]

@@ -43,7 +43,8 @@ def test_cli_writes_valid_beir_subsample(name, tmp_path, capsys):
     assert all(set(d) == {"_id", "title", "text"} and d["text"].strip() for d in docs)
     assert all(set(q) == {"_id", "text"} and q["text"].strip() for q in queries)
     doc_ids, query_ids = {d["_id"] for d in docs}, {q["_id"] for q in queries}
-    assert len(doc_ids) == len(docs) and len(query_ids) == len(queries) == 20
+    assert len(doc_ids) == len(docs)
+    assert len(query_ids) == len(queries) == 20
 
     lines = (root / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "query-id\tcorpus-id\tscore"
@@ -73,9 +74,12 @@ def test_subsample_keeps_judged_docs_over_max_docs():
     small = beir.subsample(ds, max_queries=3, max_docs=4, seed=1)
     assert len(small.queries) == 3
     judged = {d for rel in small.qrels.values() for d in rel}
-    assert len(judged) == 6 and judged <= set(small.corpus) and len(small.corpus) == 6
+    assert len(judged) == 6
+    assert judged <= set(small.corpus)
+    assert len(small.corpus) == 6
     roomy = beir.subsample(ds, max_queries=3, max_docs=20, seed=1)
-    assert len(roomy.corpus) == 20 and judged <= set(roomy.corpus)
+    assert len(roomy.corpus) == 20
+    assert judged <= set(roomy.corpus)
 
 
 def test_normalize_evidence_handles_malformed_ids():
@@ -92,20 +96,23 @@ def test_locomo_parses_conversations_and_resolves_evidence():
     assert len(conversations) == 10
     for conv in conversations:
         ids = [t.dia_id for t in conv.turns()]
-        assert len(ids) == len(set(ids)) and len(conv.speakers) == 2
+        assert len(ids) == len(set(ids))
+        assert len(conv.speakers) == 2
         assert all(s.started_at is not None and s.turns for s in conv.sessions)
         assert all(q.category in {1, 2, 3, 4, 5} and q.question for q in conv.qa)
     stats = summarize(conversations)
     print(
         f"LoCoMo evidence ids resolving: {stats['evidence_ids_resolved']}/{stats['evidence_ids']}"
     )
-    assert stats["qa"] == 1986 and stats["qa_with_evidence"] >= 1980
+    assert stats["qa"] == 1986
+    assert stats["qa_with_evidence"] >= 1980
     assert stats["evidence_resolve_fraction"] >= 0.99
 
 
 def test_dialog_loaders():
     abcd = load_abcd(_require("abcd") / "abcd_sample.json")
-    assert len(abcd) == 3 and all(c.sessions[0].turns and not c.qa for c in abcd)
+    assert len(abcd) == 3
+    assert all(c.sessions[0].turns and not c.qa for c in abcd)
     sgd = load_sgd(_require("sgd") / "test")
     assert len(sgd) == 182
     assert {t.speaker for c in sgd for t in c.turns()} == {"user", "system"}

@@ -29,7 +29,8 @@ def test_customer_asking_for_a_person_goes_to_chatwoot_agents(client, new_tenant
     assert asks.json()["status"] == "accepted"
     toggle_path = f"/api/v1/accounts/{ACCOUNT}/conversations/{conversation}/toggle_status"
     [toggle] = wait_for(lambda: chatwoot.to(toggle_path), 60, message="toggle_status to open")
-    assert toggle.json() == {"status": "open"} and toggle.headers["api_access_token"] == "cw-token-123"
+    assert toggle.json() == {"status": "open"}
+    assert toggle.headers["api_access_token"] == "cw-token-123"
     [note] = _outgoing(chatwoot, conversation, private=True)
     assert "the customer asked for a person" in note.json()["content"]
     assert _outgoing(chatwoot, conversation, private=False) == []  # the agent did not answer
@@ -114,7 +115,8 @@ def test_resolving_in_chatwoot_gives_the_conversation_back(client, new_tenant, c
     resolved = {"event": "conversation_resolved", "id": conversation, "inbox_id": 3, "status": "resolved",
                 "account_id": ACCOUNT, "meta": {"sender": {"id": 501, "type": "contact"}}}
     resp = post(client, integration, resolved, token=integration["token"])
-    assert resp.status_code == 200 and resp.json()["status"] == "accepted", resp.text
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "accepted", resp.text
     assert admin_conn.execute("select count(*) from public.conversations where organization_id = %s "
                               "and handoff_at is not null", [t.org_id]).fetchone()[0] == 0
     again = post(client, integration, resolved, token=integration["token"])

@@ -63,20 +63,25 @@ def replies_to(chatwoot, conversation: int):
 def test_incoming_message_is_answered_in_chatwoot_once(client, new_tenant, chatwoot, admin_conn, celery_worker):
     t = new_tenant()
     integration = make_integration(client, t, chatwoot)
-    assert integration["token"].startswith("rch_") and "api_access_token" not in json.dumps(integration)
+    assert integration["token"].startswith("rch_")
+    assert "api_access_token" not in json.dumps(integration)
     conversation = 9000 + int(uuid.uuid4().int % 1000)
     payload = message_created(conversation)
     resp = post(client, integration, payload, token=integration["token"])
-    assert resp.status_code == 200 and resp.json()["status"] == "accepted", resp.text
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "accepted", resp.text
 
     [reply] = wait_for(lambda: replies_to(chatwoot, conversation), 60, message="reply posted to Chatwoot")
     assert reply.headers["api_access_token"] == "cw-token-123"
-    assert reply.json()["message_type"] == "outgoing" and reply.json()["private"] is False
-    assert reply.json()["content"].startswith("echo: ") and "Qual o prazo de entrega?" in reply.json()["content"]
+    assert reply.json()["message_type"] == "outgoing"
+    assert reply.json()["private"] is False
+    assert reply.json()["content"].startswith("echo: ")
+    assert "Qual o prazo de entrega?" in reply.json()["content"]
 
     # The same webhook again (Chatwoot retried it): 200, no second answer.
     again = post(client, integration, payload, token=integration["token"])
-    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
     # A new message in the same Chatwoot conversation continues the same Renum conversation.
     second = post(client, integration, message_created(conversation, content="E o frete?"),
                   token=integration["token"])
@@ -137,7 +142,8 @@ def test_only_incoming_customer_messages_are_answered(client, new_tenant, chatwo
                     message_created(1, content="  "), {"event": "conversation_status_changed", "id": 5},
                     message_created(1, sender={"id": 9, "type": "user"})):
         resp = post(client, integration, payload, token=token)
-        assert resp.status_code == 200 and resp.json()["status"] == "ignored", (payload, resp.text)
+        assert resp.status_code == 200, (payload, resp.text)
+        assert resp.json()["status"] == "ignored", (payload, resp.text)
     assert admin_conn.execute("select count(*) from public.channel_events where integration_id = %s",
                               [integration["id"]]).fetchone()[0] == 0
 
@@ -149,7 +155,8 @@ def test_inbound_errors(client, new_tenant, chatwoot):
     assert post(client, integration, message_created(1), token="rch_wrong").status_code == 401
     assert post(client, integration, message_created(1)).status_code == 401
     by_header = post(client, integration, {"event": "conversation_created"}, headers={"X-Renum-Channel-Token": token})
-    assert by_header.status_code == 200 and by_header.json()["status"] == "ignored"
+    assert by_header.status_code == 200
+    assert by_header.json()["status"] == "ignored"
     unknown = {**integration, "inbound_path": f"/v1/channels/chatwoot/{uuid.uuid4()}"}
     assert post(client, unknown, message_created(1), token=token).status_code == 404
     assert post(client, integration, b"not json", token=token).status_code == 422
@@ -159,7 +166,8 @@ def test_inbound_errors(client, new_tenant, chatwoot):
     assert client.patch(f"/v1/channel-integrations/{integration['id']}", json={"active": False},
                         headers=t.headers).status_code == 200
     off = post(client, integration, message_created(1), token=token)
-    assert off.status_code == 200 and off.json()["status"] == "ignored"
+    assert off.status_code == 200
+    assert off.json()["status"] == "ignored"
 
 
 def test_signed_requests_within_the_window(client, new_tenant, chatwoot):
@@ -182,17 +190,22 @@ def test_signed_requests_within_the_window(client, new_tenant, chatwoot):
     # With a webhook secret, the URL token alone is not enough.
     assert post(client, integration, body, token=integration["token"]).status_code == 401
     ok = post(client, integration, body, headers=signed(-280))
-    assert ok.status_code == 200 and ok.json()["status"] == "accepted", ok.text
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["status"] == "accepted", ok.text
     dup = post(client, integration, body, headers=signed(0))
-    assert dup.status_code == 200 and dup.json()["status"] == "duplicate"
+    assert dup.status_code == 200
+    assert dup.json()["status"] == "duplicate"
 
 
 def test_integration_crud_validation_and_roles(client, new_tenant, new_user, chatwoot):
     t = new_tenant()
     integration = make_integration(client, t, chatwoot)
-    assert integration["base_url"] == chatwoot.base_url and integration["account_id"] == str(ACCOUNT)
+    assert integration["base_url"] == chatwoot.base_url
+    assert integration["account_id"] == str(ACCOUNT)
     got = client.get(f"/v1/channel-integrations/{integration['id']}", headers=t.headers)
-    assert got.status_code == 200 and "token" not in got.json() and "cw-token-123" not in got.text
+    assert got.status_code == 200
+    assert "token" not in got.json()
+    assert "cw-token-123" not in got.text
     listed = client.get("/v1/channel-integrations", headers=t.headers).json()["data"]
     assert [i["id"] for i in listed] == [integration["id"]]
     base = {"agent_id": integration["agent_id"], "base_url": "https://chat.example.com", "account_id": 1,
@@ -220,8 +233,10 @@ def test_inbound_is_rate_limited_per_integration_and_sender(client, new_tenant, 
     integration = make_integration(client, t, chatwoot)
     ignored = message_created(1, content="x", message_type="outgoing")  # accepted, not answered
     codes = [post(client, integration, {**ignored, "id": i}, token=integration["token"]).status_code for i in range(3)]
-    assert codes[:2] == [200, 200] and codes[2] == 429
+    assert codes[:2] == [200, 200]
+    assert codes[2] == 429
     limited = post(client, integration, {**ignored, "id": 99}, token=integration["token"])
-    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
     assert limited.json()["error"]["code"] == "rate_limited"
 

@@ -34,10 +34,12 @@ def test_chunks_are_bounded_exact_slices_with_hashes():
     assert [chunk.ordinal for chunk in chunks] == list(range(len(chunks)))
     for chunk in chunks:
         assert chunk.text == TEXT[chunk.start:chunk.end]
-        assert chunk.text == chunk.text.strip() and chunk.text
+        assert chunk.text == chunk.text.strip()
+        assert chunk.text
         assert chunk.token_count == count_tokens(chunk.text) <= 64
         assert chunk.content_hash == hashlib.sha256(chunk.text.encode()).hexdigest()
-        assert chunk.page is None and chunk.page_end is None
+        assert chunk.page is None
+        assert chunk.page_end is None
     # Without overlap the chunks tile the text in order.
     assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:], strict=False))
 
@@ -48,7 +50,8 @@ def test_overlap_repeats_text_between_neighbours():
     assert all(b.start < a.end for a, b in zip(chunks, chunks[1:], strict=False)), "neighbours should overlap"
     assert all(a.start < b.start for a, b in zip(chunks, chunks[1:], strict=False)), "but still advance"
     assert all(chunk.token_count <= 96 for chunk in chunks)
-    assert chunks[0].start == 0 and chunks[-1].end == len(TEXT.rstrip())
+    assert chunks[0].start == 0
+    assert chunks[-1].end == len(TEXT.rstrip())
 
 
 def test_same_input_gives_identical_chunks():
@@ -80,7 +83,8 @@ def test_pages_are_mapped_from_offsets():
 def test_long_unbroken_text_is_still_split():
     blob = "x" * 5000  # no whitespace or punctuation to split on
     chunks = chunk_text(blob, chunk_tokens=32, overlap=0)
-    assert len(chunks) > 1 and all(c.token_count <= 32 for c in chunks)
+    assert len(chunks) > 1
+    assert all(c.token_count <= 32 for c in chunks)
     assert "".join(c.text for c in chunks) == blob
 
 

@@ -118,7 +118,8 @@ def test_operator_walks_through_the_console(page, new_tenant, admin_conn, celery
     # Consolidate memory 1 s after the exchange instead of the default 5 minutes of idleness.
     agent = next(a for a in page.request.get("/v1/agents", headers={"Authorization": f"Bearer {tenant.token}"})
                  .json()["data"] if a["name"] == "Sol")
-    assert agent["model"] == MODEL and len(agent["knowledge_base_ids"]) == 1
+    assert agent["model"] == MODEL
+    assert len(agent["knowledge_base_ids"]) == 1
     assert page.request.patch(f"/v1/agents/{agent['id']}", data={"settings": {"memory_idle_s": 1}},
                               headers={"Authorization": f"Bearer {tenant.token}"}).ok
 
@@ -260,7 +261,8 @@ def test_supabase_email_password_sign_in(browser, base_url, new_tenant, monkeypa
         page.get_by_label("Email").fill("dona@padaria.test")
         page.get_by_role("button", name="Email me a magic link").click()
         expect(page.locator(".toast.info")).to_contain_text("Check your email")
-        assert auth.requests[-1]["path"] == "/auth/v1/otp" and auth.requests[-1]["body"]["email"] == "dona@padaria.test"
+        assert auth.requests[-1]["path"] == "/auth/v1/otp"
+        assert auth.requests[-1]["body"]["email"] == "dona@padaria.test"
     finally:
         context.close()
         auth.stop()

@@ -41,7 +41,8 @@ def test_whatsapp_customer_has_the_same_memory_through_the_api(client, new_tenan
             "messages": [{"role": "user", "content": "Que doce vocês me recomendam hoje?"}]})
         assert resp.status_code == 200, resp.text
         asked = [r for r in FAKE_LLM.requests if "Que doce vocês me recomendam hoje?" in _prompt_text(r)]
-        assert asked and "amendoim" in _prompt_text(asked[-1])  # the fact learnt on WhatsApp
+        assert asked
+        assert "amendoim" in _prompt_text(asked[-1])  # the fact learnt on WhatsApp
         contacts = admin_conn.execute("select distinct contact_id from public.conversations "
                                       "where organization_id = %s", [t.org_id]).fetchall()
         assert contacts == [(uuid.UUID(str(contact_id)),)]
@@ -96,14 +97,18 @@ def test_merge_moves_everything_and_keeps_supersession(client, new_tenant, admin
     merged = client.post(f"/v1/contacts/{keep['id']}/merge", json={"contact_id": gone["id"]}, headers=t.headers)
     assert merged.status_code == 200, merged.text
     body = merged.json()
-    assert body["contact"]["email"] == "Joana@Example.COM" and body["contact"]["locale"] == "pt-BR"
-    assert body["merge"]["merged_contact_id"] == gone["id"] and body["merge"]["merged_by"] == str(t.user_id)
-    assert body["merge"]["moved"]["conversations"] == 1 and body["merge"]["moved"]["facts_superseded"] == 1
+    assert body["contact"]["email"] == "Joana@Example.COM"
+    assert body["contact"]["locale"] == "pt-BR"
+    assert body["merge"]["merged_contact_id"] == gone["id"]
+    assert body["merge"]["merged_by"] == str(t.user_id)
+    assert body["merge"]["moved"]["conversations"] == 1
+    assert body["merge"]["moved"]["facts_superseded"] == 1
     assert client.get(f"/v1/contacts/{gone['id']}", headers=t.headers).status_code == 404
     current = {m["key"]: m["content"] for m in memories(admin_conn, keep["id"], "fact") if m["valid_to"] is None}
     assert current == {"city": "Mora em Olinda", "diet": "É vegetariana"}  # the newer value stays current
     [old] = [m for m in memories(admin_conn, keep["id"], "fact") if str(m["id"]) == old_city]
-    assert old["valid_to"] is not None and str(old["superseded_by"]) == new_city
+    assert old["valid_to"] is not None
+    assert str(old["superseded_by"]) == new_city
     assert admin_conn.execute("select count(distinct contact_id), count(*) from public.conversation_history "
                               "where organization_id = %s", [t.org_id]).fetchone() == (1, 4)
     audit = client.get(f"/v1/contacts/{keep['id']}/merges", headers=t.headers).json()
@@ -114,7 +119,8 @@ def test_merge_moves_everything_and_keeps_supersession(client, new_tenant, admin
     assert {("email", "joana@example.com"), ("phone", "+5511912340000"), ("channel", gone["external_id"])} <= values
     conv = client.post(f"/v1/agents/{agent['id']}/conversations", json={"contact_external_id": gone["external_id"]},
                        headers=t.headers)
-    assert conv.status_code == 201 and conv.json()["contact_id"] == keep["id"]
+    assert conv.status_code == 201
+    assert conv.json()["contact_id"] == keep["id"]
     conv = client.post(f"/v1/agents/{agent['id']}/conversations", json={"contact_external_id": "JOANA@example.com"},
                        headers=t.headers)
     assert conv.json()["contact_id"] == keep["id"]
@@ -128,10 +134,12 @@ def test_identifiers_api_and_isolation(client, new_tenant):
     second = _contact(client, t, name="B")
     added = client.post(f"/v1/contacts/{first['id']}/identifiers", json={"kind": "phone", "value": "0055 11 8765-4321"},
                         headers=t.headers)
-    assert added.status_code == 201 and added.json()["value"] == "+5511987654321", added.text
+    assert added.status_code == 201, added.text
+    assert added.json()["value"] == "+5511987654321", added.text
     taken = client.post(f"/v1/contacts/{second['id']}/identifiers", json={"kind": "phone", "value": "+5511987654321"},
                         headers=t.headers)
-    assert taken.status_code == 409 and taken.json()["error"]["code"] == "identifier_taken"
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "identifier_taken"
     bad = client.post(f"/v1/contacts/{second['id']}/identifiers", json={"kind": "phone", "value": "abc"},
                       headers=t.headers)
     assert bad.status_code == 422

@@ -15,16 +15,21 @@ def test_open_with_contact_external_id_upserts_the_contact(client, new_tenant):
     agent = create_agent(client, t)
     first = open_conversation(client, t, agent["id"], contact_external_id="5511999990000", channel="whatsapp",
                               metadata={"source": "campaign"})
-    assert first["status"] == "open" and first["channel"] == "whatsapp" and first["metadata"] == {"source": "campaign"}
+    assert first["status"] == "open"
+    assert first["channel"] == "whatsapp"
+    assert first["metadata"] == {"source": "campaign"}
     contact = client.get(f"/v1/contacts/{first['contact_id']}", headers=t.headers).json()
-    assert contact["external_id"] == "5511999990000" and contact["name"] is None
+    assert contact["external_id"] == "5511999990000"
+    assert contact["name"] is None
     named = open_conversation(client, t, agent["id"], contact_external_id="5511999990000", contact_name="Maria")
-    assert named["contact_id"] == first["contact_id"] and named["id"] != first["id"]
+    assert named["contact_id"] == first["contact_id"]
+    assert named["id"] != first["id"]
     assert client.get(f"/v1/contacts/{first['contact_id']}", headers=t.headers).json()["name"] == "Maria"
     by_id = open_conversation(client, t, agent["id"], contact_id=first["contact_id"], contact_external_id=None)
     assert by_id["contact_id"] == first["contact_id"]
     anonymous = client.post(f"/v1/agents/{agent['id']}/conversations", json={}, headers=t.headers)
-    assert anonymous.status_code == 201 and anonymous.json()["contact_id"] not in (first["contact_id"], None)
+    assert anonymous.status_code == 201
+    assert anonymous.json()["contact_id"] not in (first["contact_id"], None)
 
 
 def test_channel_conversation_is_opened_once(client, new_tenant):
@@ -33,9 +38,11 @@ def test_channel_conversation_is_opened_once(client, new_tenant):
     body = {"contact_external_id": "c-1", "channel": "chatwoot", "external_id": "conv-42"}
     first = client.post(f"/v1/agents/{agent['id']}/conversations", json=body, headers=t.headers)
     again = client.post(f"/v1/agents/{agent['id']}/conversations", json=body, headers=t.headers)
-    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
     clash = client.post(f"/v1/agents/{other['id']}/conversations", json=body, headers=t.headers)
-    assert clash.status_code == 409 and clash.json()["error"]["code"] == "conversation_exists"
+    assert clash.status_code == 409
+    assert clash.json()["error"]["code"] == "conversation_exists"
 
 
 def test_invalid_bodies_and_unknown_references(client, new_tenant):
@@ -73,6 +80,7 @@ def test_list_is_paginated_and_filtered(client, new_tenant):
     closed = client.get(url, params={"status": "closed"}, headers=t.headers).json()["data"]
     assert [c["id"] for c in closed] == [opened[0]]
     got = client.get(f"/v1/conversations/{opened[1]}", headers=t.headers)
-    assert got.status_code == 200 and got.json()["agent_id"] == agent["id"]
+    assert got.status_code == 200
+    assert got.json()["agent_id"] == agent["id"]
     assert client.get(f"/v1/conversations/{opened[1]}/messages", headers=t.headers).json() == \
         {"data": [], "next_cursor": None}

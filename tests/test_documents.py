@@ -28,20 +28,26 @@ def test_every_type_is_processed_to_ready_with_chunks(client, new_tenant, celery
                       metadata=json.dumps({"lang": "pt"}))
         assert resp.status_code == 201, (name, resp.text)
         body = resp.json()
-        assert body["status"] == "queued" and body["version"] == 1 and body["filename"] == name
-        assert body["sha256"] == hashlib.sha256(data).hexdigest() and body["tags"] == ["faq", "loja"]
+        assert body["status"] == "queued"
+        assert body["version"] == 1
+        assert body["filename"] == name
+        assert body["sha256"] == hashlib.sha256(data).hexdigest()
+        assert body["tags"] == ["faq", "loja"]
         assert resp.headers["location"] == f"/v1/documents/{body['id']}"
         ids[name] = body["id"]
     text = client.post(f"/v1/knowledge-bases/{kb['id']}/documents/text", headers=t.headers,
                        json={"title": "Nota", "text": "Cupom BEMVINDO dá 10% na primeira compra.", "tags": ["x"]})
     assert text.status_code == 201, text.text
     ids["text"] = text.json()["id"]
-    assert text.json()["content_type"] == "text/plain; charset=utf-8" and text.json()["source"] == "api"
+    assert text.json()["content_type"] == "text/plain; charset=utf-8"
+    assert text.json()["source"] == "api"
     for name, doc_id in ids.items():
         doc = wait_done(client, t, doc_id)
         assert doc["status"] == "ready", (name, doc["error"])
         rows = chunk_rows(admin_conn, doc_id)
-        assert doc["chunk_count"] == len(rows) >= 1 and doc["progress"] == 1 and doc["processed_at"]
+        assert doc["chunk_count"] == len(rows) >= 1
+        assert doc["progress"] == 1
+        assert doc["processed_at"]
         for ordinal, version, dim, dims, fts, tags, source, page, _ in rows:
             assert (version, dim, dims, fts) == (1, 384, 384, "english")
             if name != "text":
@@ -61,10 +67,14 @@ def test_status_and_progress_are_visible_through_the_api(client, new_tenant, cel
     assert resp.status_code == 201
     seen = [("queued", 0.0)]
     doc = wait_done(client, t, resp.json()["id"], seen=seen)
-    assert doc["status"] == "ready" and doc["attempts"] == 1 and doc["error"] is None and doc["chunk_count"] >= 2
+    assert doc["status"] == "ready"
+    assert doc["attempts"] == 1
+    assert doc["error"] is None
+    assert doc["chunk_count"] >= 2
     order = {"queued": 0, "processing": 1, "ready": 2}
     assert [order[s] for s, _ in seen] == sorted(order[s] for s, _ in seen), seen
-    assert [p for _, p in seen] == sorted(p for _, p in seen) and seen[-1] == ("ready", 1.0)
+    assert [p for _, p in seen] == sorted(p for _, p in seen)
+    assert seen[-1] == ("ready", 1.0)
 
 
 def test_upload_errors(client, new_tenant, monkeypatch):
@@ -116,9 +126,11 @@ def test_replacing_content_swaps_all_chunks_to_the_new_version(client, new_tenan
     assert resp.status_code == 202, resp.text
     assert (resp.json()["version"], resp.json()["status"], resp.json()["title"]) == (2, "queued", "Nova")
     doc = wait_done(client, t, first["id"])
-    assert doc["status"] == "ready" and doc["filename"] == "v2.md"
+    assert doc["status"] == "ready"
+    assert doc["filename"] == "v2.md"
     rows = chunk_rows(admin_conn, first["id"])
-    assert {r[1] for r in rows} == {2} and len(rows) == doc["chunk_count"]
+    assert {r[1] for r in rows} == {2}
+    assert len(rows) == doc["chunk_count"]
     assert [r[0] for r in rows] == list(range(len(rows)))  # no duplicate ordinals
     assert "Versão nova" in rows[-1][8]
     versions = admin_conn.execute("select version from public.document_contents where document_id = %s",
@@ -126,7 +138,9 @@ def test_replacing_content_swaps_all_chunks_to_the_new_version(client, new_tenan
     assert versions == [(2,)]
     same = client.put(f"/v1/documents/{first['id']}/content", headers=t.headers,
                       files={"file": ("v2.md", new_text.encode(), "text/markdown")})
-    assert same.status_code == 200 and same.json()["version"] == 2 and same.json()["status"] == "ready"
+    assert same.status_code == 200
+    assert same.json()["version"] == 2
+    assert same.json()["status"] == "ready"
 
 
 def test_same_bytes_in_the_same_kb_return_the_existing_document(client, new_tenant, celery_worker):
@@ -137,10 +151,14 @@ def test_same_bytes_in_the_same_kb_return_the_existing_document(client, new_tena
     again = upload(client, t, kb["id"], "b.txt", data, "text/plain", title="B")
     as_text = client.post(f"/v1/knowledge-bases/{kb['id']}/documents/text", headers=t.headers,
                           json={"title": "C", "text": data.decode()})
-    assert first.status_code == 201 and again.status_code == 200 and as_text.status_code == 200
-    assert first.json()["id"] == again.json()["id"] == as_text.json()["id"] and again.json()["title"] == "A"
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert as_text.status_code == 200
+    assert first.json()["id"] == again.json()["id"] == as_text.json()["id"]
+    assert again.json()["title"] == "A"
     elsewhere = upload(client, t, kb2["id"], "a.txt", data, "text/plain")
-    assert elsewhere.status_code == 201 and elsewhere.json()["id"] != first.json()["id"]
+    assert elsewhere.status_code == 201
+    assert elsewhere.json()["id"] != first.json()["id"]
     listed = client.get(f"/v1/knowledge-bases/{kb['id']}/documents", headers=t.headers).json()["data"]
     assert [d["id"] for d in listed] == [first.json()["id"]]
     for doc in (first.json(), elsewhere.json()):
@@ -151,7 +169,8 @@ def test_delete_removes_document_file_and_chunks(client, new_tenant, celery_work
     t = new_tenant()
     kb = create_kb(client, t)
     doc = upload(client, t, kb["id"], "a.txt", b"Loja aberta aos domingos.", "text/plain").json()
-    assert wait_done(client, t, doc["id"])["status"] == "ready" and chunk_rows(admin_conn, doc["id"])
+    assert wait_done(client, t, doc["id"])["status"] == "ready"
+    assert chunk_rows(admin_conn, doc["id"])
     before = client.get(f"/v1/knowledge-bases/{kb['id']}", headers=t.headers).json()["content_version"]
     assert client.delete(f"/v1/documents/{doc['id']}", headers=t.headers).status_code == 204
     assert client.get(f"/v1/documents/{doc['id']}", headers=t.headers).status_code == 404
@@ -170,17 +189,23 @@ def test_unreadable_file_fails_with_reason_and_reprocess_queues_again(client, ne
     broken = upload(client, t, kb["id"], "broken.pdf", b"%PDF-1.4\n" + b"\x00garbage" * 50, "application/pdf")
     assert broken.status_code == 201, broken.text
     doc = wait_done(client, t, broken.json()["id"])
-    assert doc["status"] == "failed" and doc["attempts"] == 1 and doc["chunk_count"] == 0
-    assert "PDF" in doc["error"] and "Traceback" not in doc["error"]
+    assert doc["status"] == "failed"
+    assert doc["attempts"] == 1
+    assert doc["chunk_count"] == 0
+    assert "PDF" in doc["error"]
+    assert "Traceback" not in doc["error"]
     again = client.post(f"/v1/documents/{doc['id']}/reprocess", headers=t.headers)
-    assert again.status_code == 202 and again.json()["status"] == "queued" and again.json()["error"] is None
+    assert again.status_code == 202
+    assert again.json()["status"] == "queued"
+    assert again.json()["error"] is None
     assert wait_done(client, t, doc["id"])["status"] == "failed"
 
     good = upload(client, t, kb["id"], "ok.txt", b"Parcelamos em 3x sem juros.", "text/plain").json()
     assert wait_done(client, t, good["id"])["status"] == "ready"
     admin_conn.execute("update public.documents set status = 'processing' where id = %s", [good["id"]])
     busy = client.post(f"/v1/documents/{good['id']}/reprocess", headers=t.headers)
-    assert busy.status_code == 409 and busy.json()["error"]["code"] == "conflict"
+    assert busy.status_code == 409
+    assert busy.json()["error"]["code"] == "conflict"
     admin_conn.execute("update public.documents set status = 'ready' where id = %s", [good["id"]])
     assert client.post(f"/v1/documents/{good['id']}/reprocess", headers=t.headers).status_code == 202
     assert wait_done(client, t, good["id"])["status"] == "ready"
@@ -188,8 +213,10 @@ def test_unreadable_file_fails_with_reason_and_reprocess_queues_again(client, ne
     failed = client.get(f"/v1/knowledge-bases/{kb['id']}/documents?status=failed", headers=t.headers).json()
     assert [d["id"] for d in failed["data"]] == [doc["id"]]
     first = client.get(f"/v1/knowledge-bases/{kb['id']}/documents?limit=1", headers=t.headers).json()
-    assert first["data"][0]["id"] == good["id"] and first["next_cursor"]
+    assert first["data"][0]["id"] == good["id"]
+    assert first["next_cursor"]
     rest = client.get(f"/v1/knowledge-bases/{kb['id']}/documents?limit=1&cursor={first['next_cursor']}",
                       headers=t.headers).json()
-    assert [d["id"] for d in rest["data"]] == [doc["id"]] and rest["next_cursor"] is None
+    assert [d["id"] for d in rest["data"]] == [doc["id"]]
+    assert rest["next_cursor"] is None
     assert client.get(f"/v1/knowledge-bases/{kb['id']}/documents?status=nope", headers=t.headers).status_code == 422

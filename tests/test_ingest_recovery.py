@@ -73,7 +73,9 @@ def test_worker_killed_mid_document_is_redelivered_and_finishes_cleanly(
         wait_for(lambda: _state(admin_conn, doc_id)[1] > ingest_jobs._CHUNKED, timeout=60, interval=0.05)
         _stop(doomed, signal.SIGKILL)
         status, progress = _state(admin_conn, doc_id)
-        assert status == "processing" and progress < 1 and chunk_rows(admin_conn, doc_id) == []
+        assert status == "processing"
+        assert progress < 1
+        assert chunk_rows(admin_conn, doc_id) == []
         # Redis hands an unacknowledged message to another worker once the visibility timeout
         # has passed since delivery; a starting worker sweeps for such messages at once.
         time.sleep(max(0.0, delivered + VISIBILITY_TIMEOUT_S + 1 - time.monotonic()))
@@ -82,9 +84,12 @@ def test_worker_killed_mid_document_is_redelivered_and_finishes_cleanly(
     finally:
         _stop(doomed, signal.SIGKILL)
         _stop(rescuer)
-    assert doc["status"] == "ready" and doc["attempts"] >= 2 and doc["chunk_count"] == expected
+    assert doc["status"] == "ready"
+    assert doc["attempts"] >= 2
+    assert doc["chunk_count"] == expected
     rows = chunk_rows(admin_conn, doc_id)
-    assert len(rows) == expected and sorted(r[0] for r in rows) == list(range(expected))
+    assert len(rows) == expected
+    assert sorted(r[0] for r in rows) == list(range(expected))
     assert {r[1] for r in rows} == {1}
     dupes = admin_conn.execute("select count(*) from (select 1 from public.document_chunks where document_id = %s "
                                "group by document_id, ordinal having count(*) > 1) d", [doc_id]).fetchone()[0]
@@ -101,7 +106,8 @@ def test_duplicate_deliveries_write_one_set_of_chunks(client, new_tenant, celery
     assert set(outcomes) <= {"ready", "superseded", "skipped"}
     final = wait_done(client, t, doc["id"])
     rows = chunk_rows(admin_conn, doc["id"])
-    assert final["status"] == "ready" and [r[0] for r in rows] == list(range(final["chunk_count"]))
+    assert final["status"] == "ready"
+    assert [r[0] for r in rows] == list(range(final["chunk_count"]))
     # Already ready for this version, or a version that is not the current one: nothing to do.
     assert ingest_jobs.process(t.org_id, doc["id"], 1) == "skipped"
     assert ingest_jobs.process(t.org_id, doc["id"], 7) == "skipped"
@@ -127,5 +133,6 @@ def test_reconcile_requeues_documents_stuck_in_queued(client, new_tenant, celery
     lose_it()
     enqueue(tasks.INGEST_RECONCILE, older_than_s=1800)
     final = wait_done(client, t, doc["id"])
-    assert final["status"] == "ready" and final["attempts"] == 2
+    assert final["status"] == "ready"
+    assert final["attempts"] == 2
     assert len(chunk_rows(admin_conn, doc["id"])) == final["chunk_count"]

@@ -29,7 +29,8 @@ def orgs(client, new_tenant, admin_conn):
     b_agent = create_agent(client, b, knowledge_base_ids=[b_kb], name="Agente B")
     b_conv = open_conversation(client, b, b_agent["id"], contact_external_id="b-customer")
     answer = send(client, b, b_agent["id"], b_conv["id"], "Qual o código secreto do cofre?")
-    assert answer.status_code == 201 and answer.json()["citations"], answer.text
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["citations"], answer.text
     a_agent = create_agent(client, a, name="Agente A")
     a_key = client.post("/v1/api-keys", json={"name": "a"}, headers=a.headers).json()["key"]
     creds = {"user token": a.headers, "api key": {"Authorization": f"Bearer {a_key}"}}
@@ -57,7 +58,8 @@ def test_chat_endpoints_never_reach_another_orgs_data(client, orgs, admin_conn, 
         for method, path, body in paths:
             resp = client.request(method, path, json=body, headers=headers)
             assert resp.status_code == 404, (label, method, path, resp.status_code, resp.text)
-            assert b_agent["id"] not in resp.text and b_conv["contact_id"] not in resp.text
+            assert b_agent["id"] not in resp.text
+            assert b_conv["contact_id"] not in resp.text
         # Acting as B with A's credentials is refused like an unknown organization.
         as_b = {**headers, "X-Organization-Id": b.org_id}
         assert client.get(f"/v1/agents/{b_agent['id']}/conversations", headers=as_b).status_code == 404
@@ -83,7 +85,8 @@ def test_openai_api_never_reaches_another_orgs_agents(orgs, base_url):
     # The same contact external id in A is a different contact: B's memory is not A's.
     done = oai.chat.completions.create(model=f"agent:{a_agent['id']}", user="b-customer",
                                        messages=[{"role": "user", "content": "Qual o código secreto do cofre?"}])
-    assert "4471" not in done.choices[0].message.content and not done.model_extra["citations"]
+    assert "4471" not in done.choices[0].message.content
+    assert not done.model_extra["citations"]
 
 
 def test_b_knowledge_is_never_context_or_citation_for_a(client, orgs, admin_conn, hosted, stack):
@@ -92,7 +95,8 @@ def test_b_knowledge_is_never_context_or_citation_for_a(client, orgs, admin_conn
     admin_conn.execute("update public.agents set knowledge_base_ids = %s where id = %s", [[b_kb], a_agent["id"]])
     conv = open_conversation(client, a, a_agent["id"])
     resp = send(client, a, a_agent["id"], conv["id"], "Qual o código secreto do cofre?")
-    assert resp.status_code == 201 and resp.json()["citations"] == []
+    assert resp.status_code == 201
+    assert resp.json()["citations"] == []
     assert "4471" not in json.dumps(hosted.requests[-1]["body"])
     # B's citations are invisible to A in SQL too (RLS), though they exist.
     b_message = b_answer["message"]["id"]
@@ -115,7 +119,8 @@ def test_locks_and_short_term_memory_are_per_organization(client, orgs, stack):
     r.set(lock_key(a.org_id, b_conv["id"]), "a-holds-it", px=10_000)
     assert send(client, b, b_agent["id"], b_conv["id"], "Ainda aí?").status_code == 201
     r.delete(lock_key(a.org_id, b_conv["id"]))
-    assert not r.exists(f"stm:{a.org_id}:{b_conv['id']}") and r.exists(f"stm:{b.org_id}:{b_conv['id']}")
+    assert not r.exists(f"stm:{a.org_id}:{b_conv['id']}")
+    assert r.exists(f"stm:{b.org_id}:{b_conv['id']}")
     assert not list(r.scan_iter(f"chat:lock:{a.org_id}:*"))  # A's failed attempts left no lock behind
 
 

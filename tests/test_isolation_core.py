@@ -45,7 +45,8 @@ def test_resources_of_another_org_are_invisible_through_every_endpoint(client, t
             assert client.patch(f"/v1/{path}/{rid}", json={"name": "pwned"}, headers=headers).status_code == 404
             assert client.delete(f"/v1/{path}/{rid}", headers=headers).status_code == 404
             listed = client.get(f"/v1/{path}", headers=headers)
-            assert listed.status_code == 200 and rid not in listed.text, (label, path)
+            assert listed.status_code == 200, (label, path)
+            assert rid not in listed.text, (label, path)
         assert client.delete(f"/v1/api-keys/{b_ids['api-keys']}", headers=headers).status_code == 404
         assert b_ids["api-keys"] not in client.get("/v1/api-keys", headers=headers).text
         # Acting "as" org B is refused without revealing whether it exists.
@@ -67,7 +68,8 @@ def test_resources_of_another_org_are_invisible_through_every_endpoint(client, t
     # B's data is intact.
     for path, body in RESOURCES.items():
         got = client.get(f"/v1/{path}/{b_ids[path]}", headers=b.headers)
-        assert got.status_code == 200 and got.json()["name"] == body["name"]
+        assert got.status_code == 200
+        assert got.json()["name"] == body["name"]
 
 
 def test_organizations_and_memberships_of_another_org_are_invisible(client, two_orgs):
@@ -106,7 +108,8 @@ def test_roles_are_enforced_inside_an_org(client, new_tenant, new_user):
           if m["role"] == "owner"][0]
     resp = client.patch(f"/v1/organizations/{owner.org_id}/members/{me['id']}", json={"role": "admin"},
                         headers=owner.headers)
-    assert resp.status_code == 409 and resp.json()["error"]["code"] == "last_owner"
+    assert resp.status_code == 409
+    assert resp.json()["error"]["code"] == "last_owner"
 
 
 def test_sql_as_api_role_sees_and_changes_nothing_of_another_org(admin_conn, two_orgs):

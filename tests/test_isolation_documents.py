@@ -19,7 +19,8 @@ def b_document(client, new_tenant, celery_worker, admin_conn):
     a, b = new_tenant("A"), new_tenant("B")
     b_kb = create_kb(client, b, "B secret kb")
     doc = upload(client, b, b_kb["id"], "b-secret.txt", B_SECRET.encode(), "text/plain", title="B secret doc").json()
-    assert wait_done(client, b, doc["id"])["status"] == "ready" and chunk_rows(admin_conn, doc["id"])
+    assert wait_done(client, b, doc["id"])["status"] == "ready"
+    assert chunk_rows(admin_conn, doc["id"])
     a_key = client.post("/v1/api-keys", json={"name": "a key", "role": "admin"}, headers=a.headers).json()["key"]
     return a, b, b_kb, doc, {"Authorization": f"Bearer {a_key}"}
 
@@ -57,7 +58,8 @@ def test_documents_of_another_org_are_invisible_through_every_endpoint(client, b
         # A's own knowledge bases list nothing of B's.
         a_kb = create_kb(client, a, f"A kb {uuid.uuid4().hex[:6]}")
         own = client.get(f"/v1/knowledge-bases/{a_kb['id']}/documents", headers=headers)
-        assert own.status_code == 200 and own.json()["data"] == []
+        assert own.status_code == 200
+        assert own.json()["data"] == []
 
     # B's document is untouched: same version, still ready, same chunks.
     got = client.get(f"/v1/documents/{doc['id']}", headers=b.headers).json()

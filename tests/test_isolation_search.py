@@ -46,7 +46,8 @@ def test_org_a_cannot_search_org_b(client, two_orgs, mode):
         for filters in ({"document_ids": [doc_b]}, {"tags_any": ["secret"]}, {"tags_all": ["secret"]}):
             resp = client.post(f"/v1/knowledge-bases/{kb_a}/search",
                                json={"query": QUERY, "mode": mode, "filters": filters}, headers=headers)
-            assert resp.status_code == 200 and resp.json()["data"] == [], resp.text
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["data"] == [], resp.text
         resp = client.post(f"/v1/knowledge-bases/{kb_a}/search", json={"query": QUERY, "mode": mode, "k": 50},
                            headers=headers)
         assert [h["title"] for h in resp.json()["data"]] == ["A manual"]

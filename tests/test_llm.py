@@ -60,15 +60,20 @@ async def collect(stream: llm.ChatStream) -> str:
 
 def test_packaged_gguf_is_found() -> None:
     path = packaged_model_path()
-    assert path.suffix == ".gguf" and path.stat().st_size > 1_000_000
+    assert path.suffix == ".gguf"
+    assert path.stat().st_size > 1_000_000
     if not get_settings().local_model_path:  # RENUM_LOCAL_MODEL_PATH may point at another GGUF
         assert get_engine().path == path
 
 
 def test_local_completion(router: llm.LLMRouter) -> None:
     result = run(llm.chat(HELLO, "renum-local", max_tokens=8, temperature=0.0, router=router))
-    assert result.text.strip() and result.model == "renum-local" and result.fallbacks == 0
-    assert result.prompt_tokens > 5 and 0 < result.completion_tokens <= 8 and result.latency_ms > 0
+    assert result.text.strip()
+    assert result.model == "renum-local"
+    assert result.fallbacks == 0
+    assert result.prompt_tokens > 5
+    assert 0 < result.completion_tokens <= 8
+    assert result.latency_ms > 0
 
 
 def test_local_streaming_reports_usage(router: llm.LLMRouter) -> None:
@@ -77,9 +82,12 @@ def test_local_streaming_reports_usage(router: llm.LLMRouter) -> None:
         return await collect(stream), stream
 
     text, stream = run(go())
-    assert text.strip() and stream.model == "renum-local"
-    assert stream.usage is not None and 0 < stream.usage[1] <= 8
-    assert stream.first_token_ms is not None and stream.latency_ms is not None
+    assert text.strip()
+    assert stream.model == "renum-local"
+    assert stream.usage is not None
+    assert 0 < stream.usage[1] <= 8
+    assert stream.first_token_ms is not None
+    assert stream.latency_ms is not None
     assert stream.first_token_ms <= stream.latency_ms
 
 
@@ -114,7 +122,8 @@ def test_local_timeout_stops_generation(router: llm.LLMRouter) -> None:
 def test_local_provider_sync_paths(router: llm.LLMRouter) -> None:
     import litellm  # the router fixture registered the provider; workers may call LiteLLM synchronously
     reply = litellm.completion(model="renum-llamacpp/default", messages=HELLO, max_tokens=4)
-    assert reply.choices[0].message.content and reply.usage.completion_tokens <= 4
+    assert reply.choices[0].message.content
+    assert reply.usage.completion_tokens <= 4
     chunks = list(litellm.completion(model="renum-llamacpp/default", messages=HELLO, max_tokens=4, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
@@ -133,7 +142,8 @@ def test_prompt_longer_than_the_context_is_a_422(router: llm.LLMRouter) -> None:
 
 
 def test_token_count_uses_the_model_tokenizer() -> None:
-    assert count_tokens("Olá, tudo bem?") > 3 and count_tokens("") == 0
+    assert count_tokens("Olá, tudo bem?") > 3
+    assert count_tokens("") == 0
 
 
 def test_r1_style_template_is_detected() -> None:
@@ -149,7 +159,9 @@ def test_r1_style_template_is_detected() -> None:
 
 def test_fallback_from_failing_hosted_to_healthy_hosted(router: llm.LLMRouter, fake_openai: FakeOpenAIServer) -> None:
     result = run(llm.chat(ASK, "flaky", max_tokens=16, router=router))
-    assert result.text == reply_for("fake-ok", ASK) and result.model == "healthy" and result.fallbacks >= 1
+    assert result.text == reply_for("fake-ok", ASK)
+    assert result.model == "healthy"
+    assert result.fallbacks >= 1
     assert (result.prompt_tokens, result.completion_tokens) == (5, 6)  # fake counts words
     assert [r["body"]["model"] for r in fake_openai.requests] == ["fail-500", "fake-ok"]
     assert fake_openai.requests[0]["authorization"] == "Bearer sk-fake"
@@ -157,7 +169,9 @@ def test_fallback_from_failing_hosted_to_healthy_hosted(router: llm.LLMRouter, f
 
 def test_fallback_from_failing_hosted_to_local(router: llm.LLMRouter) -> None:
     result = run(llm.chat(ASK, "flaky-local", max_tokens=6, router=router))
-    assert result.model == "renum-local" and result.text and result.completion_tokens > 0
+    assert result.model == "renum-local"
+    assert result.text
+    assert result.completion_tokens > 0
 
 
 def test_streaming_falls_back_before_the_first_token(router: llm.LLMRouter) -> None:
@@ -166,7 +180,8 @@ def test_streaming_falls_back_before_the_first_token(router: llm.LLMRouter) -> N
         return await collect(stream), stream
 
     text, stream = run(go())
-    assert text == reply_for("fake-ok", ASK) and stream.model == "healthy"
+    assert text == reply_for("fake-ok", ASK)
+    assert stream.model == "healthy"
     assert stream.usage == (5, 6)
 
 
@@ -184,7 +199,8 @@ def test_hosted_reasoning_is_stripped_in_full_and_streamed_text(router: llm.LLMR
 def test_hanging_hosted_times_out_then_local_answers(router: llm.LLMRouter) -> None:
     started = time.monotonic()
     result = run(llm.chat(ASK, "hanging", max_tokens=6, timeout=0.5, router=router))
-    assert result.model == "renum-local" and result.fallbacks >= 1
+    assert result.model == "renum-local"
+    assert result.fallbacks >= 1
     assert time.monotonic() - started < 5
 
 
@@ -223,7 +239,8 @@ def test_cooled_down_group_is_unavailable_not_a_crash(fake_openai: FakeOpenAISer
 
 
 def test_deployment_without_key_is_skipped(router: llm.LLMRouter) -> None:
-    assert "unkeyed" in router.config.skipped_groups and "unkeyed" not in router.config.model_groups
+    assert "unkeyed" in router.config.skipped_groups
+    assert "unkeyed" not in router.config.model_groups
     assert all("unkeyed" not in entry for entry in router.config.router_settings["fallbacks"])
     assert run(llm.chat(ASK, "unkeyed", max_tokens=4, router=router)).model == "renum-local"
     with pytest.raises(UnknownModel):
@@ -232,7 +249,8 @@ def test_deployment_without_key_is_skipped(router: llm.LLMRouter) -> None:
 
 def test_project_config_without_keys_is_local_only() -> None:
     config = llm.build_router(get_settings().litellm_config, env={}).config
-    assert config.model_groups == ["renum-local"] and config.router_settings["fallbacks"] == []
+    assert config.model_groups == ["renum-local"]
+    assert config.router_settings["fallbacks"] == []
     assert config.skipped_groups == {"gpt-4o-mini", "deepseek-chat"}
 
 
@@ -242,7 +260,8 @@ def test_project_config_routes_to_hosted_openai() -> None:
                                   env={"OPENAI_API_KEY": "sk-test", "OPENAI_API_BASE": base_url})
         assert router.config.router_settings["fallbacks"] == [{"gpt-4o-mini": ["renum-local"]}]
         result = run(llm.chat(ASK, "gpt-4o-mini", max_tokens=16, router=router))
-    assert result.model == "gpt-4o-mini" and result.text == reply_for("gpt-4o-mini", ASK)
+    assert result.model == "gpt-4o-mini"
+    assert result.text == reply_for("gpt-4o-mini", ASK)
 
 
 def test_fake_server_lists_models(fake_openai: FakeOpenAIServer) -> None:
@@ -292,6 +311,9 @@ def test_stream_filter_char_by_char_and_starts_inside() -> None:
     out = "".join(f.feed(ch) for ch in "raciocínio</think>\n\nResposta final") + f.flush()
     assert out == "Resposta final"
     g = ThinkFilter()
-    assert g.feed("Olá <th") == "Olá " and g.inside is False
-    assert g.feed("ink>segredo</th") == "" and g.inside is True
-    assert g.feed("ink> mundo") == "mundo" and g.flush() == ""
+    assert g.feed("Olá <th") == "Olá "
+    assert g.inside is False
+    assert g.feed("ink>segredo</th") == ""
+    assert g.inside is True
+    assert g.feed("ink> mundo") == "mundo"
+    assert g.flush() == ""

@@ -123,7 +123,8 @@ def test_turns_are_indexed_once_even_when_redelivered(setup, admin_conn, celery_
     rows = memories(admin_conn, contact["id"], "turn")
     assert sorted(r["metadata"]["message_id"] for r in rows) == sorted(ids[:2])
     assert [r["content"] for r in rows] == ["Quero trocar meu plano", "Claro, qual plano?"]
-    assert all(r["embedding_dim"] == 384 for r in rows) and rows[0]["fts_config"] == "portuguese"
+    assert all(r["embedding_dim"] == 384 for r in rows)
+    assert rows[0]["fts_config"] == "portuguese"
     add_turns(admin_conn, conv, [("user", "O plano família")])
     assert memory_jobs.index_turns(tenant.org_id, conv) == 1
 
@@ -144,7 +145,9 @@ def test_changed_fact_supersedes_instead_of_duplicating(setup, admin_conn, celer
     old, new = memories(admin_conn, contact["id"], "fact")
     assert (old["key"], old["metadata"]["value"], new["key"], new["metadata"]["value"]) == \
         ("city", "São Paulo", "city", "Rio de Janeiro")
-    assert old["valid_to"] is not None and old["superseded_by"] == new["id"] and new["valid_to"] is None
+    assert old["valid_to"] is not None
+    assert old["superseded_by"] == new["id"]
+    assert new["valid_to"] is None
 
     assert memory_jobs.extract_facts(tenant.org_id, conv2) == 1  # same value again: refresh only
     assert len(memories(admin_conn, contact["id"], "fact")) == 2
@@ -243,7 +246,8 @@ def test_debounce_runs_one_consolidation_per_burst(redis_client):
     org, conv = str(uuid.uuid4()), str(uuid.uuid4())
     first = scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60)
     second = scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60)
-    assert not first.consolidate_now and not second.consolidate_now
+    assert not first.consolidate_now
+    assert not second.consolidate_now
     assert not scheduling.claim_idle(client, org, conv, first.token)  # superseded by the newer turn
     assert scheduling.record_turn(client, org, conv, every_n_turns=3, idle_s=60).consolidate_now  # 3rd turn
     assert not scheduling.claim_idle(client, org, conv, second.token)  # consolidated already
@@ -289,17 +293,23 @@ def test_retrieve_finds_relevant_memories_in_either_language(setup, admin_conn):
     contact_id = uuid.UUID(contact["id"])
 
     hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "Como se chama o meu cachorro?", 3))
-    assert "Thor" in hits[0].content and hits[0].kind == "turn"
+    assert "Thor" in hits[0].content
+    assert hits[0].kind == "turn"
     # Turns come back as excerpts: the four turns of the past conversation are one unit (in
     # order, the match included), the current conversation's turn another.
-    assert [h.rank for h in hits] == [1, 2] and hits[0].score >= hits[1].score
-    assert hits[0].metadata["role"] == "user" and hits[0].conversation_id == uuid.UUID(past)
+    assert [h.rank for h in hits] == [1, 2]
+    assert hits[0].score >= hits[1].score
+    assert hits[0].metadata["role"] == "user"
+    assert hits[0].conversation_id == uuid.UUID(past)
     assert [t.content[:10] for t in hits[0].excerpt] == ["Meu cachor", "Que nome l", "By the way", "Prefiro se"]
-    assert [t.seq for t in hits[0].excerpt] == [0, 1, 2, 3] and hits[0].excerpt[1].role == "assistant"
+    assert [t.seq for t in hits[0].excerpt] == [0, 1, 2, 3]
+    assert hits[0].excerpt[1].role == "assistant"
     single = run(in_org(tenant.org_id, memory.retrieve, contact_id, "Como se chama o meu cachorro?", 3,
                         config=memory.RetrievalConfig(excerpt_turns=1)))
-    assert [h.rank for h in single] == [1, 2, 3] and single[0].score >= single[1].score >= single[2].score
-    assert "Thor" in single[0].content and [t.content for t in single[0].excerpt] == [single[0].content]
+    assert [h.rank for h in single] == [1, 2, 3]
+    assert single[0].score >= single[1].score >= single[2].score
+    assert "Thor" in single[0].content
+    assert [t.content for t in single[0].excerpt] == [single[0].content]
 
     hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, "does the customer have a peanut allergy?", 1))
     assert "peanuts" in hits[0].content
@@ -329,7 +339,8 @@ def test_a_matching_turn_lends_score_to_its_neighbours(setup, admin_conn):
     # Two-turn excerpts [0, 1] and [2, 3]; the match (seq 1) stays the best turn of its excerpt
     # and, smoothed, lends half its score to seq 2, so the excerpt after it scores higher.
     assert set(plain) == set(smoothed) == {(0, 1), (2, 3)}
-    assert "bicicleta" in smoothed[(0, 1)].content and smoothed[(0, 1)].rank == 1
+    assert "bicicleta" in smoothed[(0, 1)].content
+    assert smoothed[(0, 1)].rank == 1
     assert smoothed[(2, 3)].score > plain[(2, 3)].score
     # A neighbour that does not exist (after the last turn) makes no empty excerpt.
     assert all(h.excerpt for h in smoothed.values())
@@ -413,4 +424,6 @@ def test_summary_with_the_local_model(setup, admin_conn):
                                  ("assistant", "Booked: Friday 8 pm, four people.")])
     assert memory_jobs.summarize(tenant.org_id, conv) is True
     (row,) = memories(admin_conn, contact["id"], "summary")
-    assert row["content"].strip() and row["metadata"]["model"] == "renum-local" and row["embedding_dim"] == 384
+    assert row["content"].strip()
+    assert row["metadata"]["model"] == "renum-local"
+    assert row["embedding_dim"] == 384

@@ -35,22 +35,28 @@ def test_list_search_and_forget_a_contacts_memories(client, new_tenant, admin_co
 
     everything = remembered(client, tenant, contact["id"])
     assert sorted(m["kind"] for m in everything) == ["fact", "turn", "turn", "turn"]
-    assert "embedding" not in everything[0] and everything[0]["contact_id"] == contact["id"]
+    assert "embedding" not in everything[0]
+    assert everything[0]["contact_id"] == contact["id"]
     assert [m["id"] for m in remembered(client, tenant, contact["id"], kind="fact")] == [city]
     with_history = remembered(client, tenant, contact["id"], kind="fact", include_superseded="true")
     assert {m["id"] for m in with_history} == {city, old_city}
     first = client.get(f"/v1/contacts/{contact['id']}/memories", params={"limit": 2}, headers=tenant.headers).json()
     second = client.get(f"/v1/contacts/{contact['id']}/memories", params={"limit": 2, "cursor": first["next_cursor"]},
                         headers=tenant.headers).json()
-    assert len(first["data"]) == 2 and first["next_cursor"] and len(second["data"]) == 2
+    assert len(first["data"]) == 2
+    assert first["next_cursor"]
+    assert len(second["data"]) == 2
     assert not {m["id"] for m in first["data"]} & {m["id"] for m in second["data"]}
 
     resp = client.post(f"/v1/contacts/{contact['id']}/memories/search",
                        json={"query": "Como se chama o meu cachorro?", "k": 3, "kinds": ["turn"]}, headers=tenant.headers)
     assert resp.status_code == 200, resp.text
     hit = resp.json()["hits"][0]
-    assert "Thor" in hit["content"] and hit["rank"] == 1 and hit["kind"] == "turn"
-    assert [t["seq"] for t in hit["excerpt"]] == [0, 1, 2] and hit["excerpt"][1]["role"] == "assistant"
+    assert "Thor" in hit["content"]
+    assert hit["rank"] == 1
+    assert hit["kind"] == "turn"
+    assert [t["seq"] for t in hit["excerpt"]] == [0, 1, 2]
+    assert hit["excerpt"][1]["role"] == "assistant"
 
     thor = hit["id"]
     assert client.delete(f"/v1/contacts/{contact['id']}/memories/{thor}", headers=tenant.headers).status_code == 204
@@ -62,7 +68,8 @@ def test_list_search_and_forget_a_contacts_memories(client, new_tenant, admin_co
     assert admin_conn.execute("select count(*) from public.conversation_history where conversation_id = %s",
                               [conv]).fetchone()[0] == 3
     missing = client.delete(f"/v1/contacts/{contact['id']}/memories/{thor}", headers=tenant.headers)
-    assert missing.status_code == 404 and missing.json()["error"]["message"] == "memory not found"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "memory not found"
 
 
 def test_memory_api_rejects_bad_input(client, new_tenant):
@@ -73,7 +80,8 @@ def test_memory_api_rejects_bad_input(client, new_tenant):
                  {"query": "x", "kinds": []}, {"query": "x", "kinds": ["dream"]}, {"query": "x", "timezone": "Mars/Base"},
                  {"query": "x", "unknown": 1}):
         resp = client.post(f"{url}/search", json=body, headers=tenant.headers)
-        assert resp.status_code == 422 and resp.json()["error"]["message"], (body, resp.text)
+        assert resp.status_code == 422, (body, resp.text)
+        assert resp.json()["error"]["message"], (body, resp.text)
     assert client.get(url, params={"kind": "dream"}, headers=tenant.headers).status_code == 422
     assert client.get(url, params={"cursor": "not-a-cursor"}, headers=tenant.headers).status_code == 400
     ghost = uuid.uuid4()

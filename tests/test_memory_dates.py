@@ -31,7 +31,8 @@ def test_dates_and_periods(text, expected):
 
 def test_a_month_without_a_year_means_that_month_in_recent_years():
     periods = days("what did we talk about in July?")
-    assert periods[0] == ("2026-07-01", "2026-08-01") and periods[1] == ("2025-07-01", "2025-08-01")
+    assert periods[0] == ("2026-07-01", "2026-08-01")
+    assert periods[1] == ("2025-07-01", "2025-08-01")
     assert len(periods) == 11  # this year and the ten before
     assert days("camping in May")[0] == ("2026-05-01", "2026-06-01")
     assert days("o que comprei em marco?")[0] == ("2026-03-01", "2026-04-01")

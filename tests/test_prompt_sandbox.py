@@ -34,7 +34,8 @@ def test_expensive_templates_are_refused_when_saved_and_when_rendered(source, co
     with pytest.raises(PromptError) as saved:
         prompts.validate_org_template("system", source)
     # Saving tries 2,000-character samples, which may trip a size check before the budget.
-    assert saved.value.status_code == 422 and saved.value.code in ("prompt_too_expensive", "prompt_forbidden")
+    assert saved.value.status_code == 422
+    assert saved.value.code in ("prompt_too_expensive", "prompt_forbidden")
     with pytest.raises(PromptError) as rendered:
         prompts.render_org("system", source, **{k: v * 20 for k, v in INPUTS.items()})
     assert (rendered.value.status_code, rendered.value.code) == (422, code)

@@ -20,14 +20,21 @@ def _create(client, t, name="Vendas", body=V1):
 def test_versions_diff_and_rollback(client, new_tenant):
     t = new_tenant()
     tpl = _create(client, t)
-    assert tpl["current_version"] == 1 and tpl["body"] == V1
+    assert tpl["current_version"] == 1
+    assert tpl["body"] == V1
     base = f"/v1/prompt-templates/{tpl['id']}"
     v2 = client.post(f"{base}/versions", json={"body": V2, "note": "cordial"}, headers=t.headers).json()
-    assert v2["current_version"] == 2 and v2["body"] == V2 and v2["note"] == "cordial"
+    assert v2["current_version"] == 2
+    assert v2["body"] == V2
+    assert v2["note"] == "cordial"
     diff = client.get(f"{base}/diff", params={"from": 1, "to": 2}, headers=t.headers).json()["diff"]
-    assert "-Seja breve.\n" in diff and "+Seja breve e cordial.\n" in diff and diff.startswith("--- v1")
+    assert "-Seja breve.\n" in diff
+    assert "+Seja breve e cordial.\n" in diff
+    assert diff.startswith("--- v1")
     back = client.post(f"{base}/rollback", json={"version": 1}, headers=t.headers).json()
-    assert back["current_version"] == 3 and back["body"] == V1 and back["note"] == "rollback to v1"
+    assert back["current_version"] == 3
+    assert back["body"] == V1
+    assert back["note"] == "rollback to v1"
     versions = client.get(f"{base}/versions", headers=t.headers).json()["data"]
     assert [v["version"] for v in versions] == [3, 2, 1]
     assert client.get(f"{base}/versions/2", headers=t.headers).json()["body"] == V2
@@ -57,8 +64,10 @@ def test_test_run_renders_for_the_agent_and_stores_nothing(client, new_tenant, a
         "agent_id": agent["id"], "message": "Vocês abrem no domingo?", "version": 1, "customer_name": "Joana"})
     assert run.status_code == 200, run.text
     body = run.json()
-    assert body["version"] == 1 and body["system_prompt"].strip() == "Você é Sol, da Loja Sol.\nSeja breve."
-    assert body["answer"] == "echo: Vocês abrem no domingo?" and body["model"] == HOSTED
+    assert body["version"] == 1
+    assert body["system_prompt"].strip() == "Você é Sol, da Loja Sol.\nSeja breve."
+    assert body["answer"] == "echo: Vocês abrem no domingo?"
+    assert body["model"] == HOSTED
     sent = hosted.requests[-1]["body"]["messages"]
     assert sent[0] == {"role": "system", "content": body["system_prompt"]}
     assert admin_conn.execute("select count(*) from public.conversations where organization_id = %s",

@@ -21,7 +21,8 @@ def test_every_packaged_template_declares_inputs_and_mentions_both_languages(nam
     # The chat templates are in Portuguese (what the small local model follows best, see
     # BENCHMARKS.md "Answers"); the language rule is in the system prompt, which every chat turn has.
     if name != "rag_answer":
-        assert ("Portuguese" in source or "português" in source) and "English" in source
+        assert "Portuguese" in source or "português" in source
+        assert "English" in source
     # Every variable the template reads is declared (so render() can check callers).
     from jinja2 import Environment, meta
     used = meta.find_undeclared_variables(Environment().parse(source))
@@ -30,23 +31,30 @@ def test_every_packaged_template_declares_inputs_and_mentions_both_languages(nam
 
 def test_render_packaged_templates() -> None:
     system = prompts.render("system", agent_name="Ana", business_name="Loja Sol", now="2026-12-01 09:30 UTC")
-    assert system.startswith("Você é Ana, atendente virtual da Loja Sol") and "Instruções" not in system
+    assert system.startswith("Você é Ana, atendente virtual da Loja Sol")
+    assert "Instruções" not in system
     # No clock in the packaged system prompt: it stays byte-identical across a conversation, so
     # llama.cpp's prefix cache covers it on follow-ups; the time goes in the last message.
-    assert "09:30" not in system and "diga que não sabe" in system
+    assert "09:30" not in system
+    assert "diga que não sabe" in system
     assert prompts.render("rag_answer", question="Que horas?", now="2026-12-01 09:30 UTC").startswith(
         "Agora: 2026-12-01 09:30 UTC.")
     rag = prompts.render("rag_answer", question="Qual o horário?",
                          snippets=[{"title": "Horário", "text": "9h às 18h"}, {"text": "Sem título"}])
-    assert "[1] Horário: 9h às 18h" in rag and "[2] Sem título" in rag and rag.rstrip().endswith("Qual o horário?")
+    assert "[1] Horário: 9h às 18h" in rag
+    assert "[2] Sem título" in rag
+    assert rag.rstrip().endswith("Qual o horário?")
     assert "não invente" in prompts.render("rag_answer", question="Oi")
     summary = prompts.render("summarize_session", turns=TURNS)
-    assert "user: Moro em Campinas" in summary and "5 short sentences" in summary
+    assert "user: Moro em Campinas" in summary
+    assert "5 short sentences" in summary
 
 
 def test_extract_facts_asks_for_strict_json_with_a_parseable_example() -> None:
     text = prompts.render("extract_facts", turns=TURNS, known_facts=[{"key": "city", "value": "São Paulo"}])
-    assert "ONLY a JSON array" in text and '"key"' in text and '"confidence"' in text
+    assert "ONLY a JSON array" in text
+    assert '"key"' in text
+    assert '"confidence"' in text
     example = json.loads(re.search(r"Example JSON: (\[.*\])", text).group(1))
     assert all(set(item) == {"key", "value", "confidence"} for item in example)
     assert "- city: São Paulo" in text
@@ -55,7 +63,8 @@ def test_extract_facts_asks_for_strict_json_with_a_parseable_example() -> None:
 def test_render_checks_inputs_against_the_declaration() -> None:
     with pytest.raises(PromptError) as err:
         prompts.render("rag_answer", snippets=[])
-    assert err.value.status_code == 422 and "missing: question" in err.value.message
+    assert err.value.status_code == 422
+    assert "missing: question" in err.value.message
     with pytest.raises(PromptError, match="unknown: qeustion"):
         prompts.render("rag_answer", question="x", qeustion="typo")
     with pytest.raises(PromptError):
@@ -77,7 +86,8 @@ def test_render_checks_inputs_against_the_declaration() -> None:
 def test_org_template_sandbox_blocks_abuse(source: str) -> None:
     with pytest.raises(PromptError) as err:
         prompts.render_org("rag_answer", source, question="oi")
-    assert err.value.status_code == 422 and err.value.code == "prompt_forbidden"
+    assert err.value.status_code == 422
+    assert err.value.code == "prompt_forbidden"
 
 
 @pytest.mark.parametrize(("source", "code"), [
@@ -109,7 +119,9 @@ def _section(name: str, n: int, size: int, priority: int, **kw) -> Section:
 
 def test_budget_keeps_everything_that_fits() -> None:
     fitted = fit_budget([_section("system", 1, 40, 100, min_keep=1), _section("turns", 3, 40, 50)], budget=1000)
-    assert fitted.dropped == {} and len(fitted.sections["turns"]) == 3 and fitted.tokens <= 1000
+    assert fitted.dropped == {}
+    assert len(fitted.sections["turns"]) == 3
+    assert fitted.tokens <= 1000
 
 
 def test_budget_drops_lowest_priority_then_oldest_turns() -> None:
@@ -121,19 +133,23 @@ def test_budget_drops_lowest_priority_then_oldest_turns() -> None:
     ]
     total = sum(approx_tokens(i) + 4 for s in sections for i in s.items)
     fitted = fit_budget(sections, budget=total - 200)  # 4 items of 57 tokens must go
-    assert fitted.tokens <= total - 200 and fitted.dropped == {"knowledge": 3, "memories": 1}
-    assert fitted.sections["knowledge"] == [] and fitted.dropped["knowledge"] == 3
+    assert fitted.tokens <= total - 200
+    assert fitted.dropped == {"knowledge": 3, "memories": 1}
+    assert fitted.sections["knowledge"] == []
+    assert fitted.dropped["knowledge"] == 3
     assert fitted.sections["memories"] == ["memories0:" + "x" * 200, "memories1:" + "x" * 200]
     assert fitted.sections["turns"] == sections[3].items[:]  # not reached yet
     tight = fit_budget(sections, budget=approx_tokens("x" * 400) + 4 + 2 * 60)
     assert tight.sections["turns"] == list(sections[3].items[-2:])  # newest turns survive
-    assert tight.sections["memories"] == [] and tight.sections["system"] == list(sections[0].items)
+    assert tight.sections["memories"] == []
+    assert tight.sections["system"] == list(sections[0].items)
 
 
 def test_budget_raises_when_required_sections_do_not_fit() -> None:
     with pytest.raises(PromptError) as err:
         fit_budget([_section("system", 1, 4000, 100, min_keep=1)], budget=100)
-    assert err.value.code == "context_over_budget" and err.value.status_code == 422
+    assert err.value.code == "context_over_budget"
+    assert err.value.status_code == 422
 
 
 def test_budget_accepts_an_exact_token_counter() -> None:
@@ -142,4 +158,6 @@ def test_budget_accepts_an_exact_token_counter() -> None:
 
 
 def test_approx_tokens_is_a_quarter_of_the_characters_rounded_up() -> None:
-    assert approx_tokens("") == 0 and approx_tokens("abcd") == 1 and approx_tokens("abcde") == 2
+    assert approx_tokens("") == 0
+    assert approx_tokens("abcd") == 1
+    assert approx_tokens("abcde") == 2

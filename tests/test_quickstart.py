@@ -25,14 +25,16 @@ def quickstart_block() -> str:
 def test_readme_curl_quickstart_runs(base_url, hosted, new_tenant, celery_worker, tmp_path):
     tenant = new_tenant()
     script = quickstart_block()
-    assert "export RENUM=" in script and "export TOKEN=" in script
+    assert "export RENUM=" in script
+    assert "export TOKEN=" in script
     script = re.sub(r"export RENUM=.*", f"export RENUM={base_url.removesuffix('/v1')}", script)
     script = re.sub(r"export TOKEN=.*", f"export TOKEN='{tenant.token}'", script)
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
                           timeout=180, env={"PATH": "/usr/bin:/bin:/usr/local/bin", "MODEL": HOSTED})
     assert done.returncode == 0, done.stderr + done.stdout
     out = done.stdout
-    assert "is ready\n" in out and "\nEntregas\n" in out  # indexed, and the answer cites the document
+    assert "is ready\n" in out
+    assert "\nEntregas\n" in out  # indexed, and the answer cites the document
     # Two answers (an echo may quote the earlier one: the prompt carries the conversation).
     assert out.count("echo:") >= 2
     assert "Vocês entregam em Olinda no sábado?" in out

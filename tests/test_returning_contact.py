@@ -49,5 +49,6 @@ def test_fact_from_session_one_is_in_the_prompt_of_session_two(client, new_tenan
     asked = [r for r in FAKE_LLM.requests if "Que prato vocês me recomendam hoje?" in _prompt_text(r)]
     assert asked, "the chat request never reached the model"
     prompt = _prompt_text(asked[-1])
-    assert "vegetariana" in prompt and "Recife" in prompt  # the facts
+    assert "vegetariana" in prompt
+    assert "Recife" in prompt  # the facts
     assert "Eu sou vegetariana e moro em Recife" in prompt  # the remembered turn of session 1

@@ -38,14 +38,17 @@ def test_portuguese_question_finds_the_refund_policy(client, shop, mode):
     resp = search(client, tenant, kb_pt, REFUND_PT, mode=mode)
     assert titles(resp)[0] == "Política de devolução"
     hit = resp.json()["data"][0]
-    assert hit["content"].startswith("O prazo para devolução") and hit["ordinal"] == 0
+    assert hit["content"].startswith("O prazo para devolução")
+    assert hit["ordinal"] == 0
     scores = hit["scores"]
     assert scores["rrf"] > 0
     if mode != "text":
-        assert scores["vector_rank"] == 1 and 0 < scores["vector_similarity"] <= 1
+        assert scores["vector_rank"] == 1
+        assert 0 < scores["vector_similarity"] <= 1
         assert scores["vector_distance"] == pytest.approx(1 - scores["vector_similarity"], abs=1e-6)
     if mode != "vector":
-        assert scores["text_rank"] == 1 and scores["text_score"] > 0
+        assert scores["text_rank"] == 1
+        assert scores["text_score"] > 0
 
 
 def test_text_search_ignores_accents_and_case(client, shop):
@@ -67,7 +70,8 @@ def test_query_without_full_text_match_still_returns_vector_hits(client, shop):
     assert titles(search(client, tenant, kb_pt, "xyzzy plugh", mode="text")) == []
     # Only stopwords: no tsquery at all, hybrid is the vector list alone.
     hits = search(client, tenant, kb_pt, "o que é", k=3).json()["data"]
-    assert len(hits) == 3 and all(h["scores"]["text_rank"] is None for h in hits)
+    assert len(hits) == 3
+    assert all(h["scores"]["text_rank"] is None for h in hits)
 
 
 def test_websearch_syntax_is_honoured_when_used(client, shop):
@@ -118,7 +122,8 @@ def test_result_cache_hits_then_invalidates_on_content_version_bump(client, new_
     kb = create_kb(client, tenant, "Cache")
     add_document(admin_conn, tenant.org_id, kb, PT_DOCS[0], [PT_DOCS[0].content])
     first = search(client, tenant, kb, REFUND_PT)
-    assert first.json()["cached"] is False and len(first.json()["data"]) == 1
+    assert first.json()["cached"] is False
+    assert len(first.json()["data"]) == 1
     again = search(client, tenant, kb, REFUND_PT)
     assert again.json() == {**first.json(), "cached": True}
     # Another k, mode or filter is another entry.
@@ -128,7 +133,8 @@ def test_result_cache_hits_then_invalidates_on_content_version_bump(client, new_
     add_document(admin_conn, tenant.org_id, kb, PT_DOCS[1], [PT_DOCS[1].content])
     bump_version(admin_conn, kb)
     fresh = search(client, tenant, kb, REFUND_PT)
-    assert fresh.json()["cached"] is False and len(fresh.json()["data"]) == 2
+    assert fresh.json()["cached"] is False
+    assert len(fresh.json()["data"]) == 2
     assert search(client, tenant, kb, REFUND_PT).json()["cached"] is True
 
 
@@ -158,7 +164,8 @@ def test_mixing_embedding_dimensions_is_422(client, shop):
     tenant, kb_pt, _, _ = shop
     big = create_kb(client, tenant, f"OpenAI {uuid.uuid4().hex[:6]}", embedding_model="text-embedding-3-small")
     resp = multi_search(client, tenant, [kb_pt, big], "x")
-    assert resp.status_code == 422 and "embedding model" in resp.json()["error"]["message"]
+    assert resp.status_code == 422
+    assert "embedding model" in resp.json()["error"]["message"]
     assert multi_search(client, tenant, [], "x").status_code == 422
 
 
@@ -269,7 +276,8 @@ def test_common_words_select_no_candidates_in_a_big_kb_but_still_rank(client, ha
         assert set(row["lexemes"]) == {"credit", "carta", "limit"}
     tenant, kb = tenants["big"]
     hits = search(client, tenant, kb, query, k=10, mode="text").json()["data"]
-    assert len(hits) == 10 and all(h["scores"]["text_score"] > 0 for h in hits)
+    assert len(hits) == 10
+    assert all(h["scores"]["text_score"] > 0 for h in hits)
 
 
 def test_search_chunks_helper_takes_raw_user_text(haystack):
@@ -281,7 +289,8 @@ def test_search_chunks_helper_takes_raw_user_text(haystack):
         assert service.search_chunks_sync(session.conn, [uuid.UUID(kb)], "  \n ") == []
         assert service.search_chunks_sync(session.conn, [], NEEDLE) == []
         hits = service.search_chunks_sync(session.conn, [uuid.UUID(kb)], NEEDLE + " x" * 3000, k=3)
-        assert len(hits) == 3 and all(h.knowledge_base_id == uuid.UUID(kb) for h in hits)
+        assert len(hits) == 3
+        assert all(h.knowledge_base_id == uuid.UUID(kb) for h in hits)
 
 
 # --- End to end: upload endpoint + real ingest worker, then search ---------------------------------
@@ -301,10 +310,14 @@ def test_uploaded_document_is_searchable_and_delete_invalidates_the_cache(client
     body = {"query": "qual o prazo para devolver um produto?", "filters": {"tags_all": ["policy"], "source": "site",
                                                                            "metadata": {"area": "pos-venda"}}}
     first = client.post(f"/v1/knowledge-bases/{kb}/search", json=body, headers=tenant.headers).json()
-    assert [h["document_id"] for h in first["data"]] == [doc_id] and first["cached"] is False
+    assert [h["document_id"] for h in first["data"]] == [doc_id]
+    assert first["cached"] is False
     hit = first["data"][0]
-    assert hit["title"] == "trocas.txt" and hit["tags"] == ["policy", "pt"] and hit["source"] == "site"
-    assert "7 dias" in hit["content"] and hit["scores"]["vector_rank"] == hit["scores"]["text_rank"] == 1
+    assert hit["title"] == "trocas.txt"
+    assert hit["tags"] == ["policy", "pt"]
+    assert hit["source"] == "site"
+    assert "7 dias" in hit["content"]
+    assert hit["scores"]["vector_rank"] == hit["scores"]["text_rank"] == 1
     assert client.post(f"/v1/knowledge-bases/{kb}/search", json=body, headers=tenant.headers).json()["cached"]
     assert client.delete(f"/v1/documents/{doc_id}", headers=tenant.headers).status_code == 204
     after = client.post(f"/v1/knowledge-bases/{kb}/search", json=body, headers=tenant.headers).json()

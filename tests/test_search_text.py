@@ -30,14 +30,21 @@ def test_document_frequencies_follow_ingest_and_delete(client, new_tenant, admin
         add_document(conn, tenant.org_id, kb, Doc("pix", ""), ["Pague a fatura com Pix no aplicativo"])
         terms = _terms(conn, kb)
         # Stemmed, accent-folded lexemes; each counted once per chunk that holds it.
-        assert terms["bolet"] == 2 and terms["aplic"] == 2 and terms["pix"] == 1 and terms["venc"] == 1
+        assert terms["bolet"] == 2
+        assert terms["aplic"] == 2
+        assert terms["pix"] == 1
+        assert terms["venc"] == 1
         assert _stats(conn, kb)[0] == 3
         conn.execute("delete from public.documents where id = %s", [first])  # chunks go by cascade
         terms = _terms(conn, kb)
-        assert "bolet" not in terms and "venc" not in terms and terms["aplic"] == 1 and terms["pix"] == 1
+        assert "bolet" not in terms
+        assert "venc" not in terms
+        assert terms["aplic"] == 1
+        assert terms["pix"] == 1
         assert _stats(conn, kb)[0] == 1
         conn.execute("delete from public.document_chunks where knowledge_base_id = %s", [kb])
-        assert _terms(conn, kb) == {} and _stats(conn, kb) is None
+        assert _terms(conn, kb) == {}
+        assert _stats(conn, kb) is None
 
 
 def test_written_variants_of_a_word_or_code_find_each_other(client, new_tenant, admin_url):
@@ -61,7 +68,8 @@ def test_written_variants_of_a_word_or_code_find_each_other(client, new_tenant, 
         resp = search(client, tenant, kb, query, mode="text")
         assert resp.status_code == 200, resp.text
         hits = resp.json()["data"]
-        assert hits and hits[0]["title"] == title, (query, [h["title"] for h in hits])
+        assert hits, (query, [h["title"] for h in hits])
+        assert hits[0]["title"] == title, (query, [h["title"] for h in hits])
 
 
 def test_rare_words_outweigh_common_ones(client, new_tenant, admin_url):
@@ -75,7 +83,8 @@ def test_rare_words_outweigh_common_ones(client, new_tenant, admin_url):
         for i in range(5):
             add_document(conn, tenant.org_id, kb, Doc(f"outro {i}", ""), [f"Outro plano número {i}."])
     hits = search(client, tenant, kb, "plano com fidelidade", mode="text").json()["data"]
-    assert hits[0]["title"] == "fidelidade" and hits[0]["scores"]["text_score"] > hits[1]["scores"]["text_score"]
+    assert hits[0]["title"] == "fidelidade"
+    assert hits[0]["scores"]["text_score"] > hits[1]["scores"]["text_score"]
 
 
 def test_text_list_scores_each_chunk_without_sorting_word_pairs(client, new_tenant, admin_url):
@@ -101,7 +110,8 @@ def test_text_list_scores_each_chunk_without_sorting_word_pairs(client, new_tena
         as_user(conn, tenant.user_id)
         result = service.search_sync(conn, [uuid.UUID(kb)],
                                      SearchOptions(query=" ".join(reversed(words)), k=10, mode="text"))
-    assert len(result.hits) == 10 and all(h.scores.text_score > 0 for h in result.hits)
+    assert len(result.hits) == 10
+    assert all(h.scores.text_score > 0 for h in result.hits)
 
 
 def test_another_org_cannot_read_or_change_the_statistics(client, new_tenant, admin_url, admin_conn):
@@ -118,7 +128,9 @@ def test_another_org_cannot_read_or_change_the_statistics(client, new_tenant, ad
         as_user(admin_conn, a.user_id)
         row = admin_conn.execute("select match_query, avg_length, idf from private.search_terms("
                                  "'portuguese', 'senha do cofre', %s, 500, 50)", [[uuid.UUID(kb_b)]]).fetchone()
-        assert row[0] is None and row[1] == 1 and len(set(row[2])) == 1  # no matches, no length, one prior IDF
+        assert row[0] is None
+        assert row[1] == 1
+        assert len(set(row[2])) == 1  # no matches, no length, one prior IDF
 
 
 @pytest.mark.parametrize("text, expected", [

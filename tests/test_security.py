@@ -58,7 +58,8 @@ def test_unknown_kid_refetches_the_key_set_once(client, new_tenant):
         # Made-up kids do not make every request refetch: at most once per _JWKS_REFRESH_MIN_S.
         assert [get(pem2, f"bogus{i}") for i in range(3)] == [401, 401, 401]
         assert jwks.fetches == 2
-        assert get(pem1, "k1") == 200 and get(pem2, "k2") == 200
+        assert get(pem1, "k1") == 200
+        assert get(pem2, "k2") == 200
     finally:
         settings.jwks_url = ""
         auth._jwks_cache.clear()
@@ -118,12 +119,15 @@ def test_channel_credentials_are_encrypted_at_rest_and_never_returned(client, ne
     assert created.status_code == 201, created.text
     for body in (created.text, client.get(f"/v1/channel-integrations/{created.json()['id']}", headers=t.headers).text,
                  client.get("/v1/channel-integrations", headers=t.headers).text):
-        assert "cw-token-plain-123" not in body and "cw-secret-plain-456" not in body
-        assert "api_access_token" not in json.loads(body) and "token_hash" not in body
+        assert "cw-token-plain-123" not in body
+        assert "cw-secret-plain-456" not in body
+        assert "api_access_token" not in json.loads(body)
+        assert "token_hash" not in body
     row = admin_conn.execute("select api_access_token, webhook_secret from public.channel_integrations "
                              "where id = %s", [created.json()["id"]]).fetchone()
     assert all(v.startswith(secretbox.PREFIX) for v in row)
-    assert "cw-token-plain-123" not in row[0] and "cw-secret-plain-456" not in row[1]
+    assert "cw-token-plain-123" not in row[0]
+    assert "cw-secret-plain-456" not in row[1]
     ctx = f"channel_integrations.api_access_token:{t.org_id}"
     assert secretbox.decrypt(row[0], context=ctx) == "cw-token-plain-123"
     # Bound to its place: the same ciphertext does not open as another org's or column's value.

@@ -96,7 +96,8 @@ def test_handshake_and_credentials_encrypted_at_rest(client, new_tenant, graph, 
     t = new_tenant()
     integration = make_integration(client, t, graph)
     assert integration["inbound_path"] == f"/v1/channels/whatsapp/{integration['id']}"
-    assert integration["signature_required"] is True and integration.get("token") is None
+    assert integration["signature_required"] is True
+    assert integration.get("token") is None
     for secret in (ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN):
         assert secret not in json.dumps(integration)
         assert secret not in client.get(f"/v1/channel-integrations/{integration['id']}", headers=t.headers).text
@@ -112,16 +113,19 @@ def test_handshake_and_credentials_encrypted_at_rest(client, new_tenant, graph, 
     path = integration["inbound_path"]
     ok = client.get(path, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
                                   "hub.challenge": "1158201444"})
-    assert ok.status_code == 200 and ok.text == "1158201444"
+    assert ok.status_code == 200
+    assert ok.text == "1158201444"
     wrong = client.get(path, params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"})
-    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "invalid_verify_token"
+    assert wrong.status_code == 403
+    assert wrong.json()["error"]["code"] == "invalid_verify_token"
     assert client.get(path, params={"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN}).status_code == 403
     assert client.get(f"/v1/channels/whatsapp/{uuid.uuid4()}", params={"hub.mode": "subscribe"}).status_code == 404
 
     # New credentials replace the stored ones, encrypted; Chatwoot fields do not apply.
     patched = client.patch(f"/v1/channel-integrations/{integration['id']}", headers=t.headers,
                            json={"verify_token": "another-verify-token"})
-    assert patched.status_code == 200 and "another-verify-token" not in patched.text
+    assert patched.status_code == 200
+    assert "another-verify-token" not in patched.text
     assert client.get(path, params={"hub.mode": "subscribe", "hub.verify_token": "another-verify-token",
                                     "hub.challenge": "2"}).text == "2"
     assert client.patch(f"/v1/channel-integrations/{integration['id']}", headers=t.headers,
@@ -136,7 +140,8 @@ def test_signature_is_required(client, new_tenant, graph, admin_conn):
     assert post(client, integration, payload, secret="another-app-secret").status_code == 401
     body = json.dumps(payload).encode()
     tampered = post(client, integration, body.replace(b"Oi", b"Ol"), signature=sign(APP_SECRET, body))
-    assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "invalid_signature"
+    assert tampered.status_code == 401
+    assert tampered.json()["error"]["code"] == "invalid_signature"
     assert post(client, integration, b"not json").status_code == 422
     assert post(client, integration, {"object": "whatsapp_business_account"}).status_code == 422
     assert event_statuses(admin_conn, integration) == []
@@ -148,19 +153,24 @@ def test_text_is_answered_once_and_statuses_are_ignored(client, new_tenant, grap
     customer = wa_id()
     payload = webhook(integration, text(customer, "Qual o horário de funcionamento?"))
     first = post(client, integration, payload)
-    assert first.status_code == 200 and first.json()["status"] == "accepted", first.text
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "accepted", first.text
     [reply] = wait_for(lambda: graph.to(customer), 60, message="reply sent through the Graph API")
-    assert reply["messaging_product"] == "whatsapp" and reply["type"] == "text"
-    assert reply["text"]["body"].startswith("echo: ") and "horário de funcionamento" in reply["text"]["body"]
+    assert reply["messaging_product"] == "whatsapp"
+    assert reply["type"] == "text"
+    assert reply["text"]["body"].startswith("echo: ")
+    assert "horário de funcionamento" in reply["text"]["body"]
     assert reply["phone_number_id"] == integration["phone_number_id"]
 
     # Meta retries the same webhook (no 200 seen): one answer only.
     again = post(client, integration, payload)
-    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
     receipt = {"id": reply["id"], "status": "delivered", "timestamp": str(int(time.time())), "recipient_id": customer}
     for _ in range(2):  # delivery receipts, replayed: acknowledged, never answered
         ack = post(client, integration, webhook(integration, statuses=[receipt]))
-        assert ack.status_code == 200 and ack.json()["status"] == "ignored"
+        assert ack.status_code == 200
+        assert ack.json()["status"] == "ignored"
     # An interactive (button) reply is read as the chosen title, in the same conversation.
     button = {"from": customer, "id": f"wamid.{uuid.uuid4().hex}", "timestamp": str(int(time.time())),
               "type": "interactive", "interactive": {"type": "button_reply",
@@ -193,7 +203,8 @@ def test_provider_throttling_and_outages_are_retried(client, new_tenant, graph, 
     [reply] = wait_for(lambda: graph.to(other), 60, message="reply after the task retried")
     assert "Tem leite?" in reply["text"]["body"]
     wait_for(lambda: event_statuses(admin_conn, integration) == ["replied", "replied"], 30, message="both replied")
-    assert len(graph.to(customer)) == 1 and len(graph.to(other)) == 1
+    assert len(graph.to(customer)) == 1
+    assert len(graph.to(other)) == 1
 
 
 def test_voice_note_gets_the_fallback_text(client, new_tenant, graph, admin_conn, celery_worker):
@@ -225,7 +236,8 @@ def test_outside_the_24_hour_window(client, new_tenant, graph, admin_conn, celer
     graph.fail(131047)
     assert post(client, plain, webhook(plain, text(closed_customer, "Olá de novo"))).status_code == 200
     wait_for(lambda: event_statuses(admin_conn, plain) == ["handoff", "handoff"], 60, message="handoffs")
-    assert graph.to(late_customer) == [] and graph.to(closed_customer) == []
+    assert graph.to(late_customer) == []
+    assert graph.to(closed_customer) == []
 
 
 def test_handoff_stops_the_agent_until_released(client, new_tenant, graph, receiver, admin_conn, celery_worker):
@@ -239,8 +251,10 @@ def test_handoff_stops_the_agent_until_released(client, new_tenant, graph, recei
     assert asks.json()["status"] == "accepted"
     [event] = wait_for(lambda: receiver.to(f"/hooks/{t.org_id}"), 60, message="conversation.handoff event")
     data = event.json()["data"]
-    assert event.json()["type"] == "conversation.handoff" and data["channel"] == "whatsapp"
-    assert data["reason"] == "the customer asked for a person" and data["external_id"].endswith(customer)
+    assert event.json()["type"] == "conversation.handoff"
+    assert data["channel"] == "whatsapp"
+    assert data["reason"] == "the customer asked for a person"
+    assert data["external_id"].endswith(customer)
     [notice] = wait_for(lambda: graph.to(customer), 30, message="handoff message to the customer")
     assert notice["text"]["body"] == "Um atendente já vai falar com você."
     conversation_id = data["conversation_id"]
@@ -253,7 +267,8 @@ def test_handoff_stops_the_agent_until_released(client, new_tenant, graph, recei
     assert len(graph.to(customer)) == 1
 
     released = client.post(f"/v1/conversations/{conversation_id}/release", headers=t.headers)
-    assert released.status_code == 200 and released.json()["handoff_at"] is None
+    assert released.status_code == 200
+    assert released.json()["handoff_at"] is None
     post(client, integration, webhook(integration, text(customer, "Voltei, e o pedido?")))
     wait_for(lambda: len(graph.to(customer)) == 2, 60, message="the agent answers again")
     assert "Voltei, e o pedido?" in graph.to(customer)[1]["text"]["body"]

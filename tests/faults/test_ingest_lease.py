@@ -51,9 +51,11 @@ def test_killed_worker_lease_expires_and_the_reconciler_takes_the_document_back(
     finally:
         _stop(doomed, signal.SIGKILL)
         _stop(rescuer)
-    assert doc["status"] == "ready" and doc["attempts"] == 2
+    assert doc["status"] == "ready"
+    assert doc["attempts"] == 2
     rows = chunk_rows(admin_conn, doc_id)
-    assert len(rows) == doc["chunk_count"] and sorted(r[0] for r in rows) == list(range(doc["chunk_count"]))
+    assert len(rows) == doc["chunk_count"]
+    assert sorted(r[0] for r in rows) == list(range(doc["chunk_count"]))
     assert recovered_s < 600  # the broker's redelivery never came into play
 
 

@@ -46,7 +46,8 @@ def test_lost_memory_tasks_are_recovered_by_the_sweep(client, new_tenant, admin_
     assert _seq(admin_conn, conv) == (3, 0)  # the trigger counted the turns in their transaction
 
     (row,) = _sweep_rows(conv)
-    assert row["needs_index"] and row["needs_summary"]
+    assert row["needs_index"]
+    assert row["needs_summary"]
     assert _sweep_rows(conv) == []  # re-stamped: scheduled once per gap, not once per beat
 
     enqueue(tasks.MEMORY_CATCH_UP, tenant.org_id, conv, True)  # what the sweep sends for it
@@ -67,7 +68,8 @@ def test_sweep_skips_agents_without_memory_and_active_conversations(client, new_
     (row,) = _sweep_rows(off, active)
     assert str(row["conversation_id"]) == active  # memory off: never swept
     # Just talked: index now, summarize only once idle.
-    assert row["needs_index"] and not row["needs_summary"]
+    assert row["needs_index"]
+    assert not row["needs_summary"]
 
 
 def test_sweep_answers_only_worker_principals(new_tenant):

@@ -58,9 +58,12 @@ def test_sigterm_ends_open_streams_with_a_retryable_error(client, new_tenant, ad
             api.send_signal(signal.SIGTERM)
             raw = "".join(resp.iter_text())
         events = parse_sse(raw)
-        assert events and events[-1][0] == "error", raw
+        assert events, raw
+        assert events[-1][0] == "error", raw
         error = json.loads(events[-1][1])
-        assert error["code"] == "server_shutting_down" and error["retryable"] is True and error["status"] == 503
+        assert error["code"] == "server_shutting_down"
+        assert error["retryable"] is True
+        assert error["status"] == 503
         assert api.wait(timeout=15) is not None
     finally:
         if api.poll() is None:

@@ -21,9 +21,11 @@ def test_dead_child_is_restarted_with_backoff_and_others_keep_running(tmp_path: 
             sup.check()
             time.sleep(0.05)
         crash, calm = sup.children
-        assert len(marker.read_text()) >= 3 and crash.restarts >= 2
+        assert len(marker.read_text()) >= 3
+        assert crash.restarts >= 2
         assert crash.failures >= 2  # consecutive quick deaths back off further each time
-        assert calm.proc.poll() is None and calm.restarts == 0  # the rest of the stack kept running
+        assert calm.proc.poll() is None
+        assert calm.restarts == 0  # the rest of the stack kept running
     finally:
         sup.stop()
     assert all(c.proc.poll() is not None for c in sup.children)

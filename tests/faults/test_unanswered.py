@@ -36,14 +36,16 @@ def test_stored_question_without_answer_is_answered_once(client, new_tenant, adm
     question = _orphan(admin_conn, conv, "ainda sem resposta")
 
     (row,) = _pending(conv["id"])
-    assert str(row["message_id"]) == question and str(row["agent_id"]) == agent["id"]
+    assert str(row["message_id"]) == question
+    assert str(row["agent_id"]) == agent["id"]
     assert _pending(conv["id"]) == []  # stamped: scheduled once per window
 
     args = (t.org_id, agent["id"], conv["id"], question)
     assert chat_jobs.answer_question(*args) == "answered"
     assert chat_jobs.answer_question(*args) == "replayed"  # a redelivered task: no second answer
     rows = messages_of(admin_conn, conv["id"])
-    assert [r[0] for r in rows] == ["user", "assistant"] and rows[1][1].endswith("ainda sem resposta")
+    assert [r[0] for r in rows] == ["user", "assistant"]
+    assert rows[1][1].endswith("ainda sem resposta")
     assert str(rows[1][3]) == question
     # The client's own retry would have found the same answer.
     admin_conn.execute("update public.conversation_history set answer_swept_at = null where id = %s", [question])
@@ -74,7 +76,10 @@ def test_a_model_outage_leaves_it_for_the_next_sweep(client, new_tenant, admin_c
     # The failed call is on the bill with its error (hosted tokens may have been spent).
     usage = admin_conn.execute("select model, metadata from public.usage_events where message_id = %s",
                                [question]).fetchall()
-    assert usage and usage[0][0] == DOWN and usage[0][1]["failed"] and usage[0][1]["error"]["code"]
+    assert usage
+    assert usage[0][0] == DOWN
+    assert usage[0][1]["failed"]
+    assert usage[0][1]["error"]["code"]
 
 
 def test_the_scan_answers_only_worker_principals(new_tenant):
