@@ -14,7 +14,7 @@ _STOP = set("a an the and or of to in on at is are was were be".split()) | set(
     "o os as um uma uns umas de do da dos das e ou em no na nos nas ao aos que por para pra pro".split())
 # "I don't know" in the ways small models say it (normalized text: no accents, lower case).
 _REFUSAL = re.compile(
-    r"\b(nao (sei|sabe|sabemos)\b|nao tenho (essa |esta |a )?informac|nao (tenho|encontrei|ha|consta|possuo) (informac|dados|essa)|"
+    r"\b(nao (sei|sabe|sabemos)\b|nao (tenho|tem|temos) (essa |esta |a )?informac|nao (tenho|encontrei|ha|consta|possuo) (informac|dados|essa)|"
     r"nao (esta|estao) (nos|no|nas) (trechos|excertos|documentos|informac)|nao (consigo|posso) (responder|informar|confirmar)|"
     r"sem informac|nao foi (mencionad|informad)|nao (e|foi) possivel (responder|informar)|"
     r"i (do not|don t|dont) know|not (mentioned|provided|specified|stated)|no information|"

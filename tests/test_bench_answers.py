@@ -27,6 +27,7 @@ def test_a_refusal_never_counts_as_a_no():
     assert says_unknown("Desculpe, não sei responder isso.")
     assert says_unknown("I don't know that, sorry.")
     assert says_unknown("Não tenho essa informação nos trechos.")
+    assert says_unknown("Não tem essa informação.")
     assert not says_unknown("Não, a loja de Contagem fecha aos domingos.")
     assert score("Não, fecha aos domingos.", ["nao"])["contained"]
     assert not score("Não sei informar.", ["nao"])["contained"]
