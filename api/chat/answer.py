@@ -15,8 +15,8 @@ import anyio
 from uuid import UUID
 
 from api.chat import context, followups, repository
-from api.chat.replies import Reply, replay, stored_reply
-from api.chat.turn import Turn
+from api.chat.turn import Reply, Turn
+from api.conversations import service as conversations_service
 from api.conversations import repository as conversations_repository
 from api.core.db import Session
 from api.prompts.budget import approx_tokens
@@ -103,3 +103,19 @@ async def _store_citations(session: Session, org_id: UUID, message_id: UUID,
              "chunk_id": s.id if s.kind == "chunk" else None, "document_id": s.document_id,
              "document_title": s.title, "memory_id": s.id if s.kind == "memory" else None,
              "memory_kind": s.memory_kind} for s, rank in sources if s.id in ids]
+
+
+def stored_reply(question: dict, answer: dict, citations: list[dict], *, replayed: bool = False) -> Reply:
+    details = answer["metadata"] or {}
+    completion = answer["tokens"] or 0
+    usage = details.get("usage") or {"prompt_tokens": 0, "completion_tokens": completion, "total_tokens": completion}
+    return Reply(conversation_id=answer["conversation_id"], user_message=question,
+                 message={**answer, "citations": citations}, citations=citations, usage=usage,
+                 model=answer["model"] or "", latency_ms=details.get("latency_ms"),
+                 first_token_ms=details.get("first_token_ms"), replayed=replayed)
+
+
+async def replay(session: Session, question: dict, answer: dict) -> Reply:
+    """The answer already stored for a retried message, with the citations stored with it."""
+    cited = await conversations_service.citations(session, [answer["id"]])
+    return stored_reply(question, answer, cited.get(answer["id"], []), replayed=True)

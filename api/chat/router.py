@@ -4,7 +4,7 @@ import anyio
 from fastapi import APIRouter, Response, status
 from sse_starlette import EventSourceResponse
 
-from api.chat import service, stopping, streaming
+from api.chat import service, streaming
 from api.chat.deps import TransactionsDep
 from api.chat.schemas import ChatResponse, SendMessage
 from api.core.deps import RedisDep
@@ -30,8 +30,8 @@ async def send_message(agent_id: UUID, conversation_id: UUID, body: SendMessage,
                                client_message_id=body.client_message_id)
     if body.stream:
         shutdown = anyio.Event()
-        return EventSourceResponse(streaming.native_events(stopping.until_shutdown(service.stream(turn), shutdown)),
-                                   ping=SSE_PING_S, shutdown_event=shutdown, shutdown_grace_period=stopping.GRACE_S)
+        return EventSourceResponse(streaming.native_events(streaming.until_shutdown(service.stream(turn), shutdown)),
+                                   ping=SSE_PING_S, shutdown_event=shutdown, shutdown_grace_period=streaming.GRACE_S)
     reply = await service.complete(turn)
     if reply.replayed:
         response.status_code = status.HTTP_200_OK

@@ -22,9 +22,9 @@ from api.chat import answer, context, followups, repository
 from api.chat import prompt as chat_prompt
 from api.chat.errors import AnswerFailed
 from api.chat.lock import ConversationLock
-from api.chat.replies import Reply, replay
 from api.chat.transactions import Transactions
-from api.chat.turn import Delta, Done, Failed, Stored, Turn
+from api.chat.answer import replay
+from api.chat.turn import Delta, Done, Failed, Reply, Stored, Turn
 from api.conversations import repository as conversations_repository
 from api.core import ratelimit
 from api.core.config import get_settings

@@ -1,15 +1,29 @@
-"""One chat turn as `begin` hands it to generation (immutable), the result of its first stage,
-and its stream events."""
+"""The data of one chat turn: the result of its first stage (`Stored`), the turn as `begin` hands
+it to generation (`Turn`, immutable), the stored answer the endpoints return (`Reply`, fresh or
+replayed for a retried message) and the stream events."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from redis.asyncio import Redis
 
 from api.chat.lock import ConversationLock
 from api.chat.prompt import Prompt
-from api.chat.replies import Reply
 from api.chat.transactions import Transactions
+
+
+@dataclass(frozen=True)
+class Reply:
+    conversation_id: UUID
+    user_message: dict
+    message: dict  # the assistant message row, with its citations
+    citations: list[dict]
+    usage: dict
+    model: str
+    latency_ms: int | None
+    first_token_ms: int | None
+    replayed: bool
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from uuid import UUID
 
-from api.chat.replies import Reply
+from api.chat.turn import Reply
 from api.chat.turn import Delta, Done, Failed
 from api.conversations.schemas import Citation
 

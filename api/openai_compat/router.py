@@ -3,7 +3,7 @@ from fastapi import APIRouter, Request, Response
 from sse_starlette import EventSourceResponse
 
 from api.chat import service as chat_service
-from api.chat import stopping
+from api.chat import streaming
 from api.chat.deps import TransactionsDep
 from api.core.deps import OrgId, RedisDep, SessionDep, SettingsDep
 from api.openai_compat import chat_ui, formatting, service, tasks
@@ -51,11 +51,11 @@ async def create_chat_completion(body: CompletionRequest, tx: TransactionsDep, r
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         shutdown = anyio.Event()
-        events = formatting.chunks(stopping.until_shutdown(chat_service.stream(turn), shutdown),
+        events = formatting.chunks(streaming.until_shutdown(chat_service.stream(turn), shutdown),
                                    user_message_id=turn.question["id"], model=body.model,
                                    max_tokens=max_tokens, include_usage=include_usage)
         return EventSourceResponse(events, ping=SSE_PING_S, sep="\n", headers=headers, shutdown_event=shutdown,
-                                   shutdown_grace_period=stopping.GRACE_S)
+                                   shutdown_grace_period=streaming.GRACE_S)
     reply = await chat_service.complete(turn)
     response.headers.update(headers)
     return formatting.completion(reply, body.model, max_tokens)
