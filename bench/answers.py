@@ -139,7 +139,6 @@ async def ask(tx, redis, agent_id, conversation_id, question: str, *, memory: bo
 
 
 async def _session(app_url: str, redis_url: str, org_id):
-    from psycopg_pool import AsyncConnectionPool  # noqa: F401  (pool type)
     from redis.asyncio import Redis
 
     from api.chat.transactions import Transactions

@@ -28,7 +28,6 @@ import platform
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -45,13 +44,6 @@ WORDS = ("cliente", "pedido", "entrega", "prazo", "troca", "devolução", "pagam
 MODEL = "bench-instant"
 REPLY = ("Olá! O prazo de entrega para capitais é de 5 dias úteis e para o interior de até 10 dias úteis. "
          "Você pode acompanhar o pedido pelo código de rastreamento enviado por e-mail. Posso ajudar em algo mais? [1]")
-CONFIG = """
-model_list:
-  - {{model_name: renum-local, litellm_params: {{model: renum-llamacpp/default}}}}
-  - {{model_name: {model}, litellm_params: {{model: openai/fake-ok, api_key: sk-bench, api_base: {base}, timeout: 10}}}}
-router_settings:
-  num_retries: 0
-"""
 
 
 def _text(rng: random.Random, words: int) -> str:
@@ -93,9 +85,10 @@ def seed_memories(admin, org_id, contact_id: str, agent_id: str, n: int) -> None
              json.dumps({"role": "user"} if kind == "turn" else {})])
 
 
-def start_api(env: dict, port: int) -> subprocess.Popen:
+def start_api(env: dict, port: int, root: Path = ROOT) -> subprocess.Popen:
+    """The API of the checkout at `root` (another commit's, to compare) in a uvicorn subprocess."""
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
-                             str(port), "--log-level", "warning"], cwd=ROOT, env=env)
+                             str(port), "--log-level", "warning"], cwd=root, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -169,13 +162,12 @@ def main() -> None:
 
     from api.core.auth import mint_dev_token
     from api.core.config import get_settings
-    from bench.fake_model import FakeOpenAIServer
+    from bench.fake_model import FakeOpenAIServer, litellm_config
     redis.Redis.from_url(stack.redis_url).flushdb()
     fake = FakeOpenAIServer().start()
     # A typical short answer (~60 tokens) instead of the fake's echo of the whole prompt.
     fake.script("", REPLY)
-    config = Path(tempfile.mkdtemp()) / "litellm.yaml"
-    config.write_text(CONFIG.format(model=MODEL, base=fake.base_url))
+    config = litellm_config(MODEL, fake.base_url)
     env = dict(os.environ, DATABASE_URL=stack.app_url, REDIS_URL=stack.redis_url, RENUM_LITELLM_CONFIG=str(config),
                RENUM_CHAT_MESSAGES_PER_MINUTE="0", RENUM_RATE_LIMIT_PER_MINUTE="0",
                RENUM_ORG_RATE_LIMIT_PER_MINUTE="0", LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(ROOT))

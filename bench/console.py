@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import sys
 import time
 import uuid

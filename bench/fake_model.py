@@ -15,11 +15,13 @@ deployments in a router config:
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -176,3 +178,20 @@ def fake_openai_server() -> Iterator[str]:
         yield server.base_url
     finally:
         server.stop()
+
+
+_LITELLM_CONFIG = """
+model_list:
+  - {{model_name: renum-local, litellm_params: {{model: renum-llamacpp/default}}}}
+  - {{model_name: {model}, litellm_params: {{model: openai/fake-ok, api_key: sk-bench, api_base: {base}, timeout: 10}}}}
+router_settings:
+  num_retries: 0
+"""
+
+
+def litellm_config(model: str, base_url: str) -> Path:
+    """A LiteLLM router config (for RENUM_LITELLM_CONFIG) whose model group `model` is this fake
+    at `base_url`, next to the local model, without retries; written to a new temporary folder."""
+    path = Path(tempfile.mkdtemp()) / "litellm.yaml"
+    path.write_text(_LITELLM_CONFIG.format(model=model, base=base_url))
+    return path

@@ -37,7 +37,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -51,17 +50,10 @@ import redis
 from bench import stack as bench_stack
 from infra.local import WORKER_POOLS, worker_command
 from infra.supervisor import Supervisor
-from bench.fake_model import FakeOpenAIServer
+from bench.fake_model import FakeOpenAIServer, litellm_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "bench-fake"
-CONFIG = """
-model_list:
-  - {{model_name: renum-local, litellm_params: {{model: renum-llamacpp/default}}}}
-  - {{model_name: {model}, litellm_params: {{model: openai/fake-ok, api_key: sk-bench, api_base: {base}, timeout: 10}}}}
-router_settings:
-  num_retries: 0
-"""
 
 
 class Stack:
@@ -70,8 +62,7 @@ class Stack:
     def __init__(self, api_port: int, api_workers: int, env: dict[str, str] | None = None):
         self.services = bench_stack.start("renum_faults")
         self.fake = FakeOpenAIServer().start()
-        config = Path(tempfile.mkdtemp()) / "litellm.yaml"
-        config.write_text(CONFIG.format(model=MODEL, base=self.fake.base_url))
+        config = litellm_config(MODEL, self.fake.base_url)
         env = dict(os.environ, PYTHONPATH=str(ROOT), LITELLM_LOCAL_MODEL_COST_MAP="True",
                    RENUM_LITELLM_CONFIG=str(config), RENUM_RATE_LIMIT_PER_MINUTE="1000000",
                    RENUM_ORG_RATE_LIMIT_PER_MINUTE="1000000", RENUM_CHAT_MESSAGES_PER_MINUTE="1000000",

@@ -21,7 +21,6 @@ import io
 import itertools
 import json
 import os
-import sys
 import threading
 import time
 import uuid
@@ -121,7 +120,7 @@ def main() -> None:
     env = dict(os.environ, DATABASE_URL=stack.app_url, REDIS_URL=stack.redis_url, RENUM_CHAT_MESSAGES_PER_MINUTE="0",
                RENUM_RATE_LIMIT_PER_MINUTE="0", RENUM_ORG_RATE_LIMIT_PER_MINUTE="0",
                LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONPATH=str(args.api_root))
-    api = start_api_at(env, args.port, args.api_root)
+    api = start_api(env, args.port, args.api_root)
     base = f"http://127.0.0.1:{args.port}"
     try:
         user_id = uuid.uuid4()
@@ -186,24 +185,6 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
-
-
-def start_api_at(env: dict, port: int, root: Path):
-    if root == ROOT:
-        return start_api(env, port)
-    import subprocess
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
-                             str(port), "--log-level", "warning"], cwd=root, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the API did not start")
 
 
 if __name__ == "__main__":
