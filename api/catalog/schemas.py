@@ -4,6 +4,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
+from api.search.schemas import FusedQuery
+
 AttributeName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 Scalar = StrictBool | StrictInt | StrictFloat | Annotated[str, Field(max_length=1000)]
 AttributeValue = Scalar | Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)]
@@ -86,7 +88,7 @@ class AttributeFilter(BaseModel):
         return self
 
 
-class CatalogSearch(BaseModel):
+class CatalogSearch(FusedQuery):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=2000)
     k: int = Field(10, ge=1, le=50)
@@ -95,19 +97,6 @@ class CatalogSearch(BaseModel):
         'e.g. {"in_stock": true, "price": {"lte": 100}, "category": {"in": ["tenis", "bota"]}}; '
         "applied inside both candidate lists"))
     rrf_k: int = Field(10, ge=1, le=1000)
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must contain some text")
-        return value.strip()
-
-    @model_validator(mode="after")
-    def _enough(self) -> "CatalogSearch":
-        if self.candidates < self.k:
-            raise ValueError("candidates must be at least k")
-        return self
 
 
 class CatalogHit(BaseModel):

@@ -33,7 +33,26 @@ class RrfWeights(BaseModel):
     text: float = Field(1.0, ge=0, le=10)
 
 
-class SearchOptions(BaseModel):
+class FusedQuery(BaseModel):
+    """The checks of every vector + text search request (knowledge bases, catalogs): a query with
+    some text (stripped) and candidate lists at least as long as the results asked for. Subclasses
+    declare `query`, `k` and `candidates` with their own bounds."""
+
+    @field_validator("query", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must contain some text")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _enough_candidates(self):
+        if self.candidates < self.k:
+            raise ValueError("candidates must be at least k")
+        return self
+
+
+class SearchOptions(FusedQuery):
     """What to search for; the knowledge bases come from the path or the multi-KB body."""
 
     model_config = ConfigDict(extra="forbid")
@@ -47,18 +66,6 @@ class SearchOptions(BaseModel):
     # (SciFact, FaQuAD, Pirá en/pt; BENCHMARKS.md), i.e. the top of each list counts more.
     rrf_k: int = Field(10, ge=1, le=1000, description="RRF constant: score = sum(weight / (rrf_k + rank))")
 
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must contain some text")
-        return value.strip()
-
-    @model_validator(mode="after")
-    def _enough_candidates(self) -> "SearchOptions":
-        if self.candidates < self.k:
-            raise ValueError("candidates must be at least k")
-        return self
 
 
 class MultiSearchRequest(SearchOptions):
