@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 
+from tests.fakes.local_server import LocalServer, Server
+
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -35,28 +36,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: CatalogFeed
-
-
-class CatalogFeed:
+class CatalogFeed(LocalServer):
     def __init__(self) -> None:
         self.body, self.content_type = b"[]", "application/json"
         self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="catalog-feed")
-
-    def start(self) -> CatalogFeed:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_Handler, "catalog-feed")
 
     def serve(self, body: bytes, content_type: str = "application/json") -> None:
         with self.lock:
@@ -64,4 +48,4 @@ class CatalogFeed:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/export"
+        return self.base_url + "/export"

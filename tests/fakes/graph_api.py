@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local_server import LocalServer, Server
 
 ERRORS = {
     429: {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429,
@@ -32,7 +33,7 @@ _PATH = re.compile(r"^/(v\d+\.\d+)/(\d+)/messages$")
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -74,12 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
                          "messages": [{"id": message_id}]})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: FakeGraphAPI
-
-
-class FakeGraphAPI:
+class FakeGraphAPI(LocalServer):
     """`sent`: messages accepted (the request body plus the wamid); `attempts`: every request;
     `fail(*outcomes)`: the next requests answer these (429, 500, 503 or 131047), in order."""
 
@@ -88,23 +84,7 @@ class FakeGraphAPI:
         self.sent: list[dict] = []
         self.attempts: list[dict] = []
         self.script: deque[int] = deque()
-        self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="fake-graph-api")
-
-    def start(self) -> FakeGraphAPI:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_Handler, "fake-graph-api")
 
     def fail(self, *outcomes: int) -> None:
         with self.lock:

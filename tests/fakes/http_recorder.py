@@ -6,12 +6,13 @@ channel tests: the worker sends real HTTP to it.
 from __future__ import annotations
 
 import json
-import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+
+from tests.fakes.local_server import LocalServer, Server
 
 @dataclass(frozen=True)
 class Recorded:
@@ -24,7 +25,7 @@ class Recorded:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -46,33 +47,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: "HttpRecorder"
-
-
-class HttpRecorder:
+class HttpRecorder(LocalServer):
     def __init__(self, default_status: int = 200):
         self.default_status = default_status
         self.requests: list[Recorded] = []
         self.scripts: dict[str, deque[int]] = defaultdict(deque)
         self.bodies: dict[str, bytes] = {}  # path -> response body (default: {"id": n})
-        self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="http-recorder")
-
-    def start(self) -> "HttpRecorder":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_Handler, "http-recorder")
 
     def url(self, path: str) -> str:
         return self.base_url + path
