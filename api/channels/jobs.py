@@ -15,12 +15,12 @@ from uuid import UUID
 from api.channels import reply
 from api.channels import repository_sync as repo
 from api.channels.errors import ProviderError
-from api.chat.transactions import Transactions
+from api.chat import transactions as chat_transactions
 from api.core import aio, tasks
 from api.core.config import get_settings
 from api.core.db import JobTransaction, job_transaction
 from api.core.errors import DomainError
-from api.core.principal import SCANNER, org_principal
+from api.core.principal import SCANNER
 from api.core.tasks import enqueue
 
 log = logging.getLogger("renum.channels")
@@ -50,11 +50,7 @@ def _retryable(exc: Exception) -> bool:
 
 def reply_to_message(organization_id: str, event_id: str, retries: int = 0) -> str:
     """Answer one inbound message; `retries` is how many earlier attempts asked to be retried."""
-    org_id = UUID(organization_id)
-
-    async def tx() -> Transactions:
-        return Transactions(await aio.db(), org_principal(org_id, "admin", kind="worker"), org_id)
-    transactions = aio.run(tx())
+    transactions = aio.run(chat_transactions.for_job(UUID(organization_id)))
     try:
         return aio.run(reply.answer(transactions, aio.redis(), UUID(event_id)))
     except (ProviderError, DomainError) as exc:

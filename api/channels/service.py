@@ -15,7 +15,7 @@ import secrets
 import time
 from uuid import UUID
 
-from api.channels import chatwoot, credentials, handoff, repository, whatsapp
+from api.channels import chatwoot, credentials, handoff, repository
 from api.channels.schemas import ChannelSettings, IntegrationCreate, IntegrationUpdate, WhatsAppIntegrationCreate
 from api.conversations import repository as conversations_repository
 from api.conversations import service as conversations_service

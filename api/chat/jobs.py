@@ -16,12 +16,13 @@ from redis.asyncio import Redis
 
 from api.chat import repository_sync as chat_repository_sync
 from api.chat import service as chat_service
+from api.chat import transactions
 from api.chat.transactions import Transactions
 from api.conversations import repository as conversations_repository
 from api.core import aio, tasks
 from api.core.db import JobTransaction, job_transaction
 from api.core.errors import DomainError
-from api.core.principal import SCANNER, org_principal
+from api.core.principal import SCANNER
 from api.core.tasks import enqueue
 
 log = logging.getLogger("renum.chat")
@@ -46,8 +47,7 @@ def answer_question(organization_id: str, agent_id: str, conversation_id: str, m
     """The task's body: `answer` on the job loop; a busy conversation, a model outage or a closed
     conversation is "failed" (the next sweep tries again, up to MAX_SWEEPS)."""
     async def run() -> str:
-        org_id = UUID(organization_id)
-        tx = Transactions(await aio.db(), org_principal(org_id, "admin", kind="worker"), org_id)
+        tx = await transactions.for_job(UUID(organization_id))
         return await answer(tx, aio.redis(), UUID(agent_id), UUID(conversation_id), UUID(message_id))
     try:
         return aio.run(run())

@@ -12,8 +12,9 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
+from api.core import aio
 from api.core.db import Session, unit_of_work
-from api.core.principal import Principal
+from api.core.principal import Principal, org_principal
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,9 @@ class Transactions:
     def __call__(self) -> AbstractAsyncContextManager[Session]:
         """A new transaction as the caller, under RLS; commits when the block exits cleanly."""
         return unit_of_work(self.pool, self.principal)
+
+
+async def for_job(org_id: UUID) -> Transactions:
+    """A background job's transactions as its organization, on the job thread's async pool
+    (api/core/aio.py): the chat service's own units of work, from a Celery task."""
+    return Transactions(await aio.db(), org_principal(org_id, "admin", kind="worker"), org_id)
