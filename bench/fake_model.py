@@ -81,19 +81,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         text = self.server.scripted(body.get("messages") or []) or reply_for(model, body.get("messages") or [])
+        # A real model stops at max_tokens (finish_reason "length"); an echo of a long prompt (the
+        # memory worker's summary of a whole conversation) would otherwise come back whole.
+        finish = "stop"
+        if isinstance(limit := body.get("max_tokens") or body.get("max_completion_tokens"), int) \
+                and _count(text) > limit > 0:
+            text, finish = " ".join(text.split()[:limit]), "length"
         prompt_tokens = sum(_count(str(m.get("content") or "")) for m in body.get("messages") or [])
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": _count(text),
                  "total_tokens": prompt_tokens + _count(text)}
         if body.get("stream"):
-            self._stream(model, text, usage, bool((body.get("stream_options") or {}).get("include_usage")))
+            self._stream(model, text, usage, bool((body.get("stream_options") or {}).get("include_usage")), finish)
             return
         self._send_json(200, {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
             "usage": usage,
         })
 
-    def _stream(self, model: str, text: str, usage: dict[str, int], include_usage: bool) -> None:
+    def _stream(self, model: str, text: str, usage: dict[str, int], include_usage: bool,
+                finish: str = "stop") -> None:
         # No Content-Length: the SSE body ends when the connection closes.
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -112,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
         for piece in pieces:
             event({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
-        event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         if include_usage:
             event({**base, "choices": [], "usage": usage})
         event("[DONE]")

