@@ -67,8 +67,8 @@ class Stack:
                    RENUM_LITELLM_CONFIG=str(config), RENUM_RATE_LIMIT_PER_MINUTE="1000000",
                    RENUM_ORG_RATE_LIMIT_PER_MINUTE="1000000", RENUM_CHAT_MESSAGES_PER_MINUTE="1000000",
                    LITELLM_LOG="WARNING", **(env or {}))  # not a line per model call from every process
-        commands = {f"worker-{name}": worker_command(concurrency, queues, name)
-                    for name, queues, concurrency in WORKER_POOLS}
+        commands = {f"worker-{name}": worker_command(concurrency, queues, name, nice)
+                    for name, queues, concurrency, nice in WORKER_POOLS}
         commands["beat"] = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel",
                             "WARNING", "-s", str(bench_stack.BENCH_DIR / "faults-beat-schedule")]
         commands["api"] = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",

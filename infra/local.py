@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,9 +20,11 @@ from infra.supervisor import Supervisor
 ROOT = Path(__file__).resolve().parents[1]
 DEV_USER_ID = uuid.UUID("00000000-0000-4000-8000-00000000d3e5")
 WORKER_QUEUES = "default,ingest,memory,webhooks,channels"
-# `run` starts one pool per workload (name, queues, processes), so replies and webhook
-# deliveries never wait behind a memory or ingest backlog.
-WORKER_POOLS = (("fast", "default,webhooks,channels", 2), ("ingest", "ingest", 1), ("memory", "memory", 1))
+# `run` starts one pool per workload (name, queues, processes, CPU niceness), so replies and
+# webhook deliveries never wait behind a memory or ingest backlog in a queue; the background pools
+# also run at a lower CPU priority, so on a busy machine the cores go to the API and the fast pool
+# first and the backlog is worked off with what is left (it is durable: api/memory/jobs.sweep).
+WORKER_POOLS = (("fast", "default,webhooks,channels", 2, 0), ("ingest", "ingest", 1, 10), ("memory", "memory", 1, 10))
 
 
 def embedded_urls(data_dir: Path, pg_port: int, redis_port: int, database: str = "renum") -> dict[str, str]:
@@ -49,8 +52,10 @@ def seed_dev(admin_url: str) -> tuple[str, str]:
     return str(org_id), mint_dev_token(DEV_USER_ID, get_settings(), email="dev@renum.local")
 
 
-def worker_command(concurrency: int = 2, queues: str = WORKER_QUEUES, name: str = "renum") -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
+def worker_command(concurrency: int = 2, queues: str = WORKER_QUEUES, name: str = "renum",
+                   nice: int = 0) -> list[str]:
+    prefix = ["nice", "-n", str(nice)] if nice and shutil.which("nice") else []
+    return prefix + [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
             "-c", str(concurrency), "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h"]
 
 
@@ -86,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         org_id, token = seed_dev(env["MIGRATION_DATABASE_URL"])
     else:
         org_id, token = "(hosted)", "(use a Supabase user token or an API key)"
-    commands = {f"worker-{name}": worker_command(concurrency, queues, name)
-                for name, queues, concurrency in WORKER_POOLS}
+    commands = {f"worker-{name}": worker_command(concurrency, queues, name, nice)
+                for name, queues, concurrency, nice in WORKER_POOLS}
     commands["beat"] = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel", "WARNING",
                         "-s", str(settings.data_dir / "celerybeat-schedule")]
     commands["api"] = api_command(settings)
