@@ -35,7 +35,12 @@ def reply_for(model: str, messages: list[dict[str, Any]]) -> str:
     last_user = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
     if isinstance(last_user, list):  # content parts
         last_user = " ".join(p.get("text", "") for p in last_user if isinstance(p, dict))
-    answer = f"echo: {last_user}"
+    # The last line only: a chat prompt's user message carries the remembered excerpts and
+    # knowledge snippets with the question on its last line, and a real model answers in a
+    # sentence or two; echoing the whole prompt stored answers hundreds of tokens long (and
+    # echoes of echoes), which the memory worker then had to embed.
+    lines = [line for line in str(last_user).splitlines() if line.strip()]
+    answer = f"echo: {lines[-1].strip() if lines else ''}"
     return f"<think>pensando sobre {last_user}</think>\n\n{answer}" if model.startswith("think") else answer
 
 
