@@ -91,6 +91,14 @@ def test_before_until_and_after_open_the_period(text, expected):
     ("how did I pay before?", "previous"),
     ("When did Caroline go to the support group?", "event"),
     ("quais produtos eu já comprei com vocês?", "event"),
+    # Impersonal questions to an agent are about the customer's own account; naming someone or
+    # a third-person pronoun is not.
+    ("pra qual e-mail vão as notas fiscais?", "current"),
+    ("which e-mail do the invoices go to?", "current"),
+    ("qual era o e-mail das notas antes?", "previous"),
+    ("What does Melanie do?", "event"),
+    ("Where does she live?", "event"),
+    ("onde ela mora?", "event"),
 ])
 def test_time_intent(text, intent):
     assert time_intent(text) == intent

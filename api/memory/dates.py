@@ -164,10 +164,26 @@ _FIRST_PERSON = re.compile(r"\b(eu|meu|minha|meus|minhas|me|mim|comigo|nosso|nos
                            re.IGNORECASE)
 
 
+# Someone other than the customer: a third-person pronoun, or a capitalised word after the first
+# (a name: "What is Caroline's job?", "Did Melanie paint...?"). A question in neither person
+# ("pra qual e-mail vão as notas fiscais?", "which e-mail do the invoices go to?") asks an agent
+# about the customer's own account, like a first-person one.
+_THIRD_PERSON = re.compile(r"\b(he|she|him|his|her|hers|they|them|their|ele|ela|eles|elas|dele|dela|deles|delas)\b",
+                           re.IGNORECASE)
+_NAME_AFTER_FIRST_WORD = re.compile(r"(?<=\s)[A-ZÀ-Ý][\wÀ-ÿ'’-]*")
+
+
+def _about_the_customer(text: str) -> bool:
+    if _FIRST_PERSON.search(text):
+        return True
+    return not (_THIRD_PERSON.search(text) or _NAME_AFTER_FIRST_WORD.search(text.strip()))
+
+
 def time_intent(text: str) -> str:
     """"previous", "event" or "current" (see above); by words, in English and Portuguese. Only
-    questions in the first person are "previous" or "current"; others are "event"."""
-    if not _FIRST_PERSON.search(text):
+    questions about the customer (first person, or naming no one else) are "previous" or
+    "current"; others are "event"."""
+    if not _about_the_customer(text):
         return "event"
     if _PREVIOUS.search(text):
         return "previous"
