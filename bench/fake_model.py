@@ -40,8 +40,9 @@ def reply_for(model: str, messages: list[dict[str, Any]]) -> str:
     # sentence or two; echoing the whole prompt stored answers hundreds of tokens long (and
     # echoes of echoes), which the memory worker then had to embed.
     lines = [line for line in str(last_user).splitlines() if line.strip()]
-    answer = f"echo: {lines[-1].strip() if lines else ''}"
-    return f"<think>pensando sobre {last_user}</think>\n\n{answer}" if model.startswith("think") else answer
+    question = lines[-1].strip() if lines else ""
+    answer = f"echo: {question}"
+    return f"<think>pensando sobre {question}</think>\n\n{answer}" if model.startswith("think") else answer
 
 
 class _Handler(BaseHTTPRequestHandler):
