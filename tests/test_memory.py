@@ -320,6 +320,25 @@ def test_retrieve_finds_relevant_memories_in_either_language(setup, admin_conn):
     assert run(in_org(tenant.org_id, memory.retrieve, contact_id, "cachorro", 10, kinds=("fact",))) == []
 
 
+def test_hyphenated_and_joined_forms_meet_on_the_text_side(setup, admin_conn):
+    # "e-mail" / "email", "wi-fi" / "wifi": the stored turn and the message are normalized alike
+    # (private.search_normalize), so the text side matches either way round.
+    tenant, agent, contact = setup()
+    conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv, [("user", "Troquei de email: agora é ana@empresa.com.br"),
+                                 ("user", "A senha do wi-fi da loja não funciona")])
+    memory_jobs.index_turns(tenant.org_id, conv)
+    rows = admin_conn.execute(
+        "select content, fts @@ to_tsquery(fts_config, 'email'), fts @@ to_tsquery(fts_config, 'wifi') "
+        "from public.memories where conversation_id = %s order by seq", [conv]).fetchall()
+    assert [(r[1], r[2]) for r in rows] == [(True, False), (False, True)]
+    contact_id = uuid.UUID(contact["id"])
+    for question, expected in (("pra qual e-mail vão as notas?", "email"), ("qual a senha do wifi?", "wi-fi")):
+        config = memory.RetrievalConfig(excerpt_turns=1)
+        hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, question, 1, config=config))
+        assert expected in hits[0].content
+
+
 def test_a_matching_turn_lends_score_to_its_neighbours(setup, admin_conn):
     tenant, agent, contact = setup()
     conv = create_conversation(admin_conn, agent, contact)

@@ -21,7 +21,8 @@ _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any
 # Hybrid retrieval in one statement:
 #  1. vector: cosine top-N (HNSW, iterative scan under RLS);
 #  2. text: every lexeme of the message (Portuguese, English and 'simple' parses, each matched
-#     against memories stored under that config) scores the memories containing it by its IDF
+#     against memories stored under that config; both sides normalized by
+#     private.search_normalize, so "e-mail" meets "email" and "E-104" meets "E104") scores the memories containing it by its IDF
 #     within this contact's memories, summed: rare words (names, places, products) count and
 #     words found in every turn do not, which ts_rank_cd (no IDF) cannot do; top-N, equal
 #     sums ranked by the memory's lexeme count (the fuller turn first, not an arbitrary one);
@@ -55,7 +56,7 @@ lex as materialized (
   select w.cfg, w.lexeme, to_tsquery('simple', '''' || replace(replace(w.lexeme, '\', ''), '''', '''''') || '''') as tq
     from (select distinct c.cfg, l.lexeme
             from unnest('{{portuguese,english,simple}}'::regconfig[]) c(cfg)
-           cross join lateral unnest(to_tsvector(c.cfg, %(text)s)) l) w
+           cross join lateral unnest(to_tsvector(c.cfg, private.search_normalize(%(text)s))) l) w
 ),
 matches as (
   select l.cfg, l.lexeme, m.id, m.kind, m.seq, m.conversation_id, m.created_at, length(m.fts) as nlex,
