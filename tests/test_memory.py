@@ -29,6 +29,7 @@ from tests.support.memory import (
 )
 from api.core import tasks
 from api.core.tasks import enqueue
+from api.memory import indexing
 from api.memory import jobs as memory_jobs
 
 
@@ -127,6 +128,34 @@ def test_turns_are_indexed_once_even_when_redelivered(setup, admin_conn, celery_
     assert rows[0]["fts_config"] == "portuguese"
     add_turns(admin_conn, conv, [("user", "O plano família")])
     assert memory_jobs.index_turns(tenant.org_id, conv) == 1
+
+
+def test_an_exchange_is_embedded_as_one_text_without_dates():
+    turn = lambda role, content: {"role": role, "content": f" {content} ", "metadata": {},  # noqa: E731
+                                  "created_at": datetime(2026, 3, 1, tzinfo=UTC)}
+    before = {**turn("assistant", "Posso ajudar?"), "metadata": {"speaker": "Bia"}}
+    texts = indexing.embedding_texts([turn("user", "Meu pedido 123 atrasou"), turn("assistant", "Vou verificar"),
+                                      turn("user", "Obrigado")], before)
+    # The message and its reply share the exchange's text; a message with no reply yet is read
+    # after the turn before it. No date: retrieval reads it from created_at.
+    assert texts == ["Customer: Meu pedido 123 atrasou\nAssistant: Vou verificar"] * 2 + [
+        "Assistant: Vou verificar\nCustomer: Obrigado"]
+    assert indexing.embedding_texts([turn("assistant", "Oi!"), turn("assistant", "Tudo bem?")], None) == [
+        "Assistant: Oi!", "Assistant: Oi!\nAssistant: Tudo bem?"]
+
+
+def test_both_turns_of_an_exchange_share_one_vector(setup, admin_conn):
+    tenant, agent, contact = setup()
+    conv = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, conv, [("user", "Meu pedido 123 atrasou"), ("assistant", "Vou verificar o pedido"),
+                                 ("user", "Obrigado")])
+    assert memory_jobs.index_turns(tenant.org_id, conv) == 3
+    distances = admin_conn.execute(
+        "select m.seq, m.embedding <=> first.embedding from public.memories m, "
+        "(select embedding from public.memories where conversation_id = %s and kind = 'turn' order by seq limit 1) first "
+        "where m.conversation_id = %s and m.kind = 'turn' order by m.seq", [conv, conv]).fetchall()
+    assert distances[0][1] == distances[1][1] == 0
+    assert distances[2][1] > 0.01
 
 
 def test_changed_fact_supersedes_instead_of_duplicating(setup, admin_conn, celery_worker):

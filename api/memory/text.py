@@ -1,9 +1,8 @@
-"""How memories are written as text: turn lines with date and speaker, and their FTS language."""
+"""How memories are written as text: turn lines with their speaker, and their FTS language."""
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
 
 ROLE_LABELS = {"user": "Customer", "assistant": "Assistant"}
 # Frequent function words; enough to tell Portuguese from English in a chat line.
@@ -17,11 +16,10 @@ _PT_LETTERS = re.compile(r"[ãõçâêôáéíóúà]", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def turn_text(role: str, content: str, created_at: datetime, speaker: str | None = None) -> str:
-    """'[2023-05-08] Caroline: ...': the date lets "when did..." questions match by text and
-    lets the chat prompt show how old a remembered turn is."""
+def turn_text(role: str, content: str, speaker: str | None = None) -> str:
+    """'Caroline: ...' (the speaker, or Customer/Assistant): a turn as it is embedded."""
     name = speaker or ROLE_LABELS.get(role, role)
-    return f"[{created_at:%Y-%m-%d}] {name}: {content.strip()}"
+    return f"{name}: {content.strip()}"
 
 
 def fts_config(text: str) -> str:
