@@ -42,12 +42,16 @@ def parse_args(argv):
     parser.add_argument("--rrf-k", type=int, default=10)
     parser.add_argument("--w-vector", type=float, default=1.0)
     parser.add_argument("--w-text", type=float, default=1.0)
+    parser.add_argument("--fusion", choices=("zscore", "rrf"), default="zscore")
     parser.add_argument("--cold", action="store_true",
                         help="start from an empty embedding cache (Redis db 1, flushed) to time cold ingest")
     parser.add_argument("--quality-only", action="store_true", help="skip the end-to-end timings (faster tuning)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--database", default="renum_bench", help="recreated at each run")
     parser.add_argument("--keep-runs", action="store_true", help="also print each mode's top 20 documents per query")
+    parser.add_argument("--dump-lists", type=Path, metavar="FILE",
+                        help="write each query's vector and text candidate lists with their scores (JSON) for "
+                             "offline fusion studies (bench/fusion.py)")
     return parser.parse_args(argv)
 
 
@@ -61,7 +65,7 @@ def load(args) -> BeirSet:
 
 def plan_check(session, service, repository, target, options, vector) -> dict:
     statement, params = service.statement_for(target, options, vector)
-    plan = repository.explain_sync(session.conn, statement, params, **service.scan_settings(options), analyze=True)
+    plan = repository.explain(session.conn, statement, params, **service.scan_settings(options), analyze=True)
     # The text list runs inside private.text_candidates (a function scan here); its GIN use is
     # shown by bench/scale.py's plans.
     return {"hnsw_index_used": "document_chunks_embedding_384_idx" in plan,
@@ -83,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
     from api.embeddings.service import Embedder
-    from api.search import repository, service
+    from api.search import repository_sync as repository
+    from api.search import service
     from api.search.schemas import RrfWeights, SearchOptions
     from bench import repository as bench_repository
     from bench.ingest import ingest
@@ -108,17 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     sql_ms = {m: [] for m in modes}
     e2e_ms = {m: [] for m in modes}
     plans = None
+    lists: dict[str, dict[str, list]] = {}  # query -> mode -> [[document, chunk, score], ...] (--dump-lists)
     for qid, text in ds.queries.items():
         vector = cached_queries.embed_query(text)
         for mode in modes:
             options = SearchOptions(query=text, k=args.chunks, mode=mode, candidates=args.candidates,
-                                    rrf_k=args.rrf_k, weights=RrfWeights(vector=args.w_vector, text=args.w_text))
+                                    rrf_k=args.rrf_k, weights=RrfWeights(vector=args.w_vector, text=args.w_text),
+                                    fusion=args.fusion)
             with sync_unit_of_work(pool, principal) as session:
-                target = service.resolve_target(repository.load_kbs_sync(session.conn, [kb["id"]], org_id),
+                target = service.resolve_target(repository.load_kbs(session.conn, [kb["id"]], org_id),
                                                 [kb["id"]], mode)
                 statement, params = service.statement_for(target, options, vector if mode != "text" else None)
                 started = time.perf_counter()
-                repository.search_sync(session.conn, statement, params, **service.scan_settings(options))
+                repository.search(session.conn, statement, params, **service.scan_settings(options))
                 sql_ms[mode].append((time.perf_counter() - started) * 1000)
                 if plans is None and mode == "hybrid":
                     plans = plan_check(session, service, repository, target, options, vector)
@@ -129,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             e2e_ms[mode].append((time.perf_counter() - started) * 1000)
             ranked = doc_ranking(stats.doc_ids[str(hit.document_id)] for hit in result.hits)
             runs[mode][qid] = ranked[:20]
+            if args.dump_lists and mode != "hybrid":
+                lists.setdefault(qid, {})[mode] = [
+                    [stats.doc_ids[str(h.document_id)], str(h.chunk_id),
+                     h.scores.vector_similarity if mode == "vector" else h.scores.text_score] for h in result.hits]
             quality[mode]["ndcg"].append(ndcg_at_k(ranked, ds.qrels[qid], 10))
             quality[mode]["recall"].append(recall_at_k(ranked, ds.qrels[qid], 10))
     pool.close()
@@ -151,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": name, "language": language, "docs": len(ds.corpus), "queries": len(ds.queries),
         "subsampled": bool(args.max_queries or args.max_docs), "ingest": stats.report(),
         "config": {"candidates": args.candidates, "chunks_per_query": args.chunks, "rrf_k": args.rrf_k,
+                   "fusion": args.fusion,
                    "weights": {"vector": args.w_vector, "text": args.w_text},
                    **service.scan_settings(SearchOptions(query="x", candidates=args.candidates))},
         "modes": {m: {"ndcg@10": mean(quality[m]["ndcg"]), "recall@10": mean(quality[m]["recall"]),
@@ -161,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         "hybrid_plan": plans,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
+    if args.dump_lists:
+        args.dump_lists.parent.mkdir(parents=True, exist_ok=True)
+        args.dump_lists.write_text(json.dumps({
+            "dataset": name, "language": language, "chunks_per_query": args.chunks, "candidates": args.candidates,
+            "qrels": ds.qrels, "lists": lists, "bm25_stemmed_ndcg@10": dict(zip(ds.queries, bm25_ndcg))}))
     print(json.dumps(report, indent=2))
     return 0
 

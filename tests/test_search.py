@@ -82,6 +82,36 @@ def test_websearch_syntax_is_honoured_when_used(client, shop):
     assert search(client, tenant, kb_en, "a:b & | ! <-> 'x' \\ (", mode="text").status_code == 200
 
 
+def _z(values: dict) -> dict:
+    mean = sum(values.values()) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values.values()) / len(values)) ** 0.5
+    return {key: (v - mean) / sd if sd else 0.0 for key, v in values.items()}
+
+
+@pytest.mark.parametrize("weights", [{"vector": 1, "text": 1}, {"vector": 1, "text": 0.5}])
+def test_hybrid_fuses_the_lists_z_scores_and_still_reports_rrf(client, shop, weights):
+    # Every chunk of the small KB is a candidate of both lists, so the fused score can be checked
+    # from the hits alone: weight x z per list, a chunk missing from a list counting as its lowest.
+    tenant, kb_pt, _, _ = shop
+    query = "pagamento no pix e prazo de entrega"
+    hits = search(client, tenant, kb_pt, query, k=50, candidates=50, weights=weights).json()["data"]
+    vec = _z({h["chunk_id"]: h["scores"]["vector_similarity"] for h in hits if h["scores"]["vector_rank"]})
+    txt = _z({h["chunk_id"]: h["scores"]["text_score"] for h in hits if h["scores"]["text_rank"]})
+    assert len(vec) == len(hits) and 2 <= len(txt) < len(hits)  # some chunks match no query word
+    expected = {h["chunk_id"]: weights["vector"] * vec[h["chunk_id"]]
+                + weights["text"] * txt.get(h["chunk_id"], min(txt.values())) for h in hits}
+    assert [h["scores"]["fused"] for h in hits] == pytest.approx([expected[h["chunk_id"]] for h in hits], abs=1e-6)
+    assert [h["chunk_id"] for h in hits] == sorted(expected, key=lambda c: -expected[c])
+    for h in hits:  # RRF (k = 10) is reported whatever the fusion
+        s = h["scores"]
+        rrf = sum(w / (10 + r) for w, r in ((weights["vector"], s["vector_rank"]), (weights["text"], s["text_rank"]))
+                  if r)
+        assert s["rrf"] == pytest.approx(rrf, abs=1e-9)
+    by_rrf = search(client, tenant, kb_pt, query, k=50, candidates=50, weights=weights, fusion="rrf").json()["data"]
+    assert [h["scores"]["fused"] for h in by_rrf] == [h["scores"]["rrf"] for h in by_rrf]
+    assert [h["scores"]["rrf"] for h in by_rrf] == sorted((h["scores"]["rrf"] for h in by_rrf), reverse=True)
+
+
 def test_k_is_respected(client, shop):
     tenant, kb_pt, _, _ = shop
     assert len(titles(search(client, tenant, kb_pt, REFUND_PT, k=2))) == 2
@@ -153,6 +183,7 @@ def test_another_orgs_kb_is_not_found(client, shop, new_tenant):
     {"query": "x", "mode": "fuzzy"}, {"query": "x", "candidates": 0}, {"query": "x", "unknown": 1},
     {"query": "x", "filters": {"tags": ["a"]}}, {"query": "x", "filters": {"document_ids": ["nope"]}},
     {"query": "x", "weights": {"vector": -1}}, {"query": "x" * 4001}, {"query": "x", "k": 20, "candidates": 10},
+    {"query": "x", "fusion": "max"},
 ])
 def test_bad_input_is_422(client, shop, body):
     tenant, kb_pt, _, _ = shop

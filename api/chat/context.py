@@ -143,15 +143,15 @@ def agent_zone(target: dict) -> tzinfo:
 
 async def _knowledge(session: Session, redis: Redis, org_id: UUID, kbs: list[dict], query: str) -> list[Source]:
     # Knowledge bases with different embedding models cannot be searched as one ranked list;
-    # each group is searched and the fused scores merged (RRF scores share one scale).
+    # each group is searched and the fused scores merged (z-scores share one scale).
     groups: dict[tuple[str, int], list[UUID]] = {}
     for kb in kbs:
         groups.setdefault((kb["model"], kb["dim"]), []).append(UUID(str(kb["id"])))
     hits = []
     for kb_ids in groups.values():
         hits += await search_service.search_chunks(session, kb_ids, query, KB_HITS, redis=redis, org_id=org_id)
-    hits.sort(key=lambda h: h.scores.rrf, reverse=True)
-    return [Source("chunk", h.chunk_id, h.scores.rrf, h.content, title=h.title, document_id=h.document_id)
+    hits.sort(key=lambda h: h.scores.fused, reverse=True)
+    return [Source("chunk", h.chunk_id, h.scores.fused, h.content, title=h.title, document_id=h.document_id)
             for h in hits[:KB_HITS]]
 
 

@@ -20,7 +20,7 @@ from api.search.schemas import Hit, SearchOptions
 log = logging.getLogger("renum.search")
 _HITS = TypeAdapter(list[Hit])
 # Bump when the cached value's shape or the ranking SQL changes meaning.
-_FORMAT = "v1"
+_FORMAT = "v2"  # v2: hits carry scores.fused
 
 
 def key(org_id, kbs: list[dict], options: SearchOptions, model: str) -> str:

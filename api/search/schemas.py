@@ -4,6 +4,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SearchMode = Literal["hybrid", "vector", "text"]
+Fusion = Literal["zscore", "rrf"]
 MAX_QUERY_CHARS = 4000
 
 
@@ -65,7 +66,12 @@ class SearchOptions(FusedQuery):
     # 10 rather than the customary 60: better nDCG@10 and recall@10 on all four evaluation sets
     # (SciFact, FaQuAD, Pirá en/pt; BENCHMARKS.md), i.e. the top of each list counts more.
     rrf_k: int = Field(10, ge=1, le=1000, description="RRF constant: score = sum(weight / (rrf_k + rank))")
-
+    # zscore: better than RRF on 4 of the 5 evaluation sets and level on the fifth (BENCHMARKS.md,
+    # "Fusion"); rrf stays available (ranks only, insensitive to score scales).
+    fusion: Fusion = Field("zscore", description="how the vector and text lists are fused: zscore = sum of "
+                                                 "weight x (score - list mean) / list standard deviation, a "
+                                                 "chunk missing from a list counting as its lowest; rrf = sum "
+                                                 "of weight / (rrf_k + rank)")
 
 
 class MultiSearchRequest(SearchOptions):
@@ -73,7 +79,9 @@ class MultiSearchRequest(SearchOptions):
 
 
 class Scores(BaseModel):
-    rrf: float = Field(description="fused score; in vector or text mode, that list's RRF share")
+    fused: float = Field(description="the score results are ordered by (see the request's `fusion`)")
+    rrf: float = Field(description="reciprocal rank fusion score, whatever the fusion; in vector or text mode, "
+                                   "that list's share")
     vector_distance: float | None = Field(None, description="cosine distance (0 = same direction)")
     vector_similarity: float | None = Field(None, description="1 - cosine distance")
     text_score: float | None = Field(None, description="BM25 score of the full-text match (IDF within the "

@@ -71,7 +71,7 @@ def statement_for(target: Target, options: SearchOptions, vector) -> tuple:
         dim=target.dim, mode=options.mode, query=options.query, vector=vector, languages=target.languages,
         kb_ids=[kb["id"] for kb in target.kbs], filters=options.filters, k=options.k,
         candidates=options.candidates, w_vec=options.weights.vector, w_text=options.weights.text,
-        rrf_k=options.rrf_k, match_budget=TEXT_MATCH_BUDGET)
+        rrf_k=options.rrf_k, match_budget=TEXT_MATCH_BUDGET, fusion=options.fusion)
 
 
 def scan_settings(options: SearchOptions) -> dict:
