@@ -161,3 +161,18 @@ def test_approx_tokens_is_a_quarter_of_the_characters_rounded_up() -> None:
     assert approx_tokens("") == 0
     assert approx_tokens("abcd") == 1
     assert approx_tokens("abcde") == 2
+
+
+def test_an_excerpt_that_starts_with_its_title_is_not_titled_twice() -> None:
+    from uuid import uuid4
+
+    from api.chat.context import Source
+    from api.chat.prompt import _snippet
+    titled = Source("chunk", uuid4(), 1.0, "Parcelamento  no cartão\n\nNo cartão parcelamos em até 10x.",
+                    title="Parcelamento no Cartão")
+    assert _snippet(titled) == {"title": "", "text": titled.text}
+    plain = Source("chunk", uuid4(), 1.0, "No cartão parcelamos em até 10x.", title="Parcelamento no cartão")
+    assert _snippet(plain) == {"title": "Parcelamento no cartão", "text": plain.text}
+    rag = prompts.render("rag_answer", question="Parcela?", snippets=[_snippet(titled), _snippet(plain)])
+    assert "[1] Parcelamento  no cartão\n\nNo cartão" in rag
+    assert "[2] Parcelamento no cartão: No cartão" in rag

@@ -44,6 +44,16 @@ def system_text(target: dict, instructions: str | None, now: str | None = None) 
     return prompts.render("system", **inputs)
 
 
+def _snippet(source: Source) -> dict:
+    """A knowledge excerpt for the prompt: its document's title, unless the excerpt already starts
+    with it (a document whose first line is its title): "[1] Troca: Troca\n\n…" made small models
+    answer with the title twice instead of the answer."""
+    title = (source.title or "").strip()
+    if title and " ".join(source.text.split()).casefold().startswith(" ".join(title.split()).casefold()):
+        title = ""
+    return {"title": title, "text": source.text}
+
+
 def build(target: dict, question: str, gathered: Gathered, *, budget: int, count: Callable[[str], int],
           instructions: str | None = None) -> Prompt:
     # The clock goes in the last message, which changes every turn anyway: the packaged system
@@ -69,7 +79,7 @@ def build(target: dict, question: str, gathered: Gathered, *, budget: int, count
     summaries = gathered.summaries[:kept["summaries"]]
     turns = gathered.turns[len(gathered.turns) - kept["turns"]:]
     user = prompts.render("rag_answer", question=question, now=now,
-                          snippets=[{"title": s.title, "text": s.text} for s in snippets] or None,
+                          snippets=[_snippet(s) for s in snippets] or None,
                           memories=[m.text for m in memories] or None,
                           summaries=[s.text for s in summaries] or None)
     messages = [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]

@@ -51,7 +51,8 @@ class Citation(BaseModel):
     id: UUID
     kind: Literal["chunk", "memory"]
     rank: int = Field(description="1-based; for chunks, the [n] the answer may cite")
-    score: float = Field(description="retrieval score (chunks: fused RRF score)")
+    score: float = Field(description="retrieval score (chunks: the search's fused score, by default a sum of "
+                                     "z-scores, so 0 is an average candidate and it may be negative)")
     chunk_id: UUID | None = None
     document_id: UUID | None = None
     document_title: str | None = None
