@@ -61,7 +61,8 @@ def load_queries(embedder, count: int) -> list[tuple[str, np.ndarray]]:
     return list(zip(texts, embedder.embed(texts, "query").vectors))
 
 
-def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10, iterative=True, exact=False):
+def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10, iterative=True, exact=False,
+        fusion="zscore"):
     """Time every query (query j goes to tenant j % len(kbs)); returns per-tenant ms and chunk ids."""
     from api.core.db import sync_unit_of_work
     from api.core.principal import org_principal
@@ -70,7 +71,7 @@ def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10
     sql_ms, db_ms, ids = defaultdict(list), defaultdict(list), []
     for j, (text, vector) in enumerate(queries):
         kb = kbs[j % len(kbs)]
-        options = SearchOptions(query=text, k=k, mode=mode, candidates=candidates)
+        options = SearchOptions(query=text, k=k, mode=mode, candidates=candidates, fusion=fusion)
         started = time.perf_counter()
         with sync_unit_of_work(pool, org_principal(kb["organization_id"], "member", kind="worker")) as session:
             target = service.resolve_target(repository_sync.load_kbs(session.conn, [kb["id"]], None), [kb["id"]], mode)
@@ -92,6 +93,15 @@ def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10
 def summary(per_tenant: dict) -> dict:
     every = [ms for values in per_tenant.values() for ms in values]
     return {"all": latency_summary(every), **{f"tenant_{n}_chunks": latency_summary(v) for n, v in per_tenant.items()}}
+
+
+def _merge(runs: list[dict]) -> dict:
+    """Per-tenant timings of several runs, pooled."""
+    merged = defaultdict(list)
+    for per_tenant in runs:
+        for tenant, values in per_tenant.items():
+            merged[tenant].extend(values)
+    return merged
 
 
 def recall(approx: list[list], exact: list[list], k: int) -> float:
@@ -148,6 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     for mode in ("hybrid", "vector", "text"):
         sql_ms, db_ms, _ = run(pool, kbs, queries, mode=mode)
         report[mode] = {"sql_ms": summary(sql_ms), "db_ms": summary(db_ms)}
+    # The two fusions of the hybrid statement, alternated run by run (same queries, same cache state).
+    fusions = {"zscore": ([], []), "rrf": ([], [])}
+    for _ in range(2):
+        for fusion, (sql_all, db_all) in fusions.items():
+            sql_ms, db_ms, _ = run(pool, kbs, queries, fusion=fusion)
+            sql_all.append(sql_ms)
+            db_all.append(db_ms)
+    report["hybrid_by_fusion"] = {
+        fusion: {"sql_ms": summary(_merge(sql_all)), "db_ms": summary(_merge(db_all))}
+        for fusion, (sql_all, db_all) in fusions.items()}
     _, _, approx = run(pool, kbs, queries, mode="vector", k=50)
     _, _, exact = run(pool, kbs, queries, mode="vector", k=50, exact=True)
     report["hnsw_recall"] = {"at_10": recall(approx, exact, 10), "at_50": recall(approx, exact, 50)}
