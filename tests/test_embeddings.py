@@ -98,6 +98,14 @@ def test_model_dimensions():
     assert Embedder("someone/unknown-embedder", dim=123).dim == 123
 
 
+def test_equal_texts_in_one_call_are_computed_once(embedder: Embedder):
+    batch = embedder.embed([PASSAGES[0], PASSAGES[1], PASSAGES[0]], "passage")
+    assert batch.computed == 2
+    assert len(batch.vectors) == 3
+    np.testing.assert_array_equal(batch.vectors[0], batch.vectors[2])
+    np.testing.assert_array_equal(batch.vectors[1], embedder.embed_passages([PASSAGES[1]])[0])
+
+
 # ---------- Redis cache ----------
 
 def _commands(client: redis.Redis, name: str) -> int:

@@ -56,10 +56,14 @@ class Embedder:
         self._prefixed = uses_e5_prefixes(self.model)
 
     def embed(self, texts: Sequence[str], kind: EmbeddingKind) -> EmbeddingBatch:
+        # Equal texts in one call are computed once (the memory worker gives a customer message
+        # and its reply the same exchange text; documents repeat boilerplate).
+        distinct = list(dict.fromkeys(texts))
         vectors: list[np.ndarray] = []
-        for start in range(0, len(texts), self.batch_size):
-            vectors.extend(self._embed_batch(texts[start:start + self.batch_size], kind))
-        return EmbeddingBatch(vectors=vectors, computed=len(texts))
+        for start in range(0, len(distinct), self.batch_size):
+            vectors.extend(self._embed_batch(distinct[start:start + self.batch_size], kind))
+        by_text = dict(zip(distinct, vectors, strict=True))
+        return EmbeddingBatch(vectors=[by_text[text] for text in texts], computed=len(distinct))
 
     def embed_passages(self, texts: Sequence[str]) -> list[np.ndarray]:
         return self.embed(texts, "passage").vectors

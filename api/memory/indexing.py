@@ -31,11 +31,6 @@ def _line(turn: dict) -> str:
     return turn_text(turn["role"], turn["content"], (turn["metadata"] or {}).get("speaker"))
 
 
-# A customer message and the reply that follows it in the same batch are embedded once, as the
-# exchange, and both turns get that vector (see embedding_texts).
-PAIR_EXCHANGES = True
-
-
 def embedding_texts(turns: list[dict], previous: dict | None) -> list[str]:
     """What is embedded for each turn: the turn after the one before it, with speakers.
 
@@ -44,17 +39,16 @@ def embedding_texts(turns: list[dict], previous: dict | None) -> list[str]:
     conversation with vectors alone, see BENCHMARKS.md). Only the previous turn is used: the
     next one does not exist yet when a turn is indexed right after its exchange, except for a
     customer message whose reply is in the same batch: then the message shares the reply's text
-    (the exchange), so one embedding serves both turns. Equal texts are embedded once (`_index`).
+    (the exchange), so one embedding serves both turns (the embedder computes equal texts once).
     No date: the vector gains nothing from it (retrieval reads dates from `created_at`) and it
     was a third of a short turn's tokens."""
     texts = []
     for turn in turns:
         texts.append(f"{_line(previous)}\n{_line(turn)}" if previous else _line(turn))
         previous = turn
-    if PAIR_EXCHANGES:
-        for i in range(len(turns) - 1):
-            if turns[i]["role"] == "user" and turns[i + 1]["role"] == "assistant":
-                texts[i] = texts[i + 1]
+    for i in range(len(turns) - 1):
+        if turns[i]["role"] == "user" and turns[i + 1]["role"] == "assistant":
+            texts[i] = texts[i + 1]
     return texts
 
 
@@ -66,10 +60,7 @@ def _index(session: Session, ctx: dict, embedder: Embedder) -> int:
         repo.mark_indexed(session.conn, ctx["conversation_id"], ctx["memory_seq"])
         return 0
     previous = conversations_repository_sync.turn_before(session.conn, ctx["conversation_id"], pending[0])
-    texts = embedding_texts(pending, previous)
-    distinct = list(dict.fromkeys(texts))
-    by_text = dict(zip(distinct, embedder.embed_passages(distinct), strict=True))
-    vectors = [by_text[text] for text in texts]
+    vectors = embedder.embed_passages(embedding_texts(pending, previous))
     # content stays the message itself (what the prompt shows); date and role are columns/metadata.
     rows = [memory_row(ctx, "turn", t["content"], vec, message_id=t["id"], at=t["created_at"], seq=t["seq"],
                         metadata={"message_id": str(t["id"]), "role": t["role"],
