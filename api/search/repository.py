@@ -87,7 +87,7 @@ ts as (
 ),
 fused as (
   select coalesce(v.id, t.id) as id,
-         coalesce(%(w_vec)s / (%(rrf_k)s + v.rank), 0) + coalesce(%(w_text)s / (%(rrf_k)s + t.rank), 0) as rrf,
+         {rrf} as rrf,
          {fused} as fused,
          v.distance, v.rank as vector_rank, t.score as text_score, t.rank as text_rank
     from vs v
@@ -112,10 +112,11 @@ select f.id as chunk_id, c.document_id, c.knowledge_base_id, d.title, d.filename
 #   rest of its list counts more than one barely ahead of near-equal neighbours (near-duplicate
 #   passages, a common word). Measured against RRF on five sets (bench/fusion.py, BENCHMARKS.md).
 # - rrf: weight / (rrf_k + rank) summed over the lists (ranks only).
+_RRF = "coalesce(%(w_vec)s / (%(rrf_k)s + v.rank), 0) + coalesce(%(w_text)s / (%(rrf_k)s + t.rank), 0)"
 FUSED = {
     "zscore": "%(w_vec)s * coalesce(v.z, (select min(z) from vs), 0)"
               " + %(w_text)s * coalesce(t.z, (select min(z) from ts), 0)",
-    "rrf": "coalesce(%(w_vec)s / (%(rrf_k)s + v.rank), 0) + coalesce(%(w_text)s / (%(rrf_k)s + t.rank), 0)",
+    "rrf": _RRF,
 }
 
 
@@ -145,7 +146,7 @@ def _statement(dim: int, mode: SearchMode, used_filters: tuple[str, ...], fusion
     return sql.SQL(_SEARCH).format(
         vector_list=vector_list if mode != "text" else sql.SQL(_NO_VECTOR_LIST),
         text_list=text_list if mode != "vector" else sql.SQL(_NO_TEXT_LIST),
-        fused=sql.SQL(FUSED[fusion]))
+        rrf=sql.SQL(_RRF), fused=sql.SQL(FUSED[fusion]))
 
 
 def search_statement(*, dim: int, mode: SearchMode, query: str, vector: Any, languages: list[str],
