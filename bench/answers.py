@@ -192,7 +192,8 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
                 for mode, agent_id in agents.items():
                     r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=False)
                     r |= {"id": q["id"], "mode": mode, "question": q["question"], "gold": q["gold"],
-                          "answerable": bool(q["passage"])} | score(r["answer"], q["gold"])
+                          "answerable": bool(q["passage"]), "heldout": bool(q.get("heldout"))} \
+                        | score(r["answer"], q["gold"])
                     rows.append(r)
                 log(f"help center {i}/{len(questions)} {q['id']}: "
                     + " | ".join(f"{r['mode']} {r['total_ms']}ms {'OK' if r['contained'] else '--'} "
@@ -213,6 +214,8 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
             "token_f1": summary([r["f1"] for r in ans]),
             "refused_answerable": round(sum(r["refused"] for r in ans) / max(1, len(ans)), 3),
             "unanswerable": len(unk), "says_unknown_when_unanswerable": summary([float(r["refused"]) for r in unk]),
+            # n01-n16: written before refusals were tuned, never tuned on.
+            "says_unknown_heldout": summary([float(r["refused"]) for r in unk if r["heldout"]]),
             "errors": sum(1 for r in mine if r["error"]),
             "prompt_tokens": latency_summary([r["prompt_tokens"] for r in mine]),
             "first_token_ms": latency_summary([r["first_token_ms"] for r in mine]),
