@@ -6,7 +6,8 @@ Synthesizes the chunks (bench/synth.py) into database renum_scale of the bench P
 the HNSW index, ANALYZEs, then times searches as the app role under RLS, one transaction per
 query like the API: `sql` is SET LOCAL + the search statement, `db` the whole unit of work
 (claims, KB lookup, search, commit); query embedding is excluded (see bench.retrieval for it).
-Also measures the HNSW candidate list's recall against exact search, and EXPLAIN ANALYZE.
+Also measures the HNSW candidate list's recall against exact search, each tenant's vector SQL
+with either scan (what service.exact_scan chooses between), and EXPLAIN ANALYZE.
 Prints one JSON object; full plans go to .renum/bench/scale-plan-*.txt.
 """
 from __future__ import annotations
@@ -61,7 +62,7 @@ def load_queries(embedder, count: int) -> list[tuple[str, np.ndarray]]:
     return list(zip(texts, embedder.embed(texts, "query").vectors))
 
 
-def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10, iterative=True, exact=False,
+def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10, iterative=True, scan="auto",
         fusion="zscore"):
     """Time every query (query j goes to tenant j % len(kbs)); returns per-tenant ms and chunk ids."""
     from api.core.db import sync_unit_of_work
@@ -75,9 +76,7 @@ def run(pool, kbs, queries, *, mode="hybrid", candidates=50, ef_search=100, k=10
         started = time.perf_counter()
         with sync_unit_of_work(pool, org_principal(kb["organization_id"], "member", kind="worker")) as session:
             target = service.resolve_target(repository_sync.load_kbs(session.conn, [kb["id"]], None), [kb["id"]], mode)
-            statement, params = service.statement_for(target, options, vector)
-            if exact:  # no index scan: a sequential scan + sort is the exact answer
-                session.conn.execute("set local enable_indexscan = off")
+            statement, params = service.statement_for(target, options, vector, scan=scan)
             sql_started = time.perf_counter()
             rows = repository_sync.search(session.conn, statement, params, ef_search=ef_search,
                                           max_scan_tuples=service.MAX_SCAN_TUPLES)
@@ -107,6 +106,15 @@ def _merge(runs: list[dict]) -> dict:
 def recall(approx: list[list], exact: list[list], k: int) -> float:
     scores = [len(set(a[:k]) & set(e[:k])) / len(e[:k]) for a, e in zip(approx, exact) if e]
     return round(sum(scores) / len(scores), 4)
+
+
+def _chooses_exact(pool, kb) -> bool:
+    from api.core.db import sync_unit_of_work
+    from api.core.principal import org_principal
+    from api.search import repository_sync, service
+    with sync_unit_of_work(pool, org_principal(kb["organization_id"], "member", kind="worker")) as session:
+        target = service.resolve_target(repository_sync.load_kbs(session.conn, [kb["id"]], None), [kb["id"]], "vector")
+    return service.exact_scan(target, 50)
 
 
 def explain(pool, kb, text, vector) -> list[str]:
@@ -158,27 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     for mode in ("hybrid", "vector", "text"):
         sql_ms, db_ms, _ = run(pool, kbs, queries, mode=mode)
         report[mode] = {"sql_ms": summary(sql_ms), "db_ms": summary(db_ms)}
-    # The two fusions of the hybrid statement, alternated run by run (same queries, same cache state).
-    fusions = {"zscore": ([], []), "rrf": ([], [])}
+    # What service.exact_scan chooses from: each tenant's SQL with either vector scan and with the
+    # one it chooses, alternated run by run (same queries, same cache state).
+    scans = {(mode, scan): [] for mode in ("hybrid", "vector") for scan in ("exact", "hnsw", "auto")}
     for _ in range(2):
-        for fusion, (sql_all, db_all) in fusions.items():
-            sql_ms, db_ms, _ = run(pool, kbs, queries, fusion=fusion)
-            sql_all.append(sql_ms)
-            db_all.append(db_ms)
-    report["hybrid_by_fusion"] = {
-        fusion: {"sql_ms": summary(_merge(sql_all)), "db_ms": summary(_merge(db_all))}
-        for fusion, (sql_all, db_all) in fusions.items()}
-    _, _, approx = run(pool, kbs, queries, mode="vector", k=50)
-    _, _, exact = run(pool, kbs, queries, mode="vector", k=50, exact=True)
+        for (mode, scan), timings in scans.items():
+            timings.append(run(pool, kbs, queries, mode=mode, scan=scan)[0])
+    report["by_scan"] = {f"{mode}_{scan}": summary(_merge(timings)) for (mode, scan), timings in scans.items()}
+    report["exact_scan_chosen_for"] = [kb["chunks"] for kb in kbs if _chooses_exact(pool, kb)]
+    _, _, approx = run(pool, kbs, queries, mode="vector", k=50, scan="hnsw")
+    _, _, served = run(pool, kbs, queries, mode="vector", k=50)
+    _, _, exact = run(pool, kbs, queries, mode="vector", k=50, scan="exact")
     report["hnsw_recall"] = {"at_10": recall(approx, exact, 10), "at_50": recall(approx, exact, 50)}
-    _, _, no_iter = run(pool, kbs, queries, mode="vector", k=50, iterative=False)
+    report["served_recall"] = {"at_10": recall(served, exact, 10), "at_50": recall(served, exact, 50)}
+    _, _, no_iter = run(pool, kbs, queries, mode="vector", k=50, iterative=False, scan="hnsw")
     report["without_iterative_scan"] = {
         "recall_at_50": recall(no_iter, exact, 50),
         "queries_short_of_k": sum(len(ids) < min(50, len(e)) for ids, e in zip(no_iter, exact))}
     if args.grid:  # hybrid latency per (ef_search, candidates), and what ef_search does to vector recall
         report["grid"] = {}
         for ef in (40, 100, 200):
-            _, _, approx = run(pool, kbs, queries, mode="vector", k=50, ef_search=ef)
+            _, _, approx = run(pool, kbs, queries, mode="vector", k=50, ef_search=ef, scan="hnsw")
             for n in (20, 50, 100):
                 sql_ms, _, _ = run(pool, kbs, queries, candidates=n, ef_search=max(ef, n))
                 report["grid"][f"ef{max(ef, n)}_n{n}"] = summary(sql_ms)["all"]

@@ -245,14 +245,14 @@ def _as_org(pool, tenant):
     return sync_unit_of_work(pool, org_principal(uuid.UUID(tenant.org_id), "member", kind="worker"))
 
 
-def _vector_statement(session, kb, k):
+def _vector_statement(session, kb, k, scan="auto"):
     from api.search import repository_sync, service
     from api.search.schemas import SearchOptions
     options = SearchOptions(query=NEEDLE, k=k, mode="vector")
     kbs = repository_sync.load_kbs(session.conn, [uuid.UUID(kb)], None)
     target = service.resolve_target(kbs, [uuid.UUID(kb)], "vector")
     vector = service.query_embedder(target.model, target.dim).embed_query(NEEDLE)
-    return service.statement_for(target, options, vector)
+    return service.statement_for(target, options, vector, scan=scan)
 
 
 def test_vector_search_uses_the_hnsw_index(haystack):
@@ -266,17 +266,45 @@ def test_vector_search_uses_the_hnsw_index(haystack):
     assert "Index Scan using document_chunks_embedding_384_idx" in plan, plan
 
 
+def test_a_kb_that_is_a_small_share_of_the_table_is_scanned_exactly(client, haystack):
+    """The 5-chunk KB among 4,005 chunks: its rows are read through the KB index and sorted (no
+    HNSW walk), and the result is the exact nearest neighbours, through the service and the API.
+    The 4,000-chunk KB is nearly the whole table: it keeps the HNSW index."""
+    from api.search import repository_sync, service
+    tenants, pool = haystack
+    small, small_kb = tenants["small"]
+    big, big_kb = tenants["big"]
+    with _as_org(pool, small) as session:
+        kbs = repository_sync.load_kbs(session.conn, [uuid.UUID(small_kb)], None)
+        assert kbs[0]["chunks"] == SMALL_CHUNKS and kbs[0]["table_chunks"] >= BIG_CHUNKS
+        statement, params = _vector_statement(session, small_kb, 3)
+        plan = repository_sync.explain(session.conn, statement, params, ef_search=100, max_scan_tuples=20000)
+        assert "embedding_384_idx" not in plan, plan
+        rows = repository_sync.search(session.conn, statement, params, ef_search=100, max_scan_tuples=20000)
+        exact = session.conn.execute(
+            "select id from public.document_chunks where knowledge_base_id = %s "
+            "order by (embedding::extensions.vector(384) <=> %s::extensions.vector(384)) + 0, id limit 3",
+            [small_kb, params["qvec"]]).fetchall()
+        assert [r["chunk_id"] for r in rows] == [r["id"] for r in exact]
+    with _as_org(pool, big) as session:
+        statement, params = _vector_statement(session, big_kb, 3)
+        plan = repository_sync.explain(session.conn, statement, params, ef_search=100, max_scan_tuples=20000)
+        assert "embedding_384_idx" in plan, plan
+    assert len(search(client, small, small_kb, NEEDLE, k=3, mode="vector").json()["data"]) == 3
+
+
 def test_small_tenant_in_a_big_table_still_gets_its_results(client, haystack):
     from api.search import repository_sync, service
     from api.search.schemas import SearchOptions
     tenants, pool = haystack
     tenant, kb = tenants["small"]
     with _as_org(pool, tenant) as session:
-        # Take away the plans that never touch HNSW (the kb index + sort), so this exercises the
-        # HNSW walk through 4000 other-tenant neighbours, as a mid-sized tenant would in production.
+        # The HNSW statement (a 5-chunk KB gets the exact scan otherwise), with the plans that never
+        # touch HNSW (the kb index + sort) taken away, so this exercises the HNSW walk through 4000
+        # other-tenant neighbours, as a mid-sized tenant's would in a bigger table.
         session.conn.execute("set local enable_seqscan = off; set local enable_bitmapscan = off; "
                              "set local enable_indexscan = on; set local enable_sort = off")
-        statement, params = _vector_statement(session, kb, 10)
+        statement, params = _vector_statement(session, kb, 10, scan="hnsw")
         plan = repository_sync.explain(session.conn, statement, params, ef_search=100, max_scan_tuples=20000)
         assert "document_chunks_embedding_384_idx" in plan, plan
         hits = service.search_sync(session.conn, [uuid.UUID(kb)], SearchOptions(query=NEEDLE, k=10, mode="vector"))

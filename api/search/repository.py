@@ -14,10 +14,17 @@ from psycopg.types.json import Jsonb
 
 from api.search.schemas import Fusion, SearchFilters, SearchMode
 
+# chunks: the KB's chunk count (kept by the ingest triggers in knowledge_base_text_stats);
+# table_chunks: the whole table's, as of its last ANALYZE. They choose the vector scan (service.py).
 KBS = """
-select id, organization_id, language::text as language, embedding_model, embedding_dim, content_version
-  from public.knowledge_bases
- where id = any(%(kb_ids)s) and (%(org_id)s::uuid is null or organization_id = %(org_id)s::uuid)
+select kb.id, kb.organization_id, kb.language::text as language, kb.embedding_model, kb.embedding_dim,
+       kb.content_version,
+       (select coalesce(sum(s.chunks), 0) from public.knowledge_base_text_stats s
+         where s.knowledge_base_id = kb.id)::bigint as chunks,
+       (select greatest(c.reltuples, 0) from pg_catalog.pg_class c
+         where c.oid = 'public.document_chunks'::pg_catalog.regclass)::bigint as table_chunks
+  from public.knowledge_bases kb
+ where kb.id = any(%(kb_ids)s) and (%(org_id)s::uuid is null or kb.organization_id = %(org_id)s::uuid)
 """
 
 # Relaxed order lets HNSW keep walking the graph until `limit` rows pass the filters (RLS,
@@ -39,6 +46,17 @@ _VECTOR_LIST = """
     from public.document_chunks c
    where c.embedding_dim = {dim} and {filters}
    order by distance
+   limit %(n)s"""
+# The exact list: every row of the searched KBs (through the KB index), distances computed and
+# sorted. OFFSET 0 keeps the ORDER BY ... LIMIT outside the subquery, where no index can serve it,
+# so the planner cannot turn it into the HNSW scan above (service.vector_scan chooses).
+_EXACT_VECTOR_LIST = """
+  select e.id, e.distance from (
+    select c.id, c.embedding::extensions.vector({dim}) <=> %(qvec)s::extensions.vector({dim}) as distance
+      from public.document_chunks c
+     where c.embedding_dim = {dim} and {filters}
+    offset 0) e
+   order by e.distance, e.id
    limit %(n)s"""
 
 # Per language among the searched KBs (tq, below), the chunks indexed with that configuration
@@ -133,7 +151,8 @@ _FILTERS = {
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(dim: int, mode: SearchMode, used_filters: tuple[str, ...], fusion: Fusion) -> sql.Composed:
+def _statement(dim: int, mode: SearchMode, used_filters: tuple[str, ...], fusion: Fusion,
+               exact: bool) -> sql.Composed:
     if dim <= 0:
         raise ValueError(f"invalid embedding dimension {dim}")
     filters_sql = sql.SQL(" and ".join(["c.knowledge_base_id = any(%(kb_ids)s)",
@@ -141,7 +160,7 @@ def _statement(dim: int, mode: SearchMode, used_filters: tuple[str, ...], fusion
     # The dimension is an int from knowledge_bases; as a literal it matches the partial
     # index predicate (embedding_dim = 384) and the indexed expression's typmod exactly.
     dim_sql = sql.Literal(int(dim))
-    vector_list = sql.SQL(_VECTOR_LIST).format(dim=dim_sql, filters=filters_sql)
+    vector_list = sql.SQL(_EXACT_VECTOR_LIST if exact else _VECTOR_LIST).format(dim=dim_sql, filters=filters_sql)
     text_list = sql.SQL(_TEXT_LIST)
     return sql.SQL(_SEARCH).format(
         vector_list=vector_list if mode != "text" else sql.SQL(_NO_VECTOR_LIST),
@@ -152,8 +171,9 @@ def _statement(dim: int, mode: SearchMode, used_filters: tuple[str, ...], fusion
 def search_statement(*, dim: int, mode: SearchMode, query: str, vector: Any, languages: list[str],
                      kb_ids: list[UUID], filters: SearchFilters, k: int, candidates: int,
                      w_vec: float, w_text: float, rrf_k: int, match_budget: int,
-                     fusion: Fusion = "zscore") -> tuple[sql.Composed, dict]:
-    """The hybrid statement and its parameters (also used by EXPLAIN in tests and benchmarks)."""
+                     fusion: Fusion = "zscore", exact: bool = False) -> tuple[sql.Composed, dict]:
+    """The hybrid statement and its parameters (also used by EXPLAIN in tests and benchmarks);
+    `exact`: the vector list by an exact scan of the KBs' rows instead of the HNSW index."""
     params = {"kb_ids": list(kb_ids), "query": query, "qvec": vector, "languages": languages,
               "match_budget": match_budget, "k1": BM25_K1, "b": BM25_B,
               "n": candidates, "k": k, "w_vec": float(w_vec), "w_text": float(w_text), "rrf_k": rrf_k,
@@ -161,7 +181,7 @@ def search_statement(*, dim: int, mode: SearchMode, query: str, vector: Any, lan
               "document_ids": filters.document_ids, "sources": filters.source,
               "metadata": Jsonb(filters.metadata)}
     used = tuple(name for name in _FILTERS if getattr(filters, name))
-    return _statement(dim, mode, used, fusion), params
+    return _statement(dim, mode, used, fusion, exact), params
 
 
 def tune_params(ef_search: int, max_scan_tuples: int) -> list[str]:

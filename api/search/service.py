@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Literal
 from uuid import UUID
 
 from api.core.config import get_settings
@@ -27,6 +28,13 @@ MAX_SCAN_TUPLES = 20_000
 # cost in big KBs, and acts like a crude IDF: on SciFact (16k chunks) text nDCG@10 is 0.601 at
 # 500, 0.589 at 1000, 0.585 unbounded; the smaller sets are too small to be pruned.
 TEXT_MATCH_BUDGET = 500
+# The vector list comes from the HNSW index or from an exact scan of the searched KBs' rows.
+# Under a KB filter, HNSW's iterative scan walks about candidates / share entries (share: the
+# KBs' part of the table) before enough pass the filter, so its cost grows like candidates x
+# table / rows; the exact scan reads and sorts the KBs' rows, cost ~ rows (and it is exact).
+# Exact wins when rows² <= EXACT_SCAN_FACTOR x candidates x table rows: at 100k chunks and 50
+# candidates that is KBs up to ~6,300 chunks (bench/scale.py times both per tenant; BENCHMARKS.md).
+EXACT_SCAN_FACTOR = 8
 
 
 @dataclass(frozen=True)
@@ -66,12 +74,24 @@ def resolve_target(kbs: list[dict], kb_ids: list[UUID], mode: SearchMode) -> Tar
                   languages=sorted({kb["language"] for kb in kbs}))
 
 
-def statement_for(target: Target, options: SearchOptions, vector) -> tuple:
+VectorScan = Literal["auto", "exact", "hnsw"]
+
+
+def exact_scan(target: Target, candidates: int) -> bool:
+    """Whether an exact scan of the target's rows is cheaper than the HNSW walk (see EXACT_SCAN_FACTOR)."""
+    rows = sum(int(kb.get("chunks") or 0) for kb in target.kbs)
+    table = max(int(max((kb.get("table_chunks") or 0) for kb in target.kbs)), rows)
+    return rows * rows <= EXACT_SCAN_FACTOR * candidates * table
+
+
+def statement_for(target: Target, options: SearchOptions, vector, scan: VectorScan = "auto") -> tuple:
+    """The search statement; `scan` forces one vector scan (benchmarks and plan tests)."""
+    exact = exact_scan(target, options.candidates) if scan == "auto" else scan == "exact"
     return repository.search_statement(
         dim=target.dim, mode=options.mode, query=options.query, vector=vector, languages=target.languages,
         kb_ids=[kb["id"] for kb in target.kbs], filters=options.filters, k=options.k,
         candidates=options.candidates, w_vec=options.weights.vector, w_text=options.weights.text,
-        rrf_k=options.rrf_k, match_budget=TEXT_MATCH_BUDGET, fusion=options.fusion)
+        rrf_k=options.rrf_k, match_budget=TEXT_MATCH_BUDGET, fusion=options.fusion, exact=exact)
 
 
 def scan_settings(options: SearchOptions) -> dict:
