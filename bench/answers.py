@@ -96,12 +96,54 @@ def _org(admin_url: str, slug: str) -> uuid.UUID:
                             "returning id", [slug]).fetchone()[0]
 
 
-def _agent(conn, org_id, name: str, kb_ids: list) -> uuid.UUID:
+def _agent(conn, org_id, name: str, kb_ids: list, settings: dict | None = None) -> uuid.UUID:
+    from psycopg.types.json import Jsonb
     # Deterministic answers (temperature 0), capped at MAX_TOKENS: a customer answer is short, and
     # a small model that rambles to the 512-token default is wrong anyway.
     return conn.execute("insert into public.agents (organization_id, name, model, knowledge_base_ids, temperature, "
-                        "max_tokens) values (%s, %s, 'renum-local', %s, 0, %s) returning id",
-                        [org_id, name, kb_ids, MAX_TOKENS]).fetchone()["id"]
+                        "max_tokens, settings) values (%s, %s, 'renum-local', %s, 0, %s, %s) returning id",
+                        [org_id, name, kb_ids, MAX_TOKENS, Jsonb(settings or {})]).fetchone()["id"]
+
+
+# --answer-check: the agent's settings. observe: the check runs and is recorded but never refuses
+# (threshold -50), so one run gives the answers without the check and, from the recorded margins,
+# what any threshold would have done to the same answers (the check does not change what the
+# model generates afterwards: tests/test_answer_check.py).
+ANSWER_CHECK = {"on": {}, "off": {"answer_check": False}, "observe": {"answer_check_threshold": -50}}
+
+
+def _with_threshold(rows: list[dict], threshold: float) -> list[dict]:
+    """The rows as they would be had the check refused below `threshold` (observe runs)."""
+    from api.chat import grounding
+    out = []
+    for r in rows:
+        margin = (r.get("answer_check") or {}).get("margin")
+        if margin is not None and margin < threshold:
+            text = grounding.not_found_text(r["question"])
+            r = r | {"answer": text} | score(text, r["gold"])
+        out.append(r)
+    return out
+
+
+def _check_report(rows: list[dict], thresholds: list[float]) -> dict:
+    """Per threshold: answerable contained, refusals of answerable and unanswerable questions, and
+    the paired change in contained against no check (observe runs, knowledge agent)."""
+    from bench.answer_metrics import bootstrap_diff_ci
+    report = {}
+    base = {r["id"]: float(r["contained"]) for r in rows if r["answerable"]}
+    for t in thresholds:
+        applied = _with_threshold(rows, t)
+        ans = [r for r in applied if r["answerable"]]
+        unk = [r for r in applied if not r["answerable"]]
+        mean, low, high = bootstrap_diff_ci([float(r["contained"]) for r in ans], [base[r["id"]] for r in ans])
+        report[f"{t:+.2f}"] = {
+            "contained": summary([float(r["contained"]) for r in ans]),
+            "contained_minus_no_check": {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]},
+            "refused_answerable": sum(r["refused"] for r in ans),
+            "says_unknown": f"{sum(r['refused'] for r in unk)} of {len(unk)}",
+            "says_unknown_heldout": f"{sum(r['refused'] for r in unk if r['heldout'])} of "
+                                    f"{sum(1 for r in unk if r['heldout'])}"}
+    return report
 
 
 def _conversation(conn, org_id, agent_id, contact_id) -> uuid.UUID:
@@ -123,7 +165,7 @@ async def ask(tx, redis, agent_id, conversation_id, question: str, *, memory: bo
     from api.chat.turn import Delta, Done, Failed
     started = time.perf_counter()
     turn = await chat.begin(tx, redis, agent_id, conversation_id, question, memory=memory, turns=turns)
-    first, text, failed = None, [], None
+    first, text, failed, check = None, [], None, None
     async for event in chat.stream(turn):
         if isinstance(event, Delta):
             first = first or time.perf_counter()
@@ -132,8 +174,10 @@ async def ask(tx, redis, agent_id, conversation_id, question: str, *, memory: bo
             failed = f"{event.code}: {event.message}"
         elif isinstance(event, Done):
             text = [event.reply.message["content"]]
+            check = (event.reply.message.get("metadata") or {}).get("answer_check")
     done = time.perf_counter()
-    return {"answer": "".join(text), "error": failed, "prompt_tokens": turn.prompt.tokens if turn.prompt else 0,
+    return {"answer": "".join(text), "error": failed, "answer_check": check,
+            "prompt_tokens": turn.prompt.tokens if turn.prompt else 0,
             "first_token_ms": round(((first or done) - started) * 1000), "total_ms": round((done - started) * 1000),
             "context_ms": turn.context_ms}
 
@@ -152,7 +196,8 @@ async def _session(app_url: str, redis_url: str, org_id):
 # --- help center --------------------------------------------------------------------------------
 
 def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
-               modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None) -> dict:
+               modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None,
+               answer_check: str = "on") -> dict:
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
     from bench import ingest as kb_ingest
@@ -177,7 +222,8 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
                                                        for p in passages})
         log(f"help center ingested: {stats.report()}")
         with sync_unit_of_work(pool, principal) as s:
-            agents = {mode: _agent(s.conn, org_id, "Léo", [kb["id"]] if mode == "kb" else []) for mode in modes}
+            agents = {mode: _agent(s.conn, org_id, "Léo", [kb["id"]] if mode == "kb" else [],
+                                   ANSWER_CHECK[answer_check]) for mode in modes}
             contact = _contact(s.conn, org_id, "5531999990000")
             convs = {(q["id"], mode): _conversation(s.conn, org_id, agents[mode], contact)
                      for q in questions for mode in agents}
@@ -228,6 +274,13 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         mean, low, high = bootstrap_diff_ci([float(kb_rows[i]["contained"]) for i in ids],
                                             [float(no_rows[i]["contained"]) for i in ids])
         out["kb_minus_no_kb_contained"] = {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
+    if answer_check == "observe" and "kb" in agents:
+        from api.chat import grounding
+        from api.llm.llama_engine import get_engine
+        measured = grounding.THRESHOLDS.get(get_engine().name)
+        grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.8, 1.0, 1.2} | ({measured} if measured is not None else set()))
+        out["answer_check"] = {"model_threshold": measured,
+                               "by_threshold": _check_report([r for r in rows if r["mode"] == "kb"], grid)}
     out["rows"] = rows
     return out
 
@@ -481,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=Path, default=None,
                         help="render packaged prompts from this folder instead of prompts/ (to compare versions)")
     parser.add_argument("--curve-repeats", type=int, default=1)
+    parser.add_argument("--answer-check", choices=sorted(ANSWER_CHECK), default="on",
+                        help="help-center agents: the answer check as shipped (on), off, or observe (recorded "
+                             "for every question, never refusing; reports what each threshold would do)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -500,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
             if part == "helpcenter":
                 result[part] = helpcenter(admin_url, app_url, redis_url, args.limit,
                                           tuple(m.strip() for m in args.modes.split(",") if m.strip()),
-                                          [i.strip() for i in args.ids.split(",") if i.strip()] or None)
+                                          [i.strip() for i in args.ids.split(",") if i.strip()] or None,
+                                          args.answer_check)
             elif part == "locomo":
                 result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations)
             elif part == "facts":

@@ -17,6 +17,24 @@ def _iana_zone(value: str) -> str:
     return value
 
 
+def _agent_settings(value: dict) -> dict:
+    """The keys of `settings` the service reads are checked; the rest are the organization's own."""
+    if "answer_check" in value and not isinstance(value["answer_check"], bool):
+        raise ValueError("settings.answer_check must be true or false")
+    if "answer_check_threshold" in value:
+        threshold = value["answer_check_threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not -50 <= threshold <= 50:
+            raise ValueError("settings.answer_check_threshold must be a number between -50 and 50")
+    return value
+
+
+AgentSettings = Annotated[Metadata, AfterValidator(_agent_settings), Field(description=(
+    "free-form settings of the organization; the service reads two: answer_check (false: the local model "
+    "is never asked whether the knowledge excerpts answer the question before it answers) and "
+    "answer_check_threshold (its yes/no margin below which the agent says it does not have the "
+    "information; higher = refuses more; default: the one measured for the model)"))]
+
+
 TimeZone = Annotated[str, Field(min_length=1, max_length=64, description=(
     "IANA time zone (e.g. America/Sao_Paulo): the agent's 'now' in its prompt, the dates of remembered "
     "exchanges, and the days a customer means by 'ontem', 'last week' or '3 de maio'")),
@@ -36,7 +54,7 @@ class AgentCreate(BaseModel):
     memory_enabled: bool = True
     retention_days: int | None = Field(None, gt=0, le=36500)
     timezone: TimeZone = "UTC"
-    settings: Metadata = Field(default_factory=dict)
+    settings: AgentSettings = Field(default_factory=dict)
 
 
 class AgentUpdate(BaseModel):
@@ -51,7 +69,7 @@ class AgentUpdate(BaseModel):
     memory_enabled: bool | None = None
     retention_days: int | None = Field(None, gt=0, le=36500)
     timezone: TimeZone | None = None
-    settings: Metadata | None = None
+    settings: AgentSettings | None = None
 
 
 class Agent(BaseModel):

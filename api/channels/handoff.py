@@ -47,6 +47,13 @@ def declined(reply: str, marker: str) -> bool:
     return not reply.strip() or marker.casefold() in reply.casefold()
 
 
+def not_found(message: dict) -> bool:
+    """The agent's answer says it does not have the information: the local model judged that the
+    knowledge excerpts do not answer the question (api/chat/grounding.py)."""
+    check = (message.get("metadata") or {}).get("answer_check") or {}
+    return check.get("answerable") is False
+
+
 async def mark(session: Session, conversation: dict, reason: str, *, integration_id: UUID | None,
                channel: str) -> None:
     """Hand the conversation to a human (idempotent: a second call keeps the first reason) and

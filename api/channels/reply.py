@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from api.channels import chatwoot, handoff, repository, service, whatsapp
 from api.channels.schemas import ChannelSettings
+from api.chat import grounding
 from api.chat import service as chat_service
 from api.chat.transactions import Transactions
 from api.conversations import repository as conversations_repository
@@ -59,8 +60,13 @@ async def answer(tx: Transactions, redis: Redis, event_id: UUID) -> str:
                                     client_message_id=f"{integration['kind']}:{event['external_id']}")
     reply = await chat_service.complete(turn)
     content = reply.message["content"]
-    if rules.handoff_enabled and rules.handoff_on_failure and handoff.declined(content, rules.decline_marker):
-        return await hand_off(tx, integration, event, conversation, rules, "the agent declined to answer")
+    if rules.handoff_enabled and rules.handoff_on_failure:
+        if handoff.declined(content, rules.decline_marker):
+            return await hand_off(tx, integration, event, conversation, rules, "the agent declined to answer")
+        if handoff.not_found(reply.message):
+            return await hand_off(tx, integration, event, conversation, rules,
+                                  "the knowledge base does not answer the question",
+                                  message=grounding.handed_off_text(event["content"]))
     try:
         await send_text(integration, event, content)
     except whatsapp.WhatsAppError as exc:
@@ -82,16 +88,18 @@ async def send_text(integration: dict, event: dict, text: str) -> None:
 
 
 async def hand_off(tx: Transactions, integration: dict, event: dict, conversation: dict, rules: ChannelSettings,
-                   reason: str, *, window_open: bool = True) -> str:
+                   reason: str, *, window_open: bool = True, message: str | None = None) -> str:
     """Tell the provider (Chatwoot: private note + status open; WhatsApp: the optional message to
-    the customer), then mark the conversation and emit `conversation.handoff`. The provider calls
-    come first so a failure retries the whole handoff; they are safe to repeat."""
+    the customer: the integration's handoff_message, else `message`), then mark the conversation
+    and emit `conversation.handoff`. The provider calls come first so a failure retries the whole
+    handoff; they are safe to repeat."""
+    text = rules.handoff_message or message
     if integration["kind"] == "chatwoot":
         await chatwoot.hand_off(integration, event["external_conversation_id"], reason, get_settings().webhook_timeout_s)
-        if rules.handoff_message:
-            await send_text(integration, event, rules.handoff_message)
-    elif rules.handoff_message and window_open:  # outside the window WhatsApp refuses free text
-        await send_text(integration, event, rules.handoff_message)
+        if text:
+            await send_text(integration, event, text)
+    elif text and window_open:  # outside the window WhatsApp refuses free text
+        await send_text(integration, event, text)
     async with tx() as session:
         await handoff.mark(session, conversation, reason, integration_id=integration["id"],
                            channel=conversation["channel"])

@@ -14,7 +14,7 @@ from functools import partial
 import anyio
 from uuid import UUID
 
-from api.chat import context, followups, repository
+from api.chat import context, followups, grounding, repository
 from api.chat.turn import Reply, Turn
 from api.conversations import service as conversations_service
 from api.conversations import repository as conversations_repository
@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 
 
 async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None, latency_ms: int | None,
-                first_token_ms: int | None, fallbacks: int) -> Reply:
-    """`usage` is (prompt, completion) tokens as the provider reported them; None = estimate."""
+                first_token_ms: int | None, fallbacks: int, *, check: grounding.Check | None = None) -> Reply:
+    """`usage` is (prompt, completion) tokens as the provider reported them; None = estimate.
+    `check`: the local model judged that the knowledge excerpts do not answer (grounding.py): the
+    answer is marked so, and cites nothing."""
     target, question, tx = turn.target, turn.question, turn.tx
     estimated = usage is None  # a provider that reports no usage in its stream
     prompt_tokens, completion_tokens = usage or (turn.prompt.tokens, approx_tokens(text))
@@ -36,6 +38,8 @@ async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None
     details = {"usage": usage_row, "latency_ms": latency_ms, "first_token_ms": first_token_ms,
                "fallbacks": fallbacks, "requested_model": target["model"], "usage_estimated": estimated,
                "context_tokens": turn.prompt.tokens, "context_dropped": turn.prompt.dropped}
+    if check is not None:
+        details["answer_check"] = check.record()
     async with tx() as session:
         answer = await conversations_repository.insert_message(session.conn, {
             "organization_id": tx.org_id, "conversation_id": target["conversation_id"],
@@ -45,7 +49,8 @@ async def store(turn: Turn, text: str, model: str, usage: tuple[int, int] | None
         if answer is None:  # a send that took over after our lock expired answered first
             reply = await conversations_repository.find_reply(session.conn, question["id"])
             return await replay(session, question, reply)
-        citations = await _store_citations(session, tx.org_id, answer["id"], turn.prompt.sources)
+        sources = turn.prompt.sources if check is None or check.answerable else []
+        citations = await _store_citations(session, tx.org_id, answer["id"], sources)
         await repository.insert_usage(session.conn, {
             "organization_id": tx.org_id, "kind": "chat", "model": model, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "latency_ms": latency_ms, "agent_id": target["agent_id"],

@@ -18,7 +18,7 @@ from uuid import UUID
 import anyio
 from redis.asyncio import Redis
 
-from api.chat import answer, context, followups, repository
+from api.chat import answer, context, followups, grounding, repository
 from api.chat import prompt as chat_prompt
 from api.chat.errors import AnswerFailed
 from api.chat.lock import ConversationLock
@@ -142,12 +142,23 @@ def _ms(since: float) -> int:
     return int((time.perf_counter() - since) * 1000)
 
 
+async def _not_found(turn: Turn, checked: grounding.Check) -> Reply:
+    """Store "I don't have that information": the local model judged that the knowledge excerpts
+    do not answer the question (api/chat/grounding.py)."""
+    with anyio.CancelScope(shield=True):
+        return await answer.store(turn, grounding.not_found_text(turn.question["content"]), turn.group, None,
+                                  checked.ms, checked.ms, 0, check=checked)
+
+
 async def complete(turn: Turn) -> Reply:
     """The whole answer at once (JSON responses)."""
     try:
         if turn.replayed:
             return turn.replayed
         async with turn.lock.kept_alive():
+            checked = await grounding.check(turn.group, turn.prompt, turn.target.get("agent_settings"))
+            if checked is not None and not checked.answerable:
+                return await _not_found(turn, checked)
             calling = time.perf_counter()
             try:
                 result = await llm.chat(turn.prompt.messages, turn.group, max_tokens=turn.max_tokens,
@@ -156,7 +167,7 @@ async def complete(turn: Turn) -> Reply:
                 await answer.record_failure(turn, exc.code, exc.message, _ms(calling))
                 raise AnswerFailed(exc, client_message_id=turn.question["client_message_id"]) from exc
         return await answer.store(turn, result.text, result.model, (result.prompt_tokens, result.completion_tokens),
-                             result.latency_ms, None, result.fallbacks)
+                                  result.latency_ms, None, result.fallbacks, check=checked)
     finally:
         await turn.lock.release()
 
@@ -171,6 +182,12 @@ async def stream(turn: Turn) -> AsyncIterator[Delta | Done | Failed]:
         parts: list[str] = []
         calling = time.perf_counter()
         async with turn.lock.kept_alive():
+            checked = await grounding.check(turn.group, turn.prompt, turn.target.get("agent_settings"))
+            if checked is not None and not checked.answerable:
+                declined = await _not_found(turn, checked)
+                yield Delta(declined.message["content"])
+                yield Done(declined)
+                return
             chat = await llm.chat(turn.prompt.messages, turn.group, stream=True, max_tokens=turn.max_tokens,
                                   temperature=turn.temperature)
             try:
@@ -184,7 +201,7 @@ async def stream(turn: Turn) -> AsyncIterator[Delta | Done | Failed]:
         # the client disconnects now (a retry then gets this answer instead of a new one).
         with anyio.CancelScope(shield=True):
             reply = await answer.store(turn, "".join(parts).strip(), chat.model, chat.usage, chat.latency_ms,
-                                  chat.first_token_ms, chat.fallbacks)
+                                       chat.first_token_ms, chat.fallbacks, check=checked)
         yield Done(reply)
     except (LLMError, PromptError) as exc:
         if isinstance(exc, LLMError):

@@ -90,7 +90,8 @@ async def chat_target(conn, agent_id: UUID, conversation_id: UUID) -> dict | Non
     return await sql.fetch_one(conn, """
         select c.id as conversation_id, c.organization_id, c.status, c.contact_id, c.channel,
                a.id as agent_id, a.name as agent_name, a.model, a.system_prompt, a.temperature,
-               a.max_tokens, a.memory_enabled, a.timezone, ct.name as contact_name, o.name as business_name,
+               a.max_tokens, a.memory_enabled, a.timezone, a.settings as agent_settings,
+               ct.name as contact_name, o.name as business_name,
                coalesce((select jsonb_agg(jsonb_build_object('id', k.id, 'model', k.embedding_model,
                                                              'dim', k.embedding_dim) order by k.id)
                            from public.knowledge_bases k where k.id = any(a.knowledge_base_ids)),

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     local_model_ctx: int = 4096
     local_model_threads: int = 0  # 0 = auto: half the CPU cores (at least 1), leaving room for the API/workers
     llm_timeout_s: float = 60.0
+    # Before the local model answers from knowledge excerpts, it is asked whether they answer the
+    # question (api/chat/grounding.py); below the threshold it says it does not have the
+    # information instead. None = the threshold measured for the model (a model without one is
+    # not asked); answer_check = false turns the check off.
+    answer_check: bool = True
+    answer_check_threshold: float | None = None
     context_token_budget: int = 3000
     # Chat: how long a send waits for a conversation busy with another send before 409, and
     # messages per minute per contact (on top of the per-key/user/org limits).

@@ -1,0 +1,120 @@
+"""Do the knowledge excerpts answer the question? The local model is asked before it answers.
+
+A small local model answers every question from whatever excerpts it is given: asked "Vocês
+vendem meias?" with three excerpts about shoes it says yes, asked for a Wi-Fi password it makes
+one up. Told in the prompt to say it does not know, the packaged Qwen 1.5B refused three answerable
+questions in four (BENCHMARKS.md, "Say you don't know"). Asked on its own, after the prompt,
+whether the excerpts hold the answer, its yes/no margin (log P(sim) - log P(não) of its first
+word; no text is generated) tells the two apart far better. Below the model's threshold the
+agent does not generate: it says it does not have that information, cites nothing, and marks
+the answer (`metadata.answer_check`) so channels hand the conversation to a person.
+
+Only for the in-process local model, only when the prompt holds knowledge excerpts and no
+memories of the customer (the question may be about what they said before, which the question
+below does not ask about), and only for models with a measured threshold (or a configured one).
+The question is asked after the prompt's own messages, so llama.cpp evaluates the prompt once
+for both: the check costs the question's ~25 tokens, and the answer then starts from the cache.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass
+
+import anyio
+
+from api.chat.prompt import Prompt
+from api.core.config import get_settings
+from api.llm import client as llm
+
+log = logging.getLogger(__name__)
+
+QUESTION = "Os trechos acima têm a resposta para a pergunta do cliente? Responda só sim ou não."
+# log P(sim) - log P(não) below which the excerpts are taken not to answer, per packaged model.
+# qwen1.5b: measured on the help-center questions (bench/answers.py; BENCHMARKS.md).
+THRESHOLDS = {"qwen1.5b": 0.8}
+NOT_FOUND = {
+    "pt": "Não encontrei essa informação aqui. Quer que eu chame alguém da equipe para ajudar?",
+    "en": "I couldn't find that information here. Would you like me to call someone from the team to help?",
+}
+# What a channel sends instead when it hands such a conversation to a person and the integration
+# has no handoff_message of its own (api/channels/reply.py).
+HANDED_OFF = {
+    "pt": "Não encontrei essa informação aqui. Vou passar sua mensagem para alguém da equipe.",
+    "en": "I couldn't find that information here. I'm passing your message to someone from the team.",
+}
+_EN = set("the you your what how is are can does have has where when which i my me our we there any".split())
+_PT = set("o os as um uma você vocês vcs voce qual quais como quando onde tem têm é meu minha "
+          "não nao pra para de da em que eu".split())
+
+
+@dataclass(frozen=True)
+class Check:
+    answerable: bool
+    margin: float
+    threshold: float
+    ms: int
+
+    def record(self) -> dict:
+        return asdict(self) | {"margin": round(self.margin, 3)}
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def threshold_for(model_name: str, agent_settings: dict | None = None) -> float | None:
+    """The agent's `settings.answer_check_threshold`, else the service's, else the one measured
+    for the model; None (no check) when the agent or the service turns it off."""
+    agent_settings = agent_settings or {}
+    s = get_settings()
+    if agent_settings.get("answer_check") is False or not s.answer_check:
+        return None
+    for configured in (_number(agent_settings.get("answer_check_threshold")), s.answer_check_threshold):
+        if configured is not None:
+            return configured
+    return THRESHOLDS.get(model_name)
+
+
+def applies(group: str, prompt: Prompt | None) -> bool:
+    if group != llm.LOCAL_MODEL or prompt is None:
+        return False
+    return {source.kind for source, _ in prompt.sources} == {"chunk"}
+
+
+def _ask(messages: list[dict], agent_settings: dict | None) -> Check | None:
+    from api.llm.llama_engine import get_engine
+    engine = get_engine()
+    threshold = threshold_for(engine.name, agent_settings)
+    if threshold is None:
+        return None
+    started = time.perf_counter()
+    margin = engine.yes_no(messages, QUESTION, timeout_s=get_settings().llm_timeout_s)
+    return Check(answerable=margin >= threshold, margin=margin, threshold=threshold,
+                 ms=int((time.perf_counter() - started) * 1000))
+
+
+async def check(group: str, prompt: Prompt | None, agent_settings: dict | None = None) -> Check | None:
+    """The local model's judgement, or None when it does not apply or cannot be had (the model
+    then answers as usual: a failed check never costs the customer an answer)."""
+    if not applies(group, prompt):
+        return None
+    try:
+        return await anyio.to_thread.run_sync(_ask, prompt.messages, agent_settings)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot judge still answers
+        log.warning("answer check skipped: %s", exc)
+        return None
+
+
+def _language(question: str) -> str:
+    words = re.findall(r"\w+", question.casefold())
+    return "en" if sum(w in _EN for w in words) > sum(w in _PT for w in words) else "pt"
+
+
+def not_found_text(question: str) -> str:
+    return NOT_FOUND[_language(question)]
+
+
+def handed_off_text(question: str) -> str:
+    return HANDED_OFF[_language(question)]

@@ -1,0 +1,141 @@
+"""The answer check (api/chat/grounding.py): before the local model answers from knowledge
+excerpts it is asked whether they answer the question; below the threshold the agent says it
+does not have the information, cites nothing, and a channel hands the conversation to a person.
+
+The real llama.cpp model of the test suite (SmolLM2) judges; the agent's
+`settings.answer_check_threshold` decides the outcome (50: always refuses, -50: never), so the
+plumbing is tested with a real margin. How well the margin separates answerable from unanswerable
+questions with the shipped model is a benchmark (bench/answers.py --answer-check observe).
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from api.chat import grounding
+from tests.conftest import wait_for
+from tests.support.chat import (LOCAL, add_knowledge, create_agent, hosted, messages_of,  # noqa: F401
+                                open_conversation, send, stream_send)
+from tests.test_channel_handoff import _conversation_number, _outgoing
+from tests.test_channels import ACCOUNT, chatwoot, make_integration, message_created, post  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("hosted")
+
+KNOWLEDGE = {"Trocas": "Política de trocas: o cliente pode trocar o produto em até 30 dias, com a nota fiscal."}
+
+
+def test_judging_leaves_the_next_answer_as_it_would_have_been():
+    """yes_no evaluates after the longest prefix it shares with the context's last prompt and
+    leaves the prompt's tokens in the cache: the margin is the same however the cache was left,
+    and the answer generated next is the one generated without it."""
+    from api.llm.llama_engine import Run, get_engine
+    engine = get_engine()
+    messages = [{"role": "system", "content": "You answer in one short sentence."},
+                {"role": "user", "content": "Excerpt: returns are accepted within 30 days.\n\nQuestion: "
+                                            "how long do I have to return a product?"}]
+    params = {"max_tokens": 12, "temperature": 0.0}
+
+    def generate() -> str:
+        return "".join(engine.generate(messages, params, Run("test", 60)))
+
+    before = generate()
+    margin = engine.yes_no(messages, grounding.QUESTION, timeout_s=60)
+    assert math.isfinite(margin)
+    assert generate() == before
+    other = [messages[0], {"role": "user", "content": "Something else entirely."}]
+    engine.yes_no(other, grounding.QUESTION, timeout_s=60)  # the cache now holds another prompt
+    assert engine.yes_no(messages, grounding.QUESTION, timeout_s=60) == pytest.approx(margin, abs=1e-3)
+    assert engine.yes_no(messages, grounding.QUESTION, timeout_s=60) == pytest.approx(margin, abs=1e-3)
+    assert generate() == before
+
+
+def _local_agent(client, tenant, kb: str | None, **settings) -> dict:
+    return create_agent(client, tenant, model=LOCAL, max_tokens=12, temperature=0,
+                        knowledge_base_ids=[kb] if kb else [], settings=settings)
+
+
+def _stored_check(admin_conn, message_id: str):
+    return admin_conn.execute("select metadata->'answer_check' from public.conversation_history where id = %s",
+                              [message_id]).fetchone()[0]
+
+
+def test_below_the_threshold_the_agent_says_it_does_not_know(client, new_tenant, celery_worker, admin_conn):
+    t = new_tenant()
+    kb = add_knowledge(client, t, KNOWLEDGE)
+    agent = _local_agent(client, t, kb, answer_check_threshold=50)
+    conv = open_conversation(client, t, agent["id"])
+    resp = send(client, t, agent["id"], conv["id"], "Vocês vendem meias?")
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["message"]["content"] == grounding.NOT_FOUND["pt"]
+    assert body["citations"] == []
+    check = _stored_check(admin_conn, body["message"]["id"])
+    assert check["answerable"] is False and check["threshold"] == 50 and math.isfinite(check["margin"])
+    assert admin_conn.execute("select count(*) from public.citations where message_id = %s",
+                              [body["message"]["id"]]).fetchone()[0] == 0
+    # Streamed, and in the customer's language.
+    status, events = stream_send(client, t, agent["id"], conv["id"], "Do you sell socks? What is the price?")
+    assert status == 200, events
+    assert [name for name, _ in events] == ["delta", "citations", "done"], events
+    assert events[0][1]["content"] == grounding.NOT_FOUND["en"]
+    assert events[1][1] == {"citations": []}
+    assert messages_of(admin_conn, conv["id"])[-1][1] == grounding.NOT_FOUND["en"]
+
+
+def test_above_the_threshold_the_model_answers_and_cites(client, new_tenant, celery_worker, admin_conn):
+    t = new_tenant()
+    kb = add_knowledge(client, t, KNOWLEDGE)
+    agent = _local_agent(client, t, kb, answer_check_threshold=-50)
+    conv = open_conversation(client, t, agent["id"])
+    body = send(client, t, agent["id"], conv["id"], "Em quantos dias posso trocar?").json()
+    assert body["message"]["content"] not in grounding.NOT_FOUND.values()
+    assert body["citations"] and body["citations"][0]["document_title"] == "Trocas"
+    check = _stored_check(admin_conn, body["message"]["id"])
+    assert check["answerable"] is True and check["threshold"] == -50
+
+
+def test_no_check_without_excerpts_or_when_turned_off(client, new_tenant, celery_worker, admin_conn):
+    t = new_tenant()
+    kb = add_knowledge(client, t, KNOWLEDGE)
+    for agent in (_local_agent(client, t, None, answer_check_threshold=50),  # nothing to judge
+                  _local_agent(client, t, kb, answer_check=False, answer_check_threshold=50)):
+        conv = open_conversation(client, t, agent["id"])
+        body = send(client, t, agent["id"], conv["id"], "Vocês vendem meias?").json()
+        assert body["message"]["content"] not in grounding.NOT_FOUND.values()
+        assert _stored_check(admin_conn, body["message"]["id"]) is None
+
+
+def test_the_check_settings_are_validated(client, new_tenant):
+    t = new_tenant()
+    for settings, message in (({"answer_check_threshold": "alto"}, "answer_check_threshold must be a number"),
+                              ({"answer_check_threshold": 1e9}, "between -50 and 50"),
+                              ({"answer_check": "sim"}, "answer_check must be true or false")):
+        resp = client.post("/v1/agents", headers=t.headers, json={"name": "x", "settings": settings})
+        assert resp.status_code == 422, resp.text
+        assert message in resp.text
+    agent = create_agent(client, t, model=LOCAL)
+    resp = client.patch(f"/v1/agents/{agent['id']}", headers=t.headers, json={"settings": {"answer_check": 1}})
+    assert resp.status_code == 422, resp.text
+
+
+def test_a_channel_hands_off_what_the_knowledge_base_does_not_answer(client, new_tenant, chatwoot, admin_conn,
+                                                                     celery_worker):
+    t = new_tenant()
+    kb = add_knowledge(client, t, KNOWLEDGE)
+    integration = make_integration(client, t, chatwoot)
+    resp = client.patch(f"/v1/agents/{integration['agent_id']}", headers=t.headers, json={
+        "model": LOCAL, "max_tokens": 12, "knowledge_base_ids": [kb], "settings": {"answer_check_threshold": 50}})
+    assert resp.status_code == 200, resp.text
+    conversation = _conversation_number()
+    post(client, integration, message_created(conversation, content="Qual a senha do wifi da loja?"),
+         token=integration["token"])
+    toggle_path = f"/api/v1/accounts/{ACCOUNT}/conversations/{conversation}/toggle_status"
+    wait_for(lambda: chatwoot.to(toggle_path), 120, message="handed off in Chatwoot")
+    [note] = _outgoing(chatwoot, conversation, private=True)
+    assert "the knowledge base does not answer the question" in note.json()["content"]
+    [told] = wait_for(lambda: _outgoing(chatwoot, conversation, private=False), 30, message="customer told")
+    assert told.json()["content"] == grounding.HANDED_OFF["pt"]
+    [reason] = admin_conn.execute("select handoff_reason from public.conversations where organization_id = %s "
+                                  "and handoff_at is not null", [t.org_id]).fetchone()
+    assert reason == "the knowledge base does not answer the question"
