@@ -2,8 +2,9 @@
 
 A conversation is handed off when the customer asks for a person (built-in Portuguese and
 English phrases plus the integration's own), when the model fails or declines (its reply
-contains the integration's decline marker, or is empty), or on media the agent cannot read
-(when the integration says so). From then on inbound messages are stored but not answered
+contains the integration's decline marker, or is empty, or the local model judged that the
+knowledge base does not answer the question: api/chat/grounding.py), or on media the agent
+cannot read (when the integration says so). From then on inbound messages are stored but not answered
 until someone releases the conversation (POST /v1/conversations/{id}/release).
 """
 from __future__ import annotations
