@@ -195,6 +195,33 @@ def test_facts_the_customer_did_not_write_are_not_stored(setup, admin_conn):
     assert [(f["key"], f["metadata"]["value"]) for f in memories(admin_conn, contact["id"], "fact")] == [("shoe_size", "38")]
 
 
+def test_contact_details_are_found_in_the_customers_words_when_the_model_misses_them(setup, admin_conn):
+    """The model answers [] (as the packaged 1.5B does for some conversations), yet the address the
+    customer typed becomes a fact, and the next conversation's new address supersedes it: exactly
+    one current address. E-mail, phone and CEP the same way; the model's own name for a contact
+    detail ("endereco") is the fixed key, and a store's address in a question is not the customer's."""
+    tenant, agent, contact = setup()
+    first = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, first, [("user", "Meu endereço de entrega é Rua das Acácias, 45, bairro Sion. "
+                                           "Meu email é ana.souza@example.com"),
+                                  ("assistant", "Anotado!"),
+                                  ("user", "A loja da Rua Pernambuco, 1120 abre sábado?")])
+    FAKE_LLM.script("Rua das Acácias, 45", facts_reply())
+    assert memory_jobs.extract_facts(tenant.org_id, first) == 2
+    second = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, second, [("user", "Oi de novo! Mudei de casa. Agora é Rua Grão Mogol, 300, bairro Carmo. "
+                                            "Meu zap é (31) 98877-1020, CEP 30310-000"),
+                                   ("assistant", "Atualizado!")])
+    FAKE_LLM.script("Rua Grão Mogol, 300", facts_reply(("Endereço", "Rua Grão Mogol", 0.6)))
+    assert memory_jobs.extract_facts(tenant.org_id, second) == 3
+    current = run(in_org(tenant.org_id, memory.current_facts, uuid.UUID(contact["id"])))
+    assert sorted((f["key"], f["value"]) for f in current) == [
+        ("address", "Rua Grão Mogol, 300, bairro Carmo"), ("email", "ana.souza@example.com"),
+        ("phone", "(31) 98877-1020"), ("postal_code", "30310-000")]
+    [address] = [f for f in current if f["key"] == "address"]
+    assert address["previous_value"] == "Rua das Acácias, 45, bairro Sion"
+
+
 def test_a_changed_fact_outdates_the_turns_that_stated_the_old_value(setup, admin_conn, celery_worker):
     tenant, agent, contact = setup()
     old_conv = create_conversation(admin_conn, agent, contact)

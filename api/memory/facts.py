@@ -26,11 +26,26 @@ _OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
+# Names models give the contact details that have a fixed key here (contact_facts, below), so a
+# new address supersedes the old one whatever the model called either.
+KEY_ALIASES = {
+    "endereco": "address", "endereco_de_entrega": "address", "endereco_entrega": "address",
+    "delivery_address": "address", "shipping_address": "address", "home_address": "address",
+    "street_address": "address", "customer_address": "address",
+    "telefone": "phone", "celular": "phone", "phone_number": "phone", "mobile": "phone",
+    "mobile_phone": "phone", "contact_phone": "phone", "numero_de_telefone": "phone",
+    "e_mail": "email", "email_address": "email", "contact_email": "email",
+    "cep": "postal_code", "zip": "postal_code", "zip_code": "postal_code", "postcode": "postal_code",
+}
+
+
 def normalize_key(key: str) -> str:
-    """'Preferred Contact-Time' -> 'preferred_contact_time'; accents dropped, 64 chars max."""
+    """'Preferred Contact-Time' -> 'preferred_contact_time'; accents dropped, 64 chars max;
+    known names of contact details -> their fixed key ('Endereço' -> 'address')."""
     folded = unicodedata.normalize("NFKD", key.strip().lower())
     ascii_key = "".join(c for c in folded if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9]+", "_", ascii_key).strip("_")[:64]
+    normalized = re.sub(r"[^a-z0-9]+", "_", ascii_key).strip("_")[:64]
+    return KEY_ALIASES.get(normalized, normalized)
 
 
 def _loads(text: str) -> Any:
@@ -129,3 +144,51 @@ def grounded(fact: ExtractedFact, customer_text: str) -> bool:
 def fact_text(fact: ExtractedFact) -> str:
     """What a fact memory says (and what is embedded): 'preferred contact time: mornings'."""
     return f"{fact.key.replace('_', ' ')}: {fact.value}"
+
+
+# Contact details customers type in a regular shape, found by pattern in their own words whatever
+# the model returned: the packaged 1.5B model returns [] for some conversations that state an
+# address (BENCHMARKS.md), and then a changed address is never superseded. The last one the
+# customer wrote wins ("morava na Rua A, agora é Rua B"); one fact per key.
+_STREET = (r"(?:rua|r\.|avenida|av\.?|travessa|tv\.|alameda|al\.|pra[cç]a|estrada|rodovia|rod\.|"
+           r"street|st\.|avenue|ave\.|road|rd\.)")
+CONTACT_PATTERNS = {
+    # "Rua das Acácias, 45, bairro Sion, Belo Horizonte": the street, its number, the rest of the clause.
+    "address": re.compile(_STREET + r"\s+(?:[^\W\d]|\d{1,2}\s+de\s+)[^\n,.;!?]{1,60}?,?\s*(?:n[º°o.]?\s*)?\d{1,5}\b"
+                          r"[^\n.;!?]{0,80}", re.IGNORECASE),
+    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    # Brazilian numbers with a separator or a country/area code: (31) 98877-1020, +55 31 98877 1020.
+    "phone": re.compile(r"(?:\+55\s?)?\(?\b\d{2}\)?\s?9?\d{4}[-\s]\d{4}\b|\+55\s?\d{10,11}\b"),
+    "postal_code": re.compile(r"\b\d{5}-\d{3}\b"),
+}
+CONTACT_CONFIDENCE = 0.95
+# An address is the customer's only when they say so just before it ("meu endereço é", "moro na",
+# "entrega na", "mudei para"): "a loja da Rua Pernambuco, 1120 abre sábado?" is not their address.
+_OWN_ADDRESS = re.compile(r"(?:meu|minha|nosso|nossa)\s+(?:nov[oa]\s+)?(?:endere[cç]o|casa|apartamento|apto)|"
+                          r"\bmor[oa]\b|\bmoramos\b|\bmudei\b|\bmudamos\b|\bentreg|\benvi[ae]|\bmand[ae]|"
+                          r"my (?:new )?address|i live|deliver|ship (?:it )?to", re.IGNORECASE)
+
+
+def contact_facts(customer_text: str) -> list[ExtractedFact]:
+    """Address, e-mail, phone and CEP as the customer last wrote them."""
+    found = []
+    text = customer_text or ""
+    for key, pattern in CONTACT_PATTERNS.items():
+        matches = [m.group(0).strip(" ,") for m in pattern.finditer(text)
+                   if key != "address" or _OWN_ADDRESS.search(_clause_before(text, m.start()))]
+        if matches:
+            found.append(ExtractedFact(key=key, value=matches[-1][:MAX_VALUE_CHARS], confidence=CONTACT_CONFIDENCE))
+    return found
+
+
+def _clause_before(text: str, start: int) -> str:
+    """The words before `start` in the same message line, at most 80 characters ("Mudei de casa.
+    Agora é Rua B" keeps its cue from the sentence before)."""
+    return text[max(0, start - 80):start].split("\n")[-1]
+
+
+def with_contact_facts(facts: list[ExtractedFact], customer_text: str) -> list[ExtractedFact]:
+    """The model's facts, with the contact details found by pattern in place of the model's own
+    for those keys (the customer's exact words; the model may have copied an older value)."""
+    by_pattern = {f.key: f for f in contact_facts(customer_text)}
+    return [f for f in facts if f.key not in by_pattern] + list(by_pattern.values())
