@@ -15,12 +15,9 @@ import pytest
 
 from api.chat import grounding
 from tests.conftest import wait_for
-from tests.support.chat import (LOCAL, add_knowledge, create_agent, hosted, messages_of,  # noqa: F401
-                                open_conversation, send, stream_send)
+from tests.support.chat import LOCAL, add_knowledge, create_agent, messages_of, open_conversation, send, stream_send
 from tests.test_channel_handoff import _conversation_number, _outgoing
 from tests.test_channels import ACCOUNT, chatwoot, make_integration, message_created, post  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("hosted")
 
 KNOWLEDGE = {"Trocas": "Política de trocas: o cliente pode trocar o produto em até 30 dias, com a nota fiscal."}
 
