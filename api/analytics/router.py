@@ -1,10 +1,11 @@
 from datetime import date
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from api.analytics import cache, service
-from api.analytics.schemas import PerformanceReport, UsageReport
+from api.analytics.schemas import KnowledgeGapsReport, PerformanceReport, UsageReport
 from api.core.deps import OrgId, RedisDep, SessionDep
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -31,3 +32,14 @@ async def performance(session: SessionDep, org_id: OrgId, redis: RedisDep, start
     rng = service.date_range(start, end, timezone)
     return await cache.cached(redis, cache.key("performance", org_id, rng.start, rng.end, rng.timezone),
                               lambda: service.performance(session, org_id, rng), fresh=fresh)
+
+
+@router.get("/knowledge-gaps", response_model=KnowledgeGapsReport)
+async def knowledge_gaps(session: SessionDep, org_id: OrgId, start: Start = None, end: End = None,
+                         timezone: Zone = "UTC",
+                         agent_id: Annotated[UUID | None, Query(description="only this agent's conversations")] = None,
+                         limit: Annotated[int, Query(ge=1, le=500, description="questions listed")] = 100):
+    """Customer questions the agents could not answer from their knowledge bases (the local model
+    judged the excerpts did not hold the answer), newest first, with the count per agent."""
+    rng = service.date_range(start, end, timezone)
+    return await service.knowledge_gaps(session, org_id, rng, agent_id, limit)

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -49,3 +49,29 @@ class PerformanceReport(BaseModel):
     by_day: list[LatencyBucket] = Field(description="days with at least one answer")
     by_agent: list[LatencyBucket]
     by_model: list[LatencyBucket]
+
+
+class KnowledgeGap(BaseModel):
+    message_id: UUID = Field(description="the customer's message")
+    conversation_id: UUID
+    agent_id: UUID | None
+    agent_name: str | None
+    question: str
+    asked_at: datetime
+    margin: float | None = Field(description="the local model's log P(sim) - log P(não) that the excerpts "
+                                             "answer it; lower = surer they do not")
+
+
+class KnowledgeGapCount(BaseModel):
+    agent_id: UUID | None
+    agent_name: str | None
+    count: int
+
+
+class KnowledgeGapsReport(BaseModel):
+    start: date
+    end: date
+    timezone: str
+    total: int = Field(description="questions answered 'not found' in the range")
+    by_agent: list[KnowledgeGapCount]
+    questions: list[KnowledgeGap] = Field(description="newest first, at most `limit`")

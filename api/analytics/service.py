@@ -116,3 +116,14 @@ async def performance(session: Session, org_id: UUID, rng: Range) -> dict:
     return {"start": rng.start, "end": rng.end, "timezone": rng.timezone,
             "totals": (grouped["total"] or [empty])[0], "by_day": grouped["day"],
             "by_agent": grouped["agent"], "by_model": grouped["model"]}
+
+
+async def knowledge_gaps(session: Session, org_id: UUID, rng: Range, agent_id: UUID | None, limit: int) -> dict:
+    """What customers asked that the agents' knowledge bases did not answer (the answer check said
+    so and the agent replied that it did not find it): what to add to the help center."""
+    rows, counts = await conversations_repository.knowledge_gaps(session.conn, org_id, rng.start, rng.end,
+                                                                 rng.timezone, agent_id, limit)
+    names = await repository.agent_names(session.conn, org_id)
+    return {"start": rng.start, "end": rng.end, "timezone": rng.timezone, "total": sum(c["count"] for c in counts),
+            "by_agent": [c | {"agent_name": names.get(c["agent_id"])} for c in counts],
+            "questions": [r | {"agent_name": names.get(r["agent_id"])} for r in rows]}

@@ -191,3 +191,31 @@ async def citations_for(conn, message_ids: list[UUID]) -> list[dict]:
           left join public.memories m on m.id = c.memory_id
          where c.message_id = any(%s) and (ch.id is not null or m.id is not null)
          order by c.message_id, kind, c.rank""", [CITATION_TEXT_CHARS, message_ids])
+
+
+# The answers the local model judged its knowledge excerpts did not answer (api/chat/grounding.py);
+# the jsonb predicate is the partial index's (20261202010000_knowledge_gaps.sql).
+def _gaps_where() -> str:
+    return (f"a.role = 'assistant' and a.metadata @> '{{\"answer_check\": {{\"answerable\": false}}}}'::jsonb "
+            f"and {local_days.in_range('a.')} and (%(agent)s::uuid is null or c.agent_id = %(agent)s::uuid)")
+
+
+async def knowledge_gaps(conn, org_id: UUID, start: date, end: date, tz: str, agent_id: UUID | None,
+                         limit: int) -> tuple[list[dict], list[dict]]:
+    """The questions answered "not found" (newest first, at most `limit`) and their count per agent."""
+    params = local_days.params(org_id, start, end, tz) | {"agent": agent_id, "limit": limit}
+    rows = await sql.fetch_all(conn, f"""
+        select q.id as message_id, a.conversation_id, c.agent_id, q.content as question, q.created_at as asked_at,
+               (a.metadata #>> '{{answer_check,margin}}')::float8 as margin
+          from public.conversation_history a
+          join public.conversation_history q on q.id = a.reply_to
+          join public.conversations c on c.id = a.conversation_id
+         where {_gaps_where()}
+         order by a.created_at desc, a.id desc limit %(limit)s""", params)
+    counts = await sql.fetch_all(conn, f"""
+        select c.agent_id, count(*)::int as count
+          from public.conversation_history a
+          join public.conversations c on c.id = a.conversation_id
+         where {_gaps_where()}
+         group by 1 order by 2 desc, 1""", params)
+    return rows, counts
