@@ -196,10 +196,20 @@ def test_operator_walks_through_the_console(page, new_tenant, admin_conn, celery
     page.locator("dialog button.danger").click()
     expect(page.locator("#template-detail h2").first).to_have_text("Vendas · v3")
 
-    # Analytics: the day's messages are a bar in the chart.
+    # Analytics: the day's messages are a bar in the chart. The playground's answer is marked as
+    # one the answer check stopped (its hosted model is never checked), so it is a knowledge gap.
     open_page(page, "analytics")
     expect(page.locator("svg.chart rect.bar")).not_to_have_count(0)
     expect(page.locator(".stats")).to_contain_text("2")
+    expect(page.locator("#knowledge-gaps")).to_contain_text("Nenhuma neste período")
+    admin_conn.execute(
+        "update public.conversation_history set metadata = metadata || "
+        "'{\"answer_check\": {\"answerable\": false, \"margin\": -1.5, \"threshold\": 0.8, \"ms\": 1}}'::jsonb "
+        "where organization_id = %s and role = 'assistant'", [tenant.org_id])
+    page.reload()
+    page.wait_for_selector("main[data-ready=true]")
+    expect(page.locator("#knowledge-gaps h2")).to_contain_text("(1)")
+    expect(page.locator("#knowledge-gaps td")).to_contain_text([question])
     shot(page, "09-analytics")
 
     for name, route in (("11-settings", "settings"), ("12-status", "status")):

@@ -1,5 +1,6 @@
 // Analytics: messages, tokens, cost and latency per day, agent and model, from
-// GET /v1/analytics/usage and /performance over a date range.
+// GET /v1/analytics/usage and /performance over a date range, and the questions the knowledge
+// base did not answer (GET /v1/analytics/knowledge-gaps).
 import { get, qs } from "../api.js";
 import { field, fmtNumber, h, t, table } from "../ui.js";
 import { barChart, lineChart } from "../charts.js";
@@ -15,7 +16,9 @@ export async function renderAnalytics(main) {
 
   async function load(fresh = false) {
     const params = qs({ start: start.value, end: end.value, timezone: zone, fresh: fresh || undefined });
-    const [usage, perf] = await Promise.all([get(`/v1/analytics/usage${params}`), get(`/v1/analytics/performance${params}`)]);
+    const gapParams = qs({ start: start.value, end: end.value, timezone: zone, limit: 20 });
+    const [usage, perf, gaps] = await Promise.all([get(`/v1/analytics/usage${params}`),
+      get(`/v1/analytics/performance${params}`), get(`/v1/analytics/knowledge-gaps${gapParams}`)]);
     const days = usage.by_day.map((d) => d.day.slice(5));
     const perfByDay = Object.fromEntries(perf.by_day.map((d) => [d.day, d]));
     const tot = usage.totals;
@@ -51,7 +54,13 @@ export async function renderAnalytics(main) {
         { label: t("cost"), render: (m) => fmtNumber(m.cost_usd, 4) },
         { label: "p50 / p95 ms", render: (m) => { const p = perf.by_model.find((x) => x.model === m.model);
           return p ? `${fmtNumber(p.latency_p50_ms)} / ${fmtNumber(p.latency_p95_ms)}` : "–"; } },
-      ], usage.by_model));
+      ], usage.by_model),
+      h("section#knowledge-gaps", h("h2", `${t("knowledge_gaps")} (${fmtNumber(gaps.total)})`),
+        h("p.hint", t("knowledge_gaps_hint")), table([
+          { label: t("asked_at"), render: (g) => new Date(g.asked_at).toLocaleString() },
+          { label: t("agent"), render: (g) => g.agent_name || g.agent_id || "–" },
+          { label: t("customer"), render: (g) => g.question },
+        ], gaps.questions, { empty: t("no_knowledge_gaps") })));
   }
   main.replaceChildren(h("h1", t("nav_analytics")),
     h("form.toolbar", { onsubmit: (e) => { e.preventDefault(); load(true); } }, field(t("from"), start), field(t("to"), end),
