@@ -59,7 +59,7 @@ export async function renderAnalytics(main) {
         h("p.hint", t("knowledge_gaps_hint")), table([
           { label: t("asked_at"), render: (g) => new Date(g.asked_at).toLocaleString() },
           { label: t("agent"), render: (g) => g.agent_name || g.agent_id || "–" },
-          { label: t("customer"), render: (g) => g.question },
+          { label: t("question"), render: (g) => g.question },
         ], gaps.questions, { empty: t("no_knowledge_gaps") })));
   }
   main.replaceChildren(h("h1", t("nav_analytics")),
