@@ -128,7 +128,6 @@ def _with_threshold(rows: list[dict], threshold: float) -> list[dict]:
 def _check_report(rows: list[dict], thresholds: list[float]) -> dict:
     """Per threshold: answerable contained, refusals of answerable and unanswerable questions, and
     the paired change in contained against no check (observe runs, knowledge agent)."""
-    from bench.answer_metrics import bootstrap_diff_ci
     report = {}
     base = {r["id"]: float(r["contained"]) for r in rows if r["answerable"]}
     for t in thresholds:

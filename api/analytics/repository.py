@@ -42,4 +42,3 @@ async def latency(conn, org_id: UUID, start: date, end: date, tz: str) -> list[d
 async def agent_names(conn, org_id: UUID) -> dict[UUID, str]:
     rows = await sql.fetch_all(conn, "select id, name from public.agents where organization_id = %s", [org_id])
     return {r["id"]: r["name"] for r in rows}
-

@@ -92,16 +92,8 @@ class Engine:
         try:
             text = self._format([*messages, {"role": "user", "content": question}])
             tokens = self.llm.tokenize(text.encode(), add_bos=False, special=True)
-            if len(tokens) >= self.llm.n_ctx():
-                raise litellm.ContextWindowExceededError(
-                    message=f"prompt has {len(tokens)} tokens; n_ctx is {self.llm.n_ctx()}",
-                    model=self.name, llm_provider=PROVIDER)
-            cached = self.llm.input_ids[: self.llm.n_tokens]
-            common = 0
-            for old, new in zip(cached, tokens):
-                if old != new:
-                    break
-                common += 1
+            self._check_fits(len(tokens), self.name)
+            common = Llama.longest_token_prefix(self.llm.input_ids[: self.llm.n_tokens], tokens)
             # The question itself is always evaluated, even when the cache holds all of it: llama.cpp's
             # logits depend a little on the batch a token is evaluated in (a lone token takes another
             # kernel path; measured: margins 0.27 apart), and the same prompt must get the same margin.
@@ -114,6 +106,12 @@ class Engine:
             return float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no]))
         finally:
             self.lock.release()
+
+    def _check_fits(self, prompt_tokens: int, model: str) -> None:
+        if prompt_tokens >= self.llm.n_ctx():  # llama-cpp would raise a bare ValueError
+            raise litellm.ContextWindowExceededError(
+                message=f"prompt has {prompt_tokens} tokens; n_ctx is {self.llm.n_ctx()}",
+                model=model, llm_provider=PROVIDER)
 
     def _first_tokens(self, words: tuple[str, ...]) -> list[int]:
         """The tokens an answer starting with one of `words` may start with (case, leading space)."""
@@ -129,10 +127,7 @@ class Engine:
             if run.cancel.is_set():  # the caller left while this request queued for the model
                 return
             run.prompt_tokens = self.count(self._format(messages)) if self.formatter else 0
-            if run.prompt_tokens >= self.llm.n_ctx():  # llama-cpp would raise a bare ValueError
-                raise litellm.ContextWindowExceededError(
-                    message=f"prompt has {run.prompt_tokens} tokens; n_ctx is {self.llm.n_ctx()}",
-                    model=run.model, llm_provider=PROVIDER)
+            self._check_fits(run.prompt_tokens, run.model)
             stream = cast(Generator[dict[str, Any], None, None],
                           self.llm.create_chat_completion(messages=cast(Any, messages), stream=True, **params))
             pieces: list[str] = []

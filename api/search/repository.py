@@ -41,21 +41,18 @@ select set_config('hnsw.iterative_scan', 'relaxed_order', true),
 # HNSW index scan (ORDER BY distance LIMIT n; the expression and `embedding_dim = 384` match the
 # partial index exactly), the text list as a GIN bitmap scan inside private.text_candidates.
 # Relaxed order may return the vector list slightly out of order, so ranks are assigned afterwards.
-_VECTOR_LIST = """
+_VECTOR_ROWS = """
   select c.id, c.embedding::extensions.vector({dim}) <=> %(qvec)s::extensions.vector({dim}) as distance
     from public.document_chunks c
-   where c.embedding_dim = {dim} and {filters}
+   where c.embedding_dim = {dim} and {filters}"""
+_VECTOR_LIST = _VECTOR_ROWS + """
    order by distance
    limit %(n)s"""
 # The exact list: every row of the searched KBs (through the KB index), distances computed and
 # sorted. OFFSET 0 keeps the ORDER BY ... LIMIT outside the subquery, where no index can serve it,
-# so the planner cannot turn it into the HNSW scan above (service.vector_scan chooses).
-_EXACT_VECTOR_LIST = """
-  select e.id, e.distance from (
-    select c.id, c.embedding::extensions.vector({dim}) <=> %(qvec)s::extensions.vector({dim}) as distance
-      from public.document_chunks c
-     where c.embedding_dim = {dim} and {filters}
-    offset 0) e
+# so the planner cannot turn it into the HNSW scan above (service.exact_scan chooses).
+_EXACT_VECTOR_LIST = "select e.id, e.distance from (" + _VECTOR_ROWS + """
+  offset 0) e
    order by e.distance, e.id
    limit %(n)s"""
 

@@ -80,7 +80,7 @@ VectorScan = Literal["auto", "exact", "hnsw"]
 def exact_scan(target: Target, candidates: int) -> bool:
     """Whether an exact scan of the target's rows is cheaper than the HNSW walk (see EXACT_SCAN_FACTOR)."""
     rows = sum(int(kb.get("chunks") or 0) for kb in target.kbs)
-    table = max(int(max((kb.get("table_chunks") or 0) for kb in target.kbs)), rows)
+    table = max(rows, *(int(kb.get("table_chunks") or 0) for kb in target.kbs))
     return rows * rows <= EXACT_SCAN_FACTOR * candidates * table
 
 
