@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,19 @@ def api_command(settings, workers: int | None = None) -> list[str]:
             "--port", str(settings.api_port), "--workers", str(workers), "--timeout-graceful-shutdown", "10"]
 
 
+def model_server(settings, env: dict[str, str]) -> dict[str, list[str]]:
+    """The local model's own process (api/llm/server.py), unless RENUM_LOCAL_MODEL_URL names one
+    already: the API workers and the Celery pools then share one loaded model (one copy in memory,
+    one prefix cache, one queue on the cores) instead of each loading it. `env` gets its address and
+    a fresh key for this run, so nothing else on the machine can use it."""
+    if settings.local_model_url:
+        return {}
+    env.update(RENUM_LOCAL_MODEL_URL=f"http://127.0.0.1:{settings.local_model_port}",
+               RENUM_LOCAL_MODEL_KEY=settings.local_model_key or secrets.token_urlsafe(24))
+    return {"model": [sys.executable, "-m", "api.llm.server", "--host", "127.0.0.1",
+                      "--port", str(settings.local_model_port)]}
+
+
 def prepare_local_model() -> str:
     """Assemble and verify the packaged local model now (once, before the API and the worker
     start and would race to do it); returns a line saying which model the processes will load."""
@@ -91,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
         org_id, token = seed_dev(env["MIGRATION_DATABASE_URL"])
     else:
         org_id, token = "(hosted)", "(use a Supabase user token or an API key)"
-    commands = {f"worker-{name}": worker_command(concurrency, queues, name, nice)
-                for name, queues, concurrency, nice in WORKER_POOLS}
+    commands = model_server(settings, env)
+    commands |= {f"worker-{name}": worker_command(concurrency, queues, name, nice)
+                 for name, queues, concurrency, nice in WORKER_POOLS}
     commands["beat"] = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat", "--loglevel", "WARNING",
                         "-s", str(settings.data_dir / "celerybeat-schedule")]
     commands["api"] = api_command(settings)
@@ -143,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply migrations to MIGRATION_DATABASE_URL")
     sub.add_parser("rotate-secrets", help="re-encrypt stored credentials under the first RENUM_SECRET_KEYS key")
     sub.add_parser("new-secret-key", help="print a fresh key for RENUM_SECRET_KEYS")
+    sub.add_parser("model-server", help="serve the local model alone (set RENUM_LOCAL_MODEL_URL elsewhere to use it)")
     from infra import operator_commands as operator
     operator.add_commands(sub)
     args, extra = parser.parse_known_args(argv)
@@ -157,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "run":
         return run(args)
+    if args.cmd == "model-server":
+        print(f"renum: {prepare_local_model()}", flush=True)
+        from api.llm.server import main as serve
+        return serve(extra)
     if args.cmd == "test":
         return test(extra)
     from infra.migrate import main as migrate_main

@@ -32,6 +32,7 @@ from api.core.db import Session
 from api.core.errors import Conflict, DomainError, NotFound
 from api.llm import client as llm
 from api.llm.errors import LLMError
+from api.llm.results import PROVIDER_ERRORS, to_domain_error
 from api.llm.llama_engine import count_tokens
 from api.prompts.budget import approx_tokens
 from api.prompts.errors import PromptError
@@ -136,6 +137,8 @@ def _build_prompt(stored: Stored, max_tokens: int, content: str, gathered: conte
                                  instructions=instructions)
     except PromptError as exc:
         raise AnswerFailed(exc, client_message_id=stored.question["client_message_id"]) from exc
+    except PROVIDER_ERRORS as exc:  # the model server (RENUM_LOCAL_MODEL_URL) counts tokens: it is down
+        raise AnswerFailed(to_domain_error(exc), client_message_id=stored.question["client_message_id"]) from exc
 
 
 def _ms(since: float) -> int:

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     models_dir: Path = PROJECT_ROOT / ".renum" / "models"  # where packaged GGUFs are assembled
     local_model_ctx: int = 4096
     local_model_threads: int = 0  # 0 = auto: half the CPU cores (at least 1), leaving room for the API/workers
+    # The local model served by one process (api/llm/server.py, `./renum model-server`) instead of
+    # loaded by each API and worker process: its base URL (e.g. http://127.0.0.1:8091), the bearer
+    # key both sides share (optional), and the port `./renum run` starts its own server on.
+    local_model_url: str = ""
+    local_model_key: str = ""
+    local_model_port: int = 8091
     llm_timeout_s: float = 60.0
     # Before the local model answers from knowledge excerpts, it is asked whether they answer the
     # question (api/chat/grounding.py); below the threshold it says it does not have the

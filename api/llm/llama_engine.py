@@ -176,9 +176,15 @@ _engine_init_lock = threading.Lock()
 
 
 def get_engine() -> Engine:
-    """The process-wide engine, loading the model on first use (settings decide the file)."""
+    """The process-wide engine, loading the model on first use (settings decide the file), or
+    the client of the model server when RENUM_LOCAL_MODEL_URL names one (api/llm/server.py)."""
     global _engine
     with _engine_init_lock:
+        if _engine is None and get_settings().local_model_url:
+            from api.llm.remote_engine import RemoteEngine
+            s = get_settings()
+            _engine = cast(Engine, RemoteEngine(s.local_model_url, s.local_model_key))
+            log.info("local model served by %s", s.local_model_url)
         if _engine is None:
             s = get_settings()
             model = resolve_model()

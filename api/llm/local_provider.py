@@ -37,7 +37,7 @@ def _chunk(text: str, run: Run | None = None) -> GenericStreamingChunk:
         usage=run.usage() if run else None, index=0, tool_use=None)
 
 
-async def _agenerate(messages: list, params: dict[str, Any], run: Run) -> AsyncIterator[str]:
+async def agenerate(messages: list, params: dict[str, Any], run: Run) -> AsyncIterator[str]:
     """Text deltas from a worker thread; leaving early cancels generation at the next token."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -109,7 +109,7 @@ class LocalLlamaCpp(CustomLLM):
         timeout: Timeout = None, **_: Any,
     ) -> ModelResponse:
         run = Run(model, timeout)
-        text = "".join([delta async for delta in _agenerate(messages, _params(optional_params), run)])
+        text = "".join([delta async for delta in agenerate(messages, _params(optional_params), run)])
         return self._fill(model_response, model, text, run)
 
     async def astreaming(  # type: ignore[override]
@@ -117,6 +117,6 @@ class LocalLlamaCpp(CustomLLM):
         timeout: Timeout = None, **_: Any,
     ) -> AsyncIterator[GenericStreamingChunk]:
         run = Run(model, timeout)
-        async for delta in _agenerate(messages, _params(optional_params), run):
+        async for delta in agenerate(messages, _params(optional_params), run):
             yield _chunk(delta)
         yield _chunk("", run)

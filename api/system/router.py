@@ -15,7 +15,7 @@ class ModelStatus(BaseModel):
 
 class SystemStatus(BaseModel):
     models: list[ModelStatus]
-    local_model: dict = Field(description="whether this API process has loaded the in-process GGUF model")
+    local_model: dict = Field(description="whether this API process has loaded the in-process GGUF model, or talks to a model server")
     queues: dict[str, int | None] = Field(description="tasks waiting per worker queue (null: Redis unreachable)")
 
 

@@ -11,6 +11,7 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from api.core.config import get_settings
 from api.llm import llama_engine
 from api.llm import client as llm_client
 
@@ -31,7 +32,10 @@ def models() -> list[dict]:
 
 def local_model() -> dict:
     engine = llama_engine._engine  # noqa: SLF001 - read-only peek; loading it here would take seconds
-    return {"loaded": engine is not None, "model": llm_client.LOCAL_MODEL}
+    # Served by its own process (RENUM_LOCAL_MODEL_URL): this process never loads it. The address
+    # itself is deployment detail, not for organizations.
+    served = bool(get_settings().local_model_url)
+    return {"loaded": engine is not None and not served, "model": llm_client.LOCAL_MODEL, "model_server": served}
 
 
 async def queue_depths(redis: Redis) -> dict[str, int | None]:
