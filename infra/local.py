@@ -56,6 +56,8 @@ def seed_dev(admin_url: str) -> tuple[str, str]:
 def worker_command(concurrency: int = 2, queues: str = WORKER_QUEUES, name: str = "renum",
                    nice: int = 0) -> list[str]:
     prefix = ["nice", "-n", str(nice)] if nice and shutil.which("nice") else []
+    if queues == "memory":  # summaries and facts: the model server's background lane
+        prefix = ["env", "RENUM_LOCAL_MODEL_LANE=background", *prefix]
     return prefix + [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
             "-c", str(concurrency), "--loglevel", "INFO", "-n", f"{name}-{os.getpid()}@%h"]
 

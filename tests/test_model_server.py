@@ -178,3 +178,29 @@ def test_run_starts_one_model_server_for_every_process(monkeypatch):
     monkeypatch.setattr(settings, "local_model_url", "http://models.internal:8091")
     env = {}
     assert local.model_server(settings, env) == {} and env == {}
+
+
+def test_background_work_has_its_own_lane(model_server):
+    """A summary being written (background lane, the memory worker) does not hold up an answer."""
+    background = RemoteEngine(model_server, KEY, lane="background")
+    interactive = RemoteEngine(model_server, KEY)
+    run = Run("test", 120)
+    long = background.generate([{"role": "user", "content": "Write a long story about a lighthouse."}],
+                               {"max_tokens": 300, "temperature": 0.7}, run)
+    next(long)  # the background lane is generating now
+    try:
+        assert interactive.health()["lanes_busy"] == {"interactive": False, "background": True}
+        assert "".join(interactive.generate(MESSAGES, {"max_tokens": 6, "temperature": 0}, Run("test", 60)))
+        assert interactive.health()["lanes_busy"]["background"] is True  # still writing its story
+    finally:
+        run.cancel.set()
+        long.close()
+    wrong = httpx.post(model_server + "/v1/chat/completions", json={"messages": MESSAGES},
+                       headers={"Authorization": f"Bearer {KEY}", "X-Renum-Lane": "urgent"})
+    assert wrong.status_code == 422
+
+
+def test_the_memory_pool_takes_the_background_lane():
+    from infra import local
+    assert "RENUM_LOCAL_MODEL_LANE=background" in local.worker_command(1, "memory", "memory")
+    assert not any("LANE" in part for part in local.worker_command(2, "default,webhooks,channels", "fast"))

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     local_model_url: str = ""
     local_model_key: str = ""
     local_model_port: int = 8091
+    # Which of the server's lanes this process's requests take: `interactive` (answers) or
+    # `background` (`run` sets it for the memory worker pool: summaries and facts).
+    local_model_lane: Literal["interactive", "background"] = "interactive"
     llm_timeout_s: float = 60.0
     # Before the local model answers from knowledge excerpts, it is asked whether they answer the
     # question (api/chat/grounding.py); below the threshold it says it does not have the

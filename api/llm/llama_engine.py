@@ -183,7 +183,7 @@ def get_engine() -> Engine:
         if _engine is None and get_settings().local_model_url:
             from api.llm.remote_engine import RemoteEngine
             s = get_settings()
-            _engine = cast(Engine, RemoteEngine(s.local_model_url, s.local_model_key))
+            _engine = cast(Engine, RemoteEngine(s.local_model_url, s.local_model_key, s.local_model_lane))
             log.info("local model served by %s", s.local_model_url)
         if _engine is None:
             s = get_settings()

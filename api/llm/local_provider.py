@@ -37,8 +37,9 @@ def _chunk(text: str, run: Run | None = None) -> GenericStreamingChunk:
         usage=run.usage() if run else None, index=0, tool_use=None)
 
 
-async def agenerate(messages: list, params: dict[str, Any], run: Run) -> AsyncIterator[str]:
-    """Text deltas from a worker thread; leaving early cancels generation at the next token."""
+async def agenerate(messages: list, params: dict[str, Any], run: Run, engine=None) -> AsyncIterator[str]:
+    """Text deltas from a worker thread; leaving early cancels generation at the next token.
+    `engine`: another than the process-wide one (the model server's background lane)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -50,7 +51,7 @@ async def agenerate(messages: list, params: dict[str, Any], run: Run) -> AsyncIt
 
     def work() -> None:
         try:
-            for delta in get_engine().generate(messages, params, run):
+            for delta in (engine or get_engine()).generate(messages, params, run):
                 push("delta", delta)
             push("done", None)
         except BaseException as exc:  # re-raised in the awaiting coroutine below

@@ -26,10 +26,12 @@ CONNECT_S = 3.0
 
 
 class RemoteEngine:
-    def __init__(self, url: str, key: str = "") -> None:
+    def __init__(self, url: str, key: str = "", lane: str = "interactive") -> None:
         self.url = url.rstrip("/")
         self.path = self.url  # where the model is, for status lines and benchmarks
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # The server's queue this process uses: the memory worker's jobs go to `background`, so
+        # customers' answers never wait behind them (api/llm/server.py).
+        headers = {"X-Renum-Lane": lane} | ({"Authorization": f"Bearer {key}"} if key else {})
         self._http = httpx.Client(base_url=self.url, headers=headers,
                                   timeout=httpx.Timeout(60.0, connect=CONNECT_S))
         self._name: str | None = None

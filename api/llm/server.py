@@ -15,7 +15,11 @@ Endpoints:
   field (seconds, Renum's) bounds the wait for the model and the generation.
 - POST /v1/renum/yes-no: the answer check's judgement (api/chat/grounding.py) read from logits.
 - POST /v1/renum/count: exact token counts with the model's tokenizer (prompt budgets).
-- GET /health: the model loaded and whether it is busy.
+- GET /health: the model loaded and whether each lane is busy.
+Two lanes, chosen by the `X-Renum-Lane` header: `interactive` (default: customers' answers, the
+answer check, counts) and `background` (the memory worker's summaries and facts, a second copy of
+the model loaded on first use), so an answer never queues behind a summary of a long conversation;
+two copies instead of one per process, as each copy costs ~0.8 GB of private memory.
 With RENUM_LOCAL_MODEL_KEY set, every call but /health needs `Authorization: Bearer <key>`.
 The model is loaded before the server accepts requests, so the first answer is not a cold one.
 """
@@ -26,6 +30,7 @@ import hmac
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -39,7 +44,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.core.config import get_settings
-from api.llm.llama_engine import PROVIDER, Run, get_engine
+from api.llm.llama_engine import PROVIDER, Engine, Run, get_engine
 from api.llm.local_provider import agenerate
 
 log = logging.getLogger(__name__)
@@ -118,11 +123,38 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(title="Renum local model", lifespan=_lifespan)
 
 
+LANES = ("interactive", "background")
+_background: Engine | None = None
+_background_lock = threading.Lock()
+
+
+def engine_for(lane: str) -> Engine:
+    """The interactive lane is the process-wide engine; the background lane its own copy."""
+    global _background
+    if lane != "background":
+        return get_engine()
+    with _background_lock:
+        if _background is None:
+            first = get_engine()
+            _background = Engine(first.path, n_ctx=first.llm.n_ctx(), n_threads=first.llm.n_threads,
+                                 name=first.name)
+            log.info("background lane: a second copy of %s loaded", first.name)
+        return _background
+
+
+def _lane(x_renum_lane: str | None = Header(None)) -> str:
+    lane = (x_renum_lane or "interactive").strip().lower()
+    if lane not in LANES:
+        raise HTTPException(422, f"X-Renum-Lane must be one of {', '.join(LANES)}")
+    return lane
+
+
 @app.get("/health")
 def health() -> dict:
     engine = get_engine()
-    return {"status": "ok", "model": engine.name, "n_ctx": engine.llm.n_ctx(),
-            "busy": engine.lock.locked()}
+    lanes = {"interactive": engine.lock.locked()} | ({"background": _background.lock.locked()} if _background else {})
+    return {"status": "ok", "model": engine.name, "n_ctx": engine.llm.n_ctx(), "busy": any(lanes.values()),
+            "lanes_busy": lanes}
 
 
 def _chunk(cid: str, model: str, created: int, delta: dict, finish: str | None = None,
@@ -140,10 +172,15 @@ def _usage(run: Run) -> dict:
 
 
 @app.post("/v1/chat/completions", dependencies=[Depends(_authorized)], response_model=None)
-async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
+async def chat_completions(body: ChatRequest, request: Request,
+                           lane: str = Depends(_lane)) -> JSONResponse | StreamingResponse:
     run = Run(body.model, body.timeout)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-    deltas = agenerate(body.plain_messages(), body.params(), run)
+    try:
+        engine = await anyio.to_thread.run_sync(engine_for, lane)
+    except Exception as exc:  # noqa: BLE001 - e.g. no memory for the second copy
+        return _mapped(exc)
+    deltas = agenerate(body.plain_messages(), body.params(), run, engine)
     try:  # the first delta (or the error) before any byte is sent, so errors keep their status
         first = await anext(deltas, None)
     except Exception as exc:  # noqa: BLE001 - mapped to an HTTP error
