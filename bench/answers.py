@@ -175,7 +175,9 @@ async def ask(tx, redis, agent_id, conversation_id, question: str, *, memory: bo
             text = [event.reply.message["content"]]
             check = (event.reply.message.get("metadata") or {}).get("answer_check")
     done = time.perf_counter()
+    shown = [src for src, _ in (turn.prompt.sources if turn.prompt else ()) if src.kind == "chunk"]
     return {"answer": "".join(text), "error": failed, "answer_check": check,
+            "excerpts": [src.title for src in shown], "excerpt_scores": [round(src.score, 3) for src in shown],
             "prompt_tokens": turn.prompt.tokens if turn.prompt else 0,
             "first_token_ms": round(((first or done) - started) * 1000), "total_ms": round((done - started) * 1000),
             "context_ms": turn.context_ms}
@@ -210,6 +212,7 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         answerable = [q for q in questions if q["passage"]]
         answerable = answerable[::max(1, len(answerable) // limit)][:limit]
         questions = answerable + [q for q in questions if not q["passage"]][:max(2, limit // 8)]
+    by_title = {p["title"]: p["id"] for p in passages}
     org_id = _org(admin_url, "passo-leve")
     principal = org_principal(org_id, "admin", kind="worker")
     pool = sync_pool(app_url, max_size=2)
@@ -236,7 +239,9 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
             for i, q in enumerate(questions, 1):
                 for mode, agent_id in agents.items():
                     r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=False)
+                    r["excerpts"] = [by_title.get(t, t) for t in r["excerpts"]]
                     r |= {"id": q["id"], "mode": mode, "question": q["question"], "gold": q["gold"],
+                          "passage": q["passage"],
                           "answerable": bool(q["passage"]), "heldout": bool(q.get("heldout"))} \
                         | score(r["answer"], q["gold"])
                     rows.append(r)
@@ -536,8 +541,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer-check", choices=sorted(ANSWER_CHECK), default="on",
                         help="help-center agents: the answer check as shipped (on), off, or observe (recorded "
                              "for every question, never refusing; reports what each threshold would do)")
+    parser.add_argument("--kb-hits", type=int, default=None,
+                        help="knowledge excerpts per prompt instead of api/chat/context.KB_HITS (to compare)")
+    parser.add_argument("--kb-gap", type=float, default=None,
+                        help="leave out excerpts whose fused score is this far below the first (to compare)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    from api.chat import context
+    if args.kb_hits:
+        context.KB_HITS = args.kb_hits
+    if args.kb_gap is not None:
+        context.KB_GAP = args.kb_gap
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     out_path = args.out or BENCH_DIR / f"results-{args.model.replace('/', '_')}-{'-'.join(parts)}.json"
     admin_url, app_url, redis_url = start_stack(args.model)

@@ -33,6 +33,10 @@ RECENT_TURNS = 12  # messages; the token budget may keep fewer
 # near-duplicate passages (shipping by region, exchange windows by channel) more often with five,
 # while the right passage is in the top 3 for 84 of the 90 help-center questions (BENCHMARKS.md).
 KB_HITS = 3
+# An excerpt whose fused score (z-scores summed over the vector and text lists) is this far below
+# the first one's is left out: when one passage stands out, its near-duplicates only give a small
+# model the wrong number to copy. None: keep KB_HITS.
+KB_GAP: float | None = None
 MEMORY_HITS = 5
 SUMMARIES = 3
 FACTS = 30
@@ -154,6 +158,8 @@ async def _knowledge(session: Session, redis: Redis, org_id: UUID, kbs: list[dic
     for kb_ids in groups.values():
         hits += await search_service.search_chunks(session, kb_ids, query, KB_HITS, redis=redis, org_id=org_id)
     hits.sort(key=lambda h: h.scores.fused, reverse=True)
+    if hits and KB_GAP is not None:
+        hits = [h for h in hits if h.scores.fused >= hits[0].scores.fused - KB_GAP]
     return [Source("chunk", h.chunk_id, h.scores.fused, h.content, title=h.title, document_id=h.document_id)
             for h in hits[:KB_HITS]]
 
