@@ -63,6 +63,10 @@ class Session:
     # session, [{"key", "value"}], stored by bench/memory_ingest.py --facts through the real
     # fact pipeline (oracle extraction: measures supersession and ranking, not the extractor).
     facts: list[dict] = field(default_factory=list)
+    # LoCoMo's own session summary (written by GPT-3.5 with the data set): `bench.memory
+    # --summaries locomo` stores it as the session's summary memory, an upper bound for what
+    # the memory worker's local model writes (`--summaries local`).
+    summary: str | None = None
 
     @property
     def started_at(self) -> datetime | None:
@@ -145,6 +149,7 @@ def _parse_conversation(sample: dict[str, Any]) -> Conversation:
                 for t in conv[f"session_{n}"]
             ],
             facts=list(conv.get(f"session_{n}_facts") or []),
+            summary=(sample.get("session_summary") or {}).get(f"session_{n}_summary"),
         )
         for n in numbers
     ]

@@ -1,6 +1,6 @@
 """Memory retrieval on LoCoMo: does `api.memory.service.retrieve` find the evidence turns?
 
-    python -m bench.memory [--locomo FILE] [--summaries] [--limit-conversations N] [--sweep] [--legacy] [--out FILE]
+    python -m bench.memory [--locomo FILE] [--summaries none|locomo|local] [--limit-conversations N] [--sweep] [--legacy] [--out FILE]
     python -m bench.memory --locomo bench/sets/cs_memory.json --chat-overhead 0   # changed facts (pt, en)
 
 Ingests LoCoMo (bench/memory_ingest.py), then asks every question (category 5, adversarial,
@@ -158,7 +158,8 @@ async def evaluate(app_url: str, loaded, conversations, vectors: dict, config, n
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locomo", type=Path, default=DEFAULT_PATH)
-    parser.add_argument("--summaries", action="store_true", help="also summarize each session (slow locally)")
+    parser.add_argument("--summaries", choices=("none", "locomo", "local"), default="none",
+                        help="session summaries: LoCoMo's own, or the local model's (slow on CPU)")
     parser.add_argument("--limit-conversations", type=int, default=None)
     parser.add_argument("--facts", action="store_true",
                         help="store each session's listed facts through the fact pipeline (bench/sets sets)")
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chat-overhead", type=int, default=300, metavar="N",
                         help="time api/chat context assembly + prompt for N questions (0: skip)")
     parser.add_argument("--sweep-time", action="store_true", help="sweep only recency and outdated-turn weights")
+    parser.add_argument("--sweep-sessions", action="store_true",
+                        help="sweep the summary-guided session boost (needs --summaries)")
     parser.add_argument("--legacy", action="store_true",
                         help="also run the statement as it was before time-aware ranking (issue 14)")
     parser.add_argument("--database", default="renum_bench_memory", help="recreated at each run")
@@ -187,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     sweep += [RetrievalConfig(outdated=o) for o in (0.0, 1.0, 4.0)] + [RetrievalConfig(recency=0.0, outdated=4.0)]
     if args.sweep_time:
         sweep = sweep[-8:]  # only the time-aware knobs
-    configs = [DEFAULT_CONFIG] + ([c for c in sweep if c != DEFAULT_CONFIG] if args.sweep or args.sweep_time else [])
+    if args.sweep_sessions:
+        sweep = [RetrievalConfig(session_boost=b, session_top=t) for b in (0.5, 1.0, 2.0, 4.0) for t in (1, 3, 5)]
+    configs = [DEFAULT_CONFIG] + ([c for c in sweep if c != DEFAULT_CONFIG]
+                                  if args.sweep or args.sweep_time or args.sweep_sessions else [])
     configs += [c for c in (LEGACY_CONFIG,) if args.legacy and c not in configs]
     runs = [asyncio.run(evaluate(app_url, loaded, conversations, vectors, config)) for config in configs]
     for run in runs[1:]:

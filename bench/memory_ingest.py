@@ -58,7 +58,10 @@ def _session_start(session, index: int) -> datetime:
 
 
 def ingest(admin_url: str, app_url: str, redis_url: str, conversations: list[Conversation], *,
-           summaries: bool = False, facts: bool = False, log=print) -> Loaded:
+           summaries: str = "none", facts: bool = False, log=print) -> Loaded:
+    """`summaries`: "none", "locomo" (the data set's own session summaries, stored as the memory
+    worker stores its own) or "local" (the agent's local model summarizes each session, as the
+    worker task does: slow on CPU)."""
     import redis
 
     from api.core.db import sync_pool, sync_unit_of_work
@@ -86,8 +89,10 @@ def ingest(admin_url: str, app_url: str, redis_url: str, conversations: list[Con
                 with sync_unit_of_work(pool, principal) as s:
                     indexing.index_turns(s, conversation_id, embedder)
                 loaded.embed_s += time.perf_counter() - started
-                if summaries:
+                if summaries == "local":
                     _summarize(pool, principal, conversation_id, embedder)
+                elif summaries == "locomo" and session.summary:
+                    _summarize(pool, principal, conversation_id, embedder, text=session.summary)
                 if facts and session.facts:
                     _store_facts(pool, principal, loaded, contact_id, conversation_id, session.facts, embedder)
             log(f"{conv.id}: {len(conv.sessions)} sessions, {loaded.turns} turns so far, "
@@ -115,8 +120,9 @@ def _store_session(pool, principal, loaded: Loaded, contact_id: UUID, conv: Conv
     return conversation_id
 
 
-def _summarize(pool, principal, conversation_id: UUID, embedder) -> None:
-    """Session summary with the agent's (local) model, as the worker task does; slow on CPU."""
+def _summarize(pool, principal, conversation_id: UUID, embedder, text: str | None = None) -> None:
+    """Session summary with the agent's (local) model, as the worker task does (slow on CPU), or
+    `text` given (the data set's summary) stored the same way."""
     import asyncio
 
     from api.core.db import sync_unit_of_work
@@ -126,9 +132,11 @@ def _summarize(pool, principal, conversation_id: UUID, embedder) -> None:
         job = pipeline.summary_job(s, conversation_id)
     if job is None:
         return
-    result = asyncio.run(llm.chat(job.messages, job.model, max_tokens=pipeline.SUMMARY_MAX_TOKENS, temperature=0))
+    if text is None:
+        text = asyncio.run(llm.chat(job.messages, job.model, max_tokens=pipeline.SUMMARY_MAX_TOKENS,
+                                    temperature=0)).text
     with sync_unit_of_work(pool, principal) as s:
-        pipeline.store_summary(s, job, result.text, embedder.embed_passages([result.text])[0])
+        pipeline.store_summary(s, job, text, embedder.embed_passages([text])[0])
 
 
 def _store_facts(pool, principal, loaded: Loaded, contact_id: UUID, conversation_id: UUID, facts: list[dict],

@@ -444,6 +444,49 @@ def test_memories_from_a_named_period_come_first(setup, admin_conn):
                  now=datetime(2024, 3, 20, 9, tzinfo=UTC)) == uuid.UUID(march)
 
 
+def test_the_session_a_question_is_about_lends_its_excerpts_weight(setup, admin_conn):
+    # A question about several sessions ("what do I do outdoors?") is phrased nothing like the
+    # lines that answer it; the conversation's summary is. Excerpts of the conversations whose
+    # summaries are nearest the message are scaled by 1 + session_boost x (1 ... 1/top).
+    tenant, agent, contact = setup()
+    outdoors, shop = create_conversation(admin_conn, agent, contact), create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, outdoors, [("user", "No sábado levei as crianças pra acampar na serra"),
+                                     ("assistant", "Que delícia! Choveu?"),
+                                     ("user", "Não, e ainda nadamos na cachoeira")])
+    add_turns(admin_conn, shop, [("user", "Quais atividades vocês oferecem na loja para quem faz trilha?"),
+                                 ("assistant", "Temos oficinas às quintas.")])
+    for conv, said, reply in (
+            (outdoors, "acampar na serra", "A cliente contou das atividades ao ar livre: acampar e nadar com os filhos."),
+            (shop, "oficinas às quintas", "A cliente perguntou sobre as oficinas da loja.")):
+        memory_jobs.index_turns(tenant.org_id, conv)
+        FAKE_LLM.script(said, reply)
+        assert memory_jobs.summarize(tenant.org_id, conv) is True
+    contact_id = uuid.UUID(contact["id"])
+    question = "Quais atividades ao ar livre eu faço com meus filhos?"
+
+    def ranked(boost: float):
+        config = memory.RetrievalConfig(session_boost=boost, session_top=1)
+        hits = run(in_org(tenant.org_id, memory.retrieve, contact_id, question, 5, kinds=("turn",), config=config))
+        return {h.conversation_id: h for h in hits}
+
+    plain, boosted = ranked(0.0), ranked(2.0)
+    assert set(plain) == set(boosted) == {uuid.UUID(outdoors), uuid.UUID(shop)}
+    # Only the nearest summary's conversation is boosted (top 1), by exactly 1 + 2.
+    assert boosted[uuid.UUID(outdoors)].score == pytest.approx(3 * plain[uuid.UUID(outdoors)].score)
+    assert boosted[uuid.UUID(shop)].score == pytest.approx(plain[uuid.UUID(shop)].score)
+    assert boosted[uuid.UUID(outdoors)].rank == 1
+    # The ongoing conversation's summary does not steer (its turns are excluded anyway): the
+    # nearest other summary does.
+    def alone(boost: float):
+        config = memory.RetrievalConfig(session_boost=boost, session_top=1)
+        return run(in_org(tenant.org_id, memory.retrieve, contact_id, question, 5, kinds=("turn",), config=config,
+                          exclude_conversation_id=uuid.UUID(outdoors)))
+
+    (before,), (after,) = alone(0.0), alone(2.0)
+    assert before.conversation_id == after.conversation_id == uuid.UUID(shop)
+    assert after.score == pytest.approx(3 * before.score)
+
+
 # --- erasure ------------------------------------------------------------------------------------
 
 def test_erasing_a_contact_removes_history_memories_citations_and_redis_keys(setup, client, admin_conn, stack):

@@ -119,8 +119,27 @@ scored_units as (
   select id::text, false, conversation_id, null, score, id, null, created_at, outdated
     from fused where not grouped
 ),
+hint as (
+  -- 6b. sessions the question is about: the contact's conversation summaries nearest the message
+  --     (exact: a contact has one summary per conversation) lend their conversation's excerpts a
+  --     factor 1 + session_boost x (1 for the nearest ... 1/top for the last of the top), so an
+  --     excerpt phrased nothing like the question ("What activities does Melanie partake in?" ->
+  --     the pottery turns) still rises when its session is about it.
+  select conversation_id, (%(session_top)s + 1 - row_number() over (order by d))::float8 / %(session_top)s as w
+    from (select m.conversation_id, m.embedding::extensions.vector({dim}) <=> q.v as d
+            from public.memories m, q
+           where m.contact_id = %(contact)s and m.valid_to is null and m.kind = 'summary'
+             and m.conversation_id is distinct from %(exclude)s and m.embedding_dim = {dim}
+             and %(session_boost)s > 0
+          offset 0) s
+   order by d limit %(session_top)s
+),
 top_units as (
-  select * from scored_units order by score desc, newest desc limit %(k)s * 3
+  select s.unit, s.grouped, s.conversation_id, s.lo,
+         s.score * case when s.grouped and h.w is not null then 1 + %(session_boost)s * h.w else 1 end as score,
+         s.best_id, s.best_seq, s.newest, s.outdated
+    from scored_units s left join hint h on h.conversation_id = s.conversation_id
+   order by 5 desc, s.newest desc limit %(k)s * 3
 ),
 units as (
   -- 7. recency: every candidate matches the message, and customer-service histories repeat the
@@ -186,7 +205,8 @@ async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: in
                    excerpt_turns: int, spread: float, smooth: float,
                    periods: list[tuple[datetime, datetime]] = (),
                    date_boost: float = 0.0, slack_days: int = 0, recency: float = 0.0,
-                   older: bool = False, outdated: float = 0.0) -> list[dict]:
+                   older: bool = False, outdated: float = 0.0, session_boost: float = 0.0,
+                   session_top: int = 3) -> list[dict]:
     """Rows of the top-k units, best first; a unit's rows share `unit` and `score`, and its
     best-scoring memory has `is_best`."""
     params = {"vec": vector, "text": text, "contact": contact_id, "kinds": kinds, "exclude": exclude_conversation_id,
@@ -194,7 +214,8 @@ async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: in
               "spread": spread, "smooth": smooth,
               "p_start": [p[0] for p in periods],
               "p_end": [p[1] for p in periods], "slack": slack_days, "date_boost": date_boost,
-              "recency": recency, "older": older, "outdated": outdated}
+              "recency": recency, "older": older, "outdated": outdated,
+              "session_boost": session_boost, "session_top": max(1, session_top)}
     return await sql.fetch_all(conn, _retrieve_statement(dim), params)
 
 

@@ -65,6 +65,11 @@ class RetrievalConfig:
     # agora é Rua B"; api/memory/pipeline.outdate_turns) is divided by 1 + outdated when the
     # question is about the present, multiplied by it when about a previous value.
     outdated: float = 2.0
+    # Excerpts of the `session_top` conversations whose summaries are nearest the message are
+    # scaled by 1 + session_boost x (1 ... 1/session_top by the summary's rank): questions about
+    # several sessions ("what activities does she do?") need the sessions before the lines.
+    session_boost: float = 0.0
+    session_top: int = 3
 
 
 DEFAULT_CONFIG = RetrievalConfig()
@@ -107,7 +112,8 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
         smooth=config.smooth, periods=dates.mentioned_periods(query, now, tz=tz) if config.date_boost else [],
         date_boost=config.date_boost, slack_days=config.date_slack_days,
         recency=config.recency if intent != "event" else 0.0, older=intent == "previous",
-        outdated=config.outdated if intent != "event" else 0.0)
+        outdated=config.outdated if intent != "event" else 0.0,
+        session_boost=config.session_boost, session_top=config.session_top)
     return _hits(rows)
 
 
