@@ -4,7 +4,7 @@ timed alternately question by question so machine load hits both alike (the shar
 machine's load moves a lot between sequential runs). Each call is a transaction under RLS with the
 query vector given, as in bench/memory.py.
 
-    python -m bench.memory_latency [--locomo FILE] [--limit-conversations N] [--database NAME]
+    python -m bench.memory_latency [--locomo FILE] [--limit-conversations N] [--database NAME] [--before REV]
 """
 from __future__ import annotations
 
@@ -23,28 +23,32 @@ BEFORE = "27cfa9d"  # the branch point of issue 14's work
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _old_repository():
+def _old_repository(before: str = BEFORE):
     import subprocess
     import types
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{BEFORE}:api/memory/repository.py"],
+    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{before}:api/memory/repository.py"],
                             check=True, capture_output=True, text=True).stdout
     module = types.ModuleType("old_memory_repository")
     exec(compile(source, "old_memory_repository.py", "exec"), module.__dict__)
     return module
 
 
-async def _timings(app_url, loaded, conversations, vectors) -> dict[str, list[float]]:
+async def _timings(app_url, loaded, conversations, vectors, before: str = BEFORE) -> dict[str, list[float]]:
+    import inspect
+
     import numpy as np
 
     from api.core.db import async_pool, unit_of_work
     from api.core.principal import org_principal
     from api.memory import dates, repository
     from api.memory.service import DEFAULT_CONFIG as c
-    old = _old_repository()
+    old = _old_repository(before)
+    accepted = inspect.signature(old.retrieve).parameters
     principal = org_principal(loaded.org_id, "admin", kind="api_key")
     pool = async_pool(app_url, min_size=1, max_size=2)
     await pool.open(wait=True)
-    out: dict[str, list[float]] = {"default": [], "before_issue_14": []}
+    label = "before_issue_14" if before == BEFORE else f"at_{before}"
+    out: dict[str, list[float]] = {"default": [], label: []}
     try:
         for conv in conversations:
             for qa in (qa for qa in conv.qa if qa.evidence):
@@ -58,7 +62,8 @@ async def _timings(app_url, loaded, conversations, vectors) -> dict[str, list[fl
                 new = dict(recency=c.recency if intent != "event" else 0.0, older=intent == "previous",
                            outdated=c.outdated if intent != "event" else 0.0)
                 for name, call in (("default", lambda conn: repository.retrieve(conn, **common, **new)),
-                                   ("before_issue_14", lambda conn: old.retrieve(conn, **common))):
+                                   (label, lambda conn: old.retrieve(
+                                       conn, **common, **{k: v for k, v in new.items() if k in accepted}))):
                     started = time.perf_counter()
                     async with unit_of_work(pool, principal) as session:
                         await repository.allow_iterative_scan(session.conn)
@@ -74,12 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--locomo", type=Path, default=DEFAULT_PATH)
     parser.add_argument("--limit-conversations", type=int, default=None)
     parser.add_argument("--database", default="renum_bench_latency")
+    parser.add_argument("--before", default=BEFORE, help="the commit whose statement to time against")
     args = parser.parse_args(argv)
     conversations = load_locomo(args.locomo)[:args.limit_conversations]
     admin_url, app_url, redis_url = start_stack(args.database)
     loaded = ingest(admin_url, app_url, redis_url, conversations, log=lambda _: None)
     vectors, _ = embed_questions(conversations, redis_url)
-    times = asyncio.run(_timings(app_url, loaded, conversations, vectors))
+    times = asyncio.run(_timings(app_url, loaded, conversations, vectors, args.before))
     print(json.dumps({name: latency_summary(ms) | {"n": len(ms)} for name, ms in times.items()}, indent=2))
     return 0
 

@@ -119,22 +119,7 @@ scored_units as (
   select id::text, false, conversation_id, null, score, id, null, created_at, outdated
     from fused where not grouped
 ),
-hint as (
-  -- 6b. sessions the question is about: the contact's conversation summaries nearest the message
-  --     (exact: a contact has one summary per conversation) lend their conversation's excerpts a
-  --     factor 1 + session_boost x (1 for the nearest ... 1/top for the last of the top), so an
-  --     excerpt phrased nothing like the question ("What activities does Melanie partake in?" ->
-  --     the pottery turns) still rises when its session is about it.
-  select conversation_id, (%(session_top)s + 1 - row_number() over (order by d))::float8 / %(session_top)s as w
-    from (select m.conversation_id, m.embedding::extensions.vector({dim}) <=> q.v as d
-            from public.memories m, q
-           where m.contact_id = %(contact)s and m.valid_to is null and m.kind = 'summary'
-             and m.conversation_id is distinct from %(exclude)s and m.embedding_dim = {dim}
-             and %(session_boost)s > 0
-          offset 0) s
-   order by d limit %(session_top)s
-),
-top_units as (
+{hint}top_units as (
   select s.unit, s.grouped, s.conversation_id, s.lo,
          s.score * case when s.grouped and h.w is not null then 1 + %(session_boost)s * h.w else 1 end as score,
          s.best_id, s.best_seq, s.newest, s.outdated
@@ -185,13 +170,31 @@ select u.unit, u.score, x.is_best, m.id, m.kind, m.key, m.content, m.created_at,
  order by u.score desc, u.newest desc, u.unit, m.seq nulls first, m.created_at
 """
 
+# 6b. sessions the question is about: the contact's conversation summaries nearest the message
+#     (exact: a contact has one summary per conversation) lend their conversation's excerpts a
+#     factor 1 + session_boost x (1 for the nearest ... 1/top for the last of the top), so an excerpt
+#     phrased nothing like the question can rise when its session is about it. Off by default
+#     (BENCHMARKS.md, "Multi-session questions"): then this is an empty relation and costs nothing.
+_HINT = r"""hint as (
+  select conversation_id, (%(session_top)s + 1 - row_number() over (order by d))::float8 / %(session_top)s as w
+    from (select m.conversation_id, m.embedding::extensions.vector({dim}) <=> q.v as d
+            from public.memories m, q
+           where m.contact_id = %(contact)s and m.valid_to is null and m.kind = 'summary'
+             and m.conversation_id is distinct from %(exclude)s and m.embedding_dim = {dim}
+          offset 0) s
+   order by d limit %(session_top)s
+),
+"""
+_NO_HINT = "hint as (select null::uuid as conversation_id, null::float8 as w where false),\n"
+
 # Reciprocal rank fusion constant: 10 (not the usual 60) lets a memory ranked high on one
 # side beat one ranked middling on both; measured on LoCoMo (BENCHMARKS.md).
 RRF_K = 10
 
 
-def _retrieve_statement(dim: int) -> q.Composed:
-    return q.SQL(_RETRIEVE).format(dim=q.Literal(dim), rrf_k=q.Literal(RRF_K), filters=q.SQL(_FILTERS))
+def _retrieve_statement(dim: int, session_hint: bool = False) -> q.Composed:
+    hint = q.SQL(_HINT).format(dim=q.Literal(dim)) if session_hint else q.SQL(_NO_HINT)
+    return q.SQL(_RETRIEVE).format(dim=q.Literal(dim), rrf_k=q.Literal(RRF_K), filters=q.SQL(_FILTERS), hint=hint)
 
 
 async def allow_iterative_scan(conn) -> None:
@@ -216,7 +219,7 @@ async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: in
               "p_end": [p[1] for p in periods], "slack": slack_days, "date_boost": date_boost,
               "recency": recency, "older": older, "outdated": outdated,
               "session_boost": session_boost, "session_top": max(1, session_top)}
-    return await sql.fetch_all(conn, _retrieve_statement(dim), params)
+    return await sql.fetch_all(conn, _retrieve_statement(dim, session_boost > 0), params)
 
 
 async def current_facts(conn, contact_id: UUID) -> list[dict]:
