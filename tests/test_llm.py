@@ -13,7 +13,8 @@ import yaml
 from api.core.config import get_settings
 from api.llm import client as llm
 from api.llm.errors import LLMContextTooLong, LLMTimeout, LLMUnavailable, UnknownModel
-from api.llm.llama_engine import count_tokens, get_engine, packaged_model_path, template_opens_think
+from api.llm import repetition
+from api.llm.llama_engine import Run, count_tokens, get_engine, packaged_model_path, template_opens_think
 from api.llm.router_config import RouterConfig
 from api.llm.think import ThinkFilter, strip_think
 from tests.fakes import FakeOpenAIServer, fake_openai, fake_openai_server, reply_for  # noqa: F401
@@ -74,6 +75,31 @@ def test_local_completion(router: llm.LLMRouter) -> None:
     assert result.prompt_tokens > 5
     assert 0 < result.completion_tokens <= 8
     assert result.latency_ms > 0
+
+
+@pytest.mark.no_stack
+@pytest.mark.parametrize("text,loops,kept", [
+    ("Aqui está a resposta:\n\nAqui está a resposta:\n\nAqui está a resposta:\n\nAqui", True, "Aqui está a resposta:"),
+    ("Sinceramente, ao que pode tirar, ao que pode tirar, ao que pode tirar, ao que", True,
+     "Sinceramente, ao que pode tirar"),
+    ("Oi! Posso ajudar com mais alguma coisa? Posso ajudar com mais alguma coisa? Posso ajudar com mais alguma "
+     "coisa? Até logo.", False, "Oi! Posso ajudar com mais alguma coisa? Até logo."),
+    ("O frete custa R$ 19,90 e chega em 3 a 6 dias úteis.", False, None),
+    ("Pedido 1010 1010 1010, ok.", False, None),
+    ("Tabela:\n" + "-" * 80, False, None),
+])
+def test_a_looping_answer_is_cut_and_stored_once(text: str, loops: bool, kept: str | None) -> None:
+    assert repetition.looping(text) is loops
+    assert repetition.collapse(text) == (kept or text.strip())
+
+
+def test_the_engine_stops_a_loop_before_max_tokens() -> None:
+    run_ = Run("test", 60)
+    text = "".join(get_engine().generate([{"role": "user", "content": "Escreva 'Aqui está a resposta:' vinte vezes."}],
+                                         {"max_tokens": 200, "temperature": 0.0}, run_))
+    assert run_.completion_tokens < 100  # SmolLM2 loops on this; left alone it writes all 200
+    assert repetition.looping(text)
+    assert len(repetition.collapse(text)) < len(text)
 
 
 def test_local_streaming_reports_usage(router: llm.LLMRouter) -> None:

@@ -32,6 +32,7 @@ from api.core.db import Session
 from api.core.errors import Conflict, DomainError, NotFound
 from api.llm import client as llm
 from api.llm.errors import LLMError
+from api.llm.repetition import collapse
 from api.llm.results import PROVIDER_ERRORS, to_domain_error
 from api.llm.llama_engine import count_tokens
 from api.prompts.budget import approx_tokens
@@ -203,7 +204,8 @@ async def stream(turn: Turn) -> AsyncIterator[Delta | Done | Failed]:
         # Shielded: once the model has answered, the answer and its usage are stored even if
         # the client disconnects now (a retry then gets this answer instead of a new one).
         with anyio.CancelScope(shield=True):
-            reply = await answer.store(turn, "".join(parts).strip(), chat.model, chat.usage, chat.latency_ms,
+            # A small model's loop is cut by the engine; what went out twice is stored once.
+            reply = await answer.store(turn, collapse("".join(parts)), chat.model, chat.usage, chat.latency_ms,
                                        chat.first_token_ms, chat.fallbacks, check=checked)
         yield Done(reply)
     except (LLMError, PromptError) as exc:

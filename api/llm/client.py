@@ -21,6 +21,7 @@ from api.llm.errors import UnknownModel
 from api.llm.local_provider import PROVIDER, LocalLlamaCpp
 from api.llm.results import PROVIDER_ERRORS, ChatResult, ChatStream, answered_by, ms_since, to_domain_error
 from api.llm.router_config import RouterConfig, load_router_config
+from api.llm.repetition import collapse
 from api.llm.think import strip_think
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ async def chat(messages: list[Message], model: str, *, stream: bool = False, max
     answered, fallbacks = answered_by(response, group)
     usage = getattr(response, "usage", None)
     return ChatResult(
-        text=strip_think(response.choices[0].message.content or ""),
+        text=collapse(strip_think(response.choices[0].message.content or "")),
         model=answered,
         prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
         completion_tokens=getattr(usage, "completion_tokens", 0) or 0,

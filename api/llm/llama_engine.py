@@ -29,7 +29,7 @@ from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from api.core.config import get_settings
-from api.llm import model_files
+from api.llm import model_files, repetition
 from api.llm.errors import LLMConfigError
 
 PROVIDER = "renum-llamacpp"
@@ -142,6 +142,10 @@ class Engine:
                     if delta:
                         pieces.append(delta)
                         yield "<think>" + delta if len(pieces) == 1 and self.opens_think else delta
+                        if repetition.looping("".join(pieces[-repetition.TAIL_CHARS:])):
+                            log.warning("local model %s looped; stopped after %d pieces", self.name, len(pieces))
+                            run.finish_reason = "stop"
+                            break
                     run.finish_reason = choice.get("finish_reason") or run.finish_reason
             finally:
                 stream.close()  # stops llama.cpp if we left early
