@@ -139,6 +139,7 @@ def _check_report(rows: list[dict], thresholds: list[float]) -> dict:
             "contained": summary([float(r["contained"]) for r in ans]),
             "contained_minus_no_check": {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]},
             "refused_answerable": sum(r["refused"] for r in ans),
+            "refused_memory_questions": sum(r["refused"] for r in ans if r.get("memory_question")),
             "says_unknown": f"{sum(r['refused'] for r in unk)} of {len(unk)}",
             "says_unknown_heldout": f"{sum(r['refused'] for r in unk if r['heldout'])} of "
                                     f"{sum(1 for r in unk if r['heldout'])}"}
@@ -196,9 +197,33 @@ async def _session(app_url: str, redis_url: str, org_id):
 
 # --- help center --------------------------------------------------------------------------------
 
+def _remember(pool, principal, org_id, agent_id, contact_id) -> list[str]:
+    """The returning customer's history (memory_questions_pt.json "history": fact dialogues), stored
+    as past conversations and run through the memory worker's jobs (turns, facts, summary), as the
+    worker does after a conversation goes quiet. Returns the dialogue ids stored."""
+    from api.core.db import sync_unit_of_work
+    from api.memory import jobs as memory_jobs
+    spec = json.loads((DATA / "memory_questions_pt.json").read_text())
+    dialogues = {d["id"]: d for d in json.loads((DATA / "fact_dialogues_pt.json").read_text())["dialogues"]}
+    for days_ago, dialogue_id in zip((60, 30, 10), spec["history"], strict=True):
+        with sync_unit_of_work(pool, principal) as s:
+            conv = _conversation(s.conn, org_id, agent_id, contact_id)
+            for i, t in enumerate(dialogues[dialogue_id]["turns"]):
+                s.conn.execute("insert into public.conversation_history (organization_id, conversation_id, contact_id, "
+                               "role, content, created_at) values (%s, %s, %s, %s, %s, now() - make_interval("
+                               "days => %s) + make_interval(secs => %s))",
+                               [org_id, conv, contact_id, t["role"], t["content"], days_ago, i])
+        memory_jobs.index_turns(str(org_id), str(conv))
+        memory_jobs.extract_facts(str(org_id), str(conv))
+        memory_jobs.summarize(str(org_id), str(conv))
+    return spec["history"]
+
+
 def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
                modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None,
-               answer_check: str = "on") -> dict:
+               answer_check: str = "on", returning: bool = False) -> dict:
+    """`returning`: every question comes from a customer with three past conversations in memory
+    (and memory on), plus the questions about that history (memory_questions_pt.json)."""
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
     from bench import ingest as kb_ingest
@@ -206,6 +231,9 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
 
     passages = json.loads((DATA / "passages_pt.json").read_text())["passages"]
     questions = json.loads((DATA / "questions_pt.json").read_text())["questions"]
+    if returning:
+        questions += [q | {"passage": None, "memory": True}
+                      for q in json.loads((DATA / "memory_questions_pt.json").read_text())["questions"]]
     if ids:
         questions = [q for q in questions if q["id"] in ids]
     elif limit:  # spread over the whole set (every k-th question), plus a few unanswerable ones
@@ -229,6 +257,9 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
             contact = _contact(s.conn, org_id, "5531999990000")
             convs = {(q["id"], mode): _conversation(s.conn, org_id, agents[mode], contact)
                      for q in questions for mode in agents}
+        history = _remember(pool, principal, org_id, next(iter(agents.values())), contact) if returning else []
+        if history:
+            log(f"returning customer: history {history} stored and run through the memory jobs")
     finally:
         pool.close()
 
@@ -238,11 +269,12 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         try:
             for i, q in enumerate(questions, 1):
                 for mode, agent_id in agents.items():
-                    r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=False)
+                    r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=returning)
                     r["excerpts"] = [by_title.get(t, t) for t in r["excerpts"]]
                     r |= {"id": q["id"], "mode": mode, "question": q["question"], "gold": q["gold"],
                           "passage": q["passage"],
-                          "answerable": bool(q["passage"]), "heldout": bool(q.get("heldout"))} \
+                          "answerable": bool(q["passage"] or q.get("memory")), "memory_question": bool(q.get("memory")),
+                          "heldout": bool(q.get("heldout"))} \
                         | score(r["answer"], q["gold"])
                     rows.append(r)
                 log(f"help center {i}/{len(questions)} {q['id']}: "
@@ -541,6 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer-check", choices=sorted(ANSWER_CHECK), default="on",
                         help="help-center agents: the answer check as shipped (on), off, or observe (recorded "
                              "for every question, never refusing; reports what each threshold would do)")
+    parser.add_argument("--returning", action="store_true",
+                        help="help center: asked by a customer with past conversations in memory (memory on), "
+                             "plus questions about that history (data_answers/memory_questions_pt.json)")
     parser.add_argument("--kb-hits", type=int, default=None,
                         help="knowledge excerpts per prompt instead of api/chat/context.KB_HITS (to compare)")
     parser.add_argument("--kb-gap", type=float, default=None,
@@ -570,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
                 result[part] = helpcenter(admin_url, app_url, redis_url, args.limit,
                                           tuple(m.strip() for m in args.modes.split(",") if m.strip()),
                                           [i.strip() for i in args.ids.split(",") if i.strip()] or None,
-                                          args.answer_check)
+                                          args.answer_check, args.returning)
             elif part == "locomo":
                 result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations)
             elif part == "facts":

@@ -92,6 +92,30 @@ def test_above_the_threshold_the_model_answers_and_cites(client, new_tenant, cel
     assert check["answerable"] is True and check["threshold"] == -50
 
 
+def test_a_returning_customer_is_judged_with_what_is_remembered(client, new_tenant, celery_worker, admin_conn):
+    # With memories of the customer in the prompt the answer may be in them ("qual número eu
+    # calço?"), so the check asks about the excerpts *or* the memories (QUESTION_WITH_MEMORY), with
+    # the threshold measured for that question (none for SmolLM2: here the agent sets one).
+    from api.memory import jobs as memory_jobs
+    from tests.support.memory import add_turns
+    t = new_tenant()
+    kb = add_knowledge(client, t, KNOWLEDGE)
+    agent = _local_agent(client, t, kb, answer_check_threshold=50)
+    first = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
+    add_turns(admin_conn, first["id"], [("user", "Eu calço 41 e prefiro tênis preto."), ("assistant", "Anotado!")])
+    memory_jobs.index_turns(t.org_id, first["id"])
+    second = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
+    body = send(client, t, agent["id"], second["id"], "Vocês vendem meias?").json()
+    assert body["message"]["content"] == grounding.NOT_FOUND["pt"]
+    check = _stored_check(admin_conn, body["message"]["id"])
+    assert check["with_memory"] is True and check["threshold"] == 50
+    newcomer = open_conversation(client, t, agent["id"])
+    body = send(client, t, agent["id"], newcomer["id"], "Vocês vendem meias?").json()
+    assert _stored_check(admin_conn, body["message"]["id"])["with_memory"] is False
+    # Without a configured threshold, a model with none measured for the question is not asked.
+    assert grounding.threshold_for("smollm2", {}, with_memory=True) is None
+
+
 def test_no_check_without_excerpts_or_when_turned_off(client, new_tenant, celery_worker, admin_conn):
     t = new_tenant()
     kb = add_knowledge(client, t, KNOWLEDGE)

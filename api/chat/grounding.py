@@ -9,9 +9,10 @@ word; no text is generated) tells the two apart far better. Below the model's th
 agent does not generate: it says it does not have that information, cites nothing, and marks
 the answer (`metadata.answer_check`) so channels hand the conversation to a person.
 
-Only for the in-process local model, only when the prompt holds knowledge excerpts and no
-memories of the customer (the question may be about what they said before, which the question
-below does not ask about), and only for models with a measured threshold (or a configured one).
+Only for the local model, only when the prompt holds knowledge excerpts, and only for models with a
+measured threshold (or a configured one). When the prompt also holds memories of the customer (a
+returning customer: the answer may be in what they said before), the question asks about both,
+with its own threshold (THRESHOLDS_WITH_MEMORY).
 The question is asked after the prompt's own messages, so llama.cpp evaluates the prompt once
 for both: the check costs the question's ~25 tokens, and the answer then starts from the cache.
 """
@@ -31,9 +32,16 @@ from api.llm import client as llm
 log = logging.getLogger(__name__)
 
 QUESTION = "Os trechos acima têm a resposta para a pergunta do cliente? Responda só sim ou não."
-# log P(sim) - log P(não) below which the excerpts are taken not to answer, per packaged model.
-# qwen1.5b: measured on the help-center questions (bench/answers.py; BENCHMARKS.md).
+# When the prompt also holds what the agent remembers of the customer (a returning customer), the
+# answer may be there instead ("qual número eu calço?"): the question names both.
+QUESTION_WITH_MEMORY = ("Os trechos ou o que você lembra do cliente, acima, têm a resposta para a pergunta "
+                        "dele? Responda só sim ou não.")
+# log P(sim) - log P(não) below which the excerpts are taken not to answer, per packaged model and
+# question. qwen1.5b: measured on the help-center questions (bench/answers.py; BENCHMARKS.md); with
+# memories: measured by `bench.answers --returning` (a model without a measured threshold is not asked
+# unless the agent or the service sets one).
 THRESHOLDS = {"qwen1.5b": 0.8}
+THRESHOLDS_WITH_MEMORY: dict[str, float] = {}
 NOT_FOUND = {
     "pt": "Não encontrei essa informação aqui. Quer que eu chame alguém da equipe para ajudar?",
     "en": "I couldn't find that information here. Would you like me to call someone from the team to help?",
@@ -55,6 +63,7 @@ class Check:
     margin: float
     threshold: float
     ms: int
+    with_memory: bool = False
 
     def record(self) -> dict:
         return asdict(self) | {"margin": round(self.margin, 3)}
@@ -64,9 +73,9 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def threshold_for(model_name: str, agent_settings: dict | None = None) -> float | None:
+def threshold_for(model_name: str, agent_settings: dict | None = None, with_memory: bool = False) -> float | None:
     """The agent's `settings.answer_check_threshold`, else the service's, else the one measured
-    for the model; None (no check) when the agent or the service turns it off."""
+    for the model (and question); None (no check) when the agent or the service turns it off."""
     agent_settings = agent_settings or {}
     s = get_settings()
     if agent_settings.get("answer_check") is False or not s.answer_check:
@@ -74,34 +83,41 @@ def threshold_for(model_name: str, agent_settings: dict | None = None) -> float 
     for configured in (_number(agent_settings.get("answer_check_threshold")), s.answer_check_threshold):
         if configured is not None:
             return configured
-    return THRESHOLDS.get(model_name)
+    return (THRESHOLDS_WITH_MEMORY if with_memory else THRESHOLDS).get(model_name)
 
 
-def applies(group: str, prompt: Prompt | None) -> bool:
+def applies(group: str, prompt: Prompt | None) -> str | None:
+    """"knowledge" (excerpts only), "knowledge+memory" (excerpts and memories), or None (not the
+    local model, or no knowledge excerpts: nothing to judge against)."""
     if group != llm.LOCAL_MODEL or prompt is None:
-        return False
-    return {source.kind for source, _ in prompt.sources} == {"chunk"}
+        return None
+    kinds = {source.kind for source, _ in prompt.sources}
+    if "chunk" not in kinds:
+        return None
+    return "knowledge" if kinds == {"chunk"} else "knowledge+memory"
 
 
-def _ask(messages: list[dict], agent_settings: dict | None) -> Check | None:
+def _ask(messages: list[dict], agent_settings: dict | None, with_memory: bool) -> Check | None:
     from api.llm.llama_engine import get_engine
     engine = get_engine()
-    threshold = threshold_for(engine.name, agent_settings)
+    threshold = threshold_for(engine.name, agent_settings, with_memory)
     if threshold is None:
         return None
     started = time.perf_counter()
-    margin = engine.yes_no(messages, QUESTION, timeout_s=get_settings().llm_timeout_s)
+    question = QUESTION_WITH_MEMORY if with_memory else QUESTION
+    margin = engine.yes_no(messages, question, timeout_s=get_settings().llm_timeout_s)
     return Check(answerable=margin >= threshold, margin=margin, threshold=threshold,
-                 ms=int((time.perf_counter() - started) * 1000))
+                 ms=int((time.perf_counter() - started) * 1000), with_memory=with_memory)
 
 
 async def check(group: str, prompt: Prompt | None, agent_settings: dict | None = None) -> Check | None:
     """The local model's judgement, or None when it does not apply or cannot be had (the model
     then answers as usual: a failed check never costs the customer an answer)."""
-    if not applies(group, prompt):
+    kind = applies(group, prompt)
+    if kind is None:
         return None
     try:
-        return await anyio.to_thread.run_sync(_ask, prompt.messages, agent_settings)
+        return await anyio.to_thread.run_sync(_ask, prompt.messages, agent_settings, kind == "knowledge+memory")
     except Exception as exc:  # noqa: BLE001 - a model that cannot judge still answers
         log.warning("answer check skipped: %s", exc)
         return None
