@@ -313,8 +313,8 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
     if answer_check == "observe" and "kb" in agents:
         from api.chat import grounding
         from api.llm.llama_engine import get_engine
-        measured = grounding.THRESHOLDS.get(get_engine().name)
-        grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.8, 1.0, 1.2} | ({measured} if measured is not None else set()))
+        measured = (grounding.THRESHOLDS_WITH_MEMORY if returning else grounding.THRESHOLDS).get(get_engine().name)
+        grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2} | ({measured} if measured is not None else set()))
         out["answer_check"] = {"model_threshold": measured,
                                "by_threshold": _check_report([r for r in rows if r["mode"] == "kb"], grid)}
     out["rows"] = rows
