@@ -18,7 +18,8 @@ export async function renderStatus(main) {
     h("h2", t("llm_models")), table([
       { label: t("model"), render: (m) => h("code", m.name) },
       { label: t("status"), render: (m) => badge(m.available, m.available ? t("available") : t("no_api_key")) },
-      { label: "", render: (m) => (m.local ? (system.local_model.loaded ? t("local_loaded") : t("local_not_loaded")) : "") },
+      { label: "", render: (m) => (!m.local ? "" : system.local_model.model_server ? t("local_served")
+        : system.local_model.loaded ? t("local_loaded") : t("local_not_loaded")) },
     ], system.models),
     h("h2", t("queues")), table([
       { label: t("queue"), render: ([q]) => q }, { label: t("waiting_tasks"), render: ([, n]) => (n === null ? "–" : fmtNumber(n)) },
