@@ -184,13 +184,12 @@ def get_engine() -> Engine:
     the client of the model server when RENUM_LOCAL_MODEL_URL names one (api/llm/server.py)."""
     global _engine
     with _engine_init_lock:
-        if _engine is None and get_settings().local_model_url:
+        s = get_settings()
+        if _engine is None and s.local_model_url:
             from api.llm.remote_engine import RemoteEngine
-            s = get_settings()
             _engine = cast(Engine, RemoteEngine(s.local_model_url, s.local_model_key, s.local_model_lane))
             log.info("local model served by %s", s.local_model_url)
         if _engine is None:
-            s = get_settings()
             model = resolve_model()
             threads = s.local_model_threads or max(1, (os.cpu_count() or 2) // 2)
             started = time.perf_counter()

@@ -20,14 +20,14 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse
 from api.llm.llama_engine import PROVIDER, Run, count_tokens, get_engine, packaged_model_path
 
 __all__ = ["PROVIDER", "LocalLlamaCpp", "count_tokens", "packaged_model_path"]
-_SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
+SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
 # More than one thread so a queued request can give up on the model lock at its deadline
 # while another generates; the lock, not the pool size, is what serializes llama.cpp.
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="llamacpp")
 
 
 def _params(optional_params: dict[str, Any]) -> dict[str, Any]:
-    return {k: optional_params[k] for k in _SAMPLING_KEYS if optional_params.get(k) is not None}
+    return {k: optional_params[k] for k in SAMPLING_KEYS if optional_params.get(k) is not None}
 
 
 def _chunk(text: str, run: Run | None = None) -> GenericStreamingChunk:

@@ -19,8 +19,8 @@ import httpx
 import litellm
 
 from api.llm.errors import LLMConfigError
+from api.llm.llama_engine import PROVIDER
 
-PROVIDER = "renum-llamacpp"
 COUNT_CACHE = 4096
 CONNECT_S = 3.0
 
@@ -56,8 +56,7 @@ class RemoteEngine:
             raise litellm.Timeout(message=f"local model server {self.url}: {exc}", model="default",
                                   llm_provider=PROVIDER) from exc
         except httpx.HTTPError as exc:
-            raise litellm.APIConnectionError(message=f"local model server {self.url} unreachable: {exc}",
-                                             llm_provider=PROVIDER, model="default") from exc
+            raise self._unreachable(exc, "default") from exc
         if response.status_code != 200:
             raise _status_error(response)
         return response.json()
@@ -100,8 +99,11 @@ class RemoteEngine:
         except httpx.TimeoutException as exc:
             raise run.timeout_error(f"local model server {self.url}: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise litellm.APIConnectionError(message=f"local model server {self.url} unreachable: {exc}",
-                                             llm_provider=PROVIDER, model=run.model) from exc
+            raise self._unreachable(exc, run.model) from exc
+
+    def _unreachable(self, exc: httpx.HTTPError, model: str) -> litellm.APIConnectionError:
+        return litellm.APIConnectionError(message=f"local model server {self.url} unreachable: {exc}",
+                                          llm_provider=PROVIDER, model=model)
 
 
 def _plain(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -110,7 +112,8 @@ def _plain(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 def _status_error(response: httpx.Response) -> Exception:
     try:
-        error = response.json().get("error") or {"message": response.json().get("detail")}
+        body = response.json()
+        error = body.get("error") or {"message": body.get("detail")}
     except ValueError:
         error = {"message": response.text[:300]}
     return _error_of(error, response.status_code)

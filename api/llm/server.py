@@ -45,7 +45,7 @@ from pydantic import BaseModel, Field
 
 from api.core.config import get_settings
 from api.llm.llama_engine import PROVIDER, Engine, Run, get_engine
-from api.llm.local_provider import agenerate
+from api.llm.local_provider import SAMPLING_KEYS, agenerate
 
 log = logging.getLogger(__name__)
 MAX_TEXTS = 1000
@@ -76,8 +76,7 @@ class ChatRequest(_Messages):
     timeout: float | None = Field(None, gt=0, le=3600, description="seconds for the queue and the generation")
 
     def params(self) -> dict[str, Any]:
-        keys = ("max_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in SAMPLING_KEYS if getattr(self, k) is not None}
 
 
 class YesNoRequest(_Messages):
