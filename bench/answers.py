@@ -48,6 +48,11 @@ PG_PORT = int(os.environ.get("RENUM_BENCH_ANSWERS_PG_PORT", "15436"))
 REDIS_PORT = int(os.environ.get("RENUM_BENCH_ANSWERS_REDIS_PORT", "16383"))
 LOCOMO_PATH = DATASETS_DIR / "locomo" / "locomo10.json"
 LAST_N_TURNS = 8
+# `--locomo-answer short`: LoCoMo's own QA protocol asks the model for a short phrase in the
+# context's words (its F1 falls with every extra word); given to both arms as an API client's
+# system message would be (the agent's instructions). Written once from the paper's protocol, not tuned.
+LOCOMO_SHORT = ("Answer with a short phrase only (a few words, not a full sentence), using the exact words "
+                "of the conversation or of what you remember where possible.")
 MAX_TOKENS = 200
 # The shipped infra/litellm.yaml gives the local model 120 s per answer; on a shared, loaded
 # 2-core machine a benchmark answer can take longer, and a timeout would score as a wrong answer.
@@ -133,7 +138,8 @@ def _check_report(rows: list[dict], thresholds: list[float]) -> dict:
     for t in thresholds:
         applied = _with_threshold(rows, t)
         ans = [r for r in applied if r["answerable"]]
-        unk = [r for r in applied if not r["answerable"]]
+        unk = [r for r in applied if not r["answerable"] and not r.get("social")]
+        chat = [r for r in applied if r.get("social")]
         mean, low, high = bootstrap_diff_ci([float(r["contained"]) for r in ans], [base[r["id"]] for r in ans])
         report[f"{t:+.2f}"] = {
             "contained": summary([float(r["contained"]) for r in ans]),
@@ -143,6 +149,11 @@ def _check_report(rows: list[dict], thresholds: list[float]) -> dict:
             "says_unknown": f"{sum(r['refused'] for r in unk)} of {len(unk)}",
             "says_unknown_heldout": f"{sum(r['refused'] for r in unk if r['heldout'])} of "
                                     f"{sum(1 for r in unk if r['heldout'])}"}
+        if chat:  # messages that ask nothing: "não encontrei" is wrong for every one of them
+            report[f"{t:+.2f}"]["social_not_found"] = {
+                part: f"{sum(r['refused'] for r in mine)} of {len(mine)}"
+                for part, mine in (("tuning", [r for r in chat if not r["heldout"]]),
+                                   ("heldout", [r for r in chat if r["heldout"]]))}
     return report
 
 
@@ -159,12 +170,14 @@ def _contact(conn, org_id, external_id: str, name: str | None = None) -> uuid.UU
 # --- asking through the chat service -----------------------------------------------------------
 
 async def ask(tx, redis, agent_id, conversation_id, question: str, *, memory: bool,
-              turns: list[dict] | None = None) -> dict:
-    """One customer message through api.chat.service (streamed); the reply and its timings."""
+              turns: list[dict] | None = None, instructions: str | None = None) -> dict:
+    """One customer message through api.chat.service (streamed); the reply and its timings.
+    `instructions`: extra instructions for this message, as an OpenAI API client's system message."""
     from api.chat import service as chat
     from api.chat.turn import Delta, Done, Failed
     started = time.perf_counter()
-    turn = await chat.begin(tx, redis, agent_id, conversation_id, question, memory=memory, turns=turns)
+    turn = await chat.begin(tx, redis, agent_id, conversation_id, question, memory=memory, turns=turns,
+                            instructions=instructions)
     first, text, failed, check = None, [], None, None
     async for event in chat.stream(turn):
         if isinstance(event, Delta):
@@ -221,9 +234,11 @@ def _remember(pool, principal, org_id, agent_id, contact_id) -> list[str]:
 
 def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
                modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None,
-               answer_check: str = "on", returning: bool = False) -> dict:
+               answer_check: str = "on", returning: bool = False, social: bool = False) -> dict:
     """`returning`: every question comes from a customer with three past conversations in memory
-    (and memory on), plus the questions about that history (memory_questions_pt.json)."""
+    (and memory on), plus the questions about that history (memory_questions_pt.json).
+    `social`: also the messages that ask nothing (social_messages.json: greetings, thanks, details
+    given when asked), each after its own earlier turns; scored by how many get "não encontrei"."""
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
     from bench import ingest as kb_ingest
@@ -240,6 +255,10 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         answerable = [q for q in questions if q["passage"]]
         answerable = answerable[::max(1, len(answerable) // limit)][:limit]
         questions = answerable + [q for q in questions if not q["passage"]][:max(2, limit // 8)]
+    if social:
+        questions += [{"id": m["id"], "question": m["message"], "turns": m["turns"], "passage": None, "gold": [],
+                       "social": True, "heldout": m["heldout"]}
+                      for m in json.loads((DATA / "social_messages.json").read_text())["messages"]]
     by_title = {p["title"]: p["id"] for p in passages}
     org_id = _org(admin_url, "passo-leve")
     principal = org_principal(org_id, "admin", kind="worker")
@@ -269,11 +288,13 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         try:
             for i, q in enumerate(questions, 1):
                 for mode, agent_id in agents.items():
-                    r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=returning)
+                    r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=returning,
+                                  turns=q.get("turns"))
                     r["excerpts"] = [by_title.get(t, t) for t in r["excerpts"]]
                     r |= {"id": q["id"], "mode": mode, "question": q["question"], "gold": q["gold"],
                           "passage": q["passage"],
                           "answerable": bool(q["passage"] or q.get("memory")), "memory_question": bool(q.get("memory")),
+                          "social": bool(q.get("social")),
                           "heldout": bool(q.get("heldout"))} \
                         | score(r["answer"], q["gold"])
                     rows.append(r)
@@ -288,7 +309,8 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
     rows = asyncio.run(run())
     out: dict = {"passages": len(passages), "questions": len({r["id"] for r in rows}), "modes": {}}
     for mode in agents:
-        mine = [r for r in rows if r["mode"] == mode]
+        everything = [r for r in rows if r["mode"] == mode]
+        mine = [r for r in everything if not r["social"]]
         ans = [r for r in mine if r["answerable"]]
         unk = [r for r in mine if not r["answerable"]]
         out["modes"][mode] = {
@@ -303,6 +325,12 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
             "first_token_ms": latency_summary([r["first_token_ms"] for r in mine]),
             "total_ms": latency_summary([r["total_ms"] for r in mine]),
             "answer_words": latency_summary([len(r["answer"].split()) for r in mine])}
+        if chat := [r for r in everything if r["social"]]:
+            out["modes"][mode]["social"] = {
+                part: {"messages": len(sel), "not_found": sum(r["refused"] for r in sel),
+                       "checked": sum(1 for r in sel if r.get("answer_check"))}
+                for part, sel in (("tuning", [r for r in chat if not r["heldout"]]),
+                                  ("heldout", [r for r in chat if r["heldout"]]))}
     if set(agents) == {"kb", "no_kb"}:
         kb_rows = {r["id"]: r for r in rows if r["mode"] == "kb" and r["answerable"]}
         no_rows = {r["id"]: r for r in rows if r["mode"] == "no_kb" and r["answerable"]}
@@ -338,7 +366,8 @@ def _stratified(conversations, per_category: int, seed: int = 13) -> list[tuple]
     return picked
 
 
-def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_conversations: int) -> dict:
+def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_conversations: int,
+           answer: str = "product") -> dict:
     from bench.locomo_data import CATEGORY_NAMES, load_locomo
     from bench.memory_ingest import ingest
 
@@ -363,6 +392,8 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
         return [{"role": "user" if t.speaker == conv.speakers[0] else "assistant", "content": t.full_text}
                 for t in turns]
 
+    instructions = LOCOMO_SHORT if answer == "short" else None
+
     async def run() -> list[dict]:
         apool, redis, tx = await _session(app_url, redis_url, loaded.org_id)
         rows = []
@@ -370,7 +401,7 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
             for i, (conv, qa) in enumerate(picked):
                 for mode in ("memory", "last_n"):
                     r = await ask(tx, redis, loaded.agent_id, convs[(i, mode)], qa.question,
-                                  memory=mode == "memory", turns=last_turns(conv))
+                                  memory=mode == "memory", turns=last_turns(conv), instructions=instructions)
                     r |= {"mode": mode, "category": CATEGORY_NAMES[qa.category], "question": qa.question,
                           "gold": qa.answer} | score(r["answer"], [qa.answer])
                     rows.append(r)
@@ -383,7 +414,7 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
 
     rows = asyncio.run(run())
     out: dict = {"conversations": len(conversations), "questions": len(picked), "last_n_turns": LAST_N_TURNS,
-                 "modes": {}}
+                 "answer": answer, "instructions": instructions, "modes": {}}
     for mode in ("memory", "last_n"):
         mine = [r for r in rows if r["mode"] == mode]
         out["modes"][mode] = {
@@ -565,6 +596,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
     parser.add_argument("--locomo-questions", type=int, default=200)
     parser.add_argument("--locomo-conversations", type=int, default=2)
+    parser.add_argument("--locomo-answer", choices=["product", "short"], default="product",
+                        help="LoCoMo: the agent as shipped, or with LoCoMo's short-phrase answer protocol (LOCOMO_SHORT)")
     parser.add_argument("--ids", default="", help="help-center question ids (comma-separated) instead of --limit")
     parser.add_argument("--modes", default="kb,no_kb", help="help-center agents: with and/or without the KB")
     parser.add_argument("--prompts", type=Path, default=None,
@@ -576,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--returning", action="store_true",
                         help="help center: asked by a customer with past conversations in memory (memory on), "
                              "plus questions about that history (data_answers/memory_questions_pt.json)")
+    parser.add_argument("--social", action="store_true",
+                        help="help center: also the messages that ask nothing (data_answers/social_messages.json)")
     parser.add_argument("--kb-hits", type=int, default=None,
                         help="knowledge excerpts per prompt instead of api/chat/context.KB_HITS (to compare)")
     parser.add_argument("--kb-gap", type=float, default=None,
@@ -605,9 +640,10 @@ def main(argv: list[str] | None = None) -> int:
                 result[part] = helpcenter(admin_url, app_url, redis_url, args.limit,
                                           tuple(m.strip() for m in args.modes.split(",") if m.strip()),
                                           [i.strip() for i in args.ids.split(",") if i.strip()] or None,
-                                          args.answer_check, args.returning)
+                                          args.answer_check, args.returning, args.social)
             elif part == "locomo":
-                result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations)
+                result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations,
+                                      args.locomo_answer)
             elif part == "facts":
                 result[part] = facts(admin_url, app_url, args.facts_set)
             elif part == "latency":

@@ -127,6 +127,23 @@ def test_no_check_without_excerpts_or_when_turned_off(client, new_tenant, celery
         assert _stored_check(admin_conn, body["message"]["id"]) is None
 
 
+def test_a_greeting_or_thanks_is_answered_not_judged(client, new_tenant, celery_worker, admin_conn):
+    # "oi" searched like a question brought unrelated excerpts, and the check (here: always refuse)
+    # said "não encontrei" to it; messages that ask nothing get no excerpts, so nothing to judge.
+    t = new_tenant()
+    kb = add_knowledge(client, t, KNOWLEDGE)
+    agent = _local_agent(client, t, kb, answer_check_threshold=50)
+    conv = open_conversation(client, t, agent["id"])
+    for message in ("oi, bom dia!", "Obrigadaaa 🙏", "Thanks a lot!"):
+        body = send(client, t, agent["id"], conv["id"], message).json()
+        assert body["message"]["content"] not in grounding.NOT_FOUND.values(), message
+        assert body["citations"] == [] and _stored_check(admin_conn, body["message"]["id"]) is None, message
+    # A question in the same conversation is searched and judged as always.
+    body = send(client, t, agent["id"], conv["id"], "ok, e vocês vendem meias?").json()
+    assert body["message"]["content"] == grounding.NOT_FOUND["pt"]
+    assert _stored_check(admin_conn, body["message"]["id"])["answerable"] is False
+
+
 def test_the_check_settings_are_validated(client, new_tenant):
     t = new_tenant()
     for settings, message in (({"answer_check_threshold": "alto"}, "answer_check_threshold must be a number"),

@@ -44,7 +44,10 @@ def test_render_packaged_templates() -> None:
     assert "[1] Horário: 9h às 18h" in rag
     assert "[2] Sem título" in rag
     assert rag.rstrip().endswith("Qual o horário?")
-    assert "não invente" in prompts.render("rag_answer", question="Oi")
+    assert "não invente" in prompts.render("rag_answer", question="Qual o horário?")
+    # A greeting or thanks (api/chat/small_talk.py) is not searched: no "nothing matches" note.
+    assert prompts.render("rag_answer", question="Oi", small_talk=True, now="2026-12-01 09:30 UTC") == (
+        "Agora: 2026-12-01 09:30 UTC.\n\nMensagem do cliente: Oi\n")
     summary = prompts.render("summarize_session", turns=TURNS)
     assert "user: Moro em Campinas" in summary
     assert "5 short sentences" in summary

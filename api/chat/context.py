@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.chat import followups
+from api.chat import followups, small_talk
 from api.conversations import repository as conversations_repository
 from api.core.config import get_settings
 from api.core.redis import breaker_for
@@ -62,6 +62,7 @@ class Gathered:
     memories: list[Source] = field(default_factory=list)  # remembered turns of other conversations
     summaries: list[Source] = field(default_factory=list)
     snippets: list[Source] = field(default_factory=list)
+    small_talk: bool = False  # a greeting, thanks... (api/chat/small_talk.py): not searched
 
 
 def _before(turns: list[dict], message_id: UUID) -> list[dict]:
@@ -178,6 +179,9 @@ async def gather(session: Session, redis: Redis, target: dict, message_id: UUID,
         embedder = query_embedder(settings.embedding_model, settings.embedding_dim)
         vector = await memory_service.embed_query(query, embedder)
         await _memory(session, target["contact_id"], conversation_id, query, vector, out, agent_zone(target))
-    if target["knowledge_bases"]:
+    # "oi", "obrigado!", "blz": no excerpt answers them, and unrelated ones derail a small model's
+    # reply and the answer check (api/chat/small_talk.py).
+    out.small_talk = small_talk.asks_nothing(question)
+    if target["knowledge_bases"] and not out.small_talk:
         out.snippets = await _knowledge(session, redis, org_id, target["knowledge_bases"], query)
     return out

@@ -81,7 +81,7 @@ def build(target: dict, question: str, gathered: Gathered, *, budget: int, count
     user = prompts.render("rag_answer", question=question, now=now,
                           snippets=[_snippet(s) for s in snippets] or None,
                           memories=[m.text for m in memories] or None,
-                          summaries=[s.text for s in summaries] or None)
+                          summaries=[s.text for s in summaries] or None, small_talk=gathered.small_talk)
     messages = [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]
     # Chunks are ranked by their [n] in the prompt; memories by their order in it.
     sources = [(s, i) for i, s in enumerate(snippets, 1)] + [(m, i) for i, m in enumerate(memories + summaries, 1)]
