@@ -179,3 +179,18 @@ def test_an_excerpt_that_starts_with_its_title_is_not_titled_twice() -> None:
     rag = prompts.render("rag_answer", question="Parcela?", snippets=[_snippet(titled), _snippet(plain)])
     assert "[1] Parcelamento  no cartão\n\nNo cartão" in rag
     assert "[2] Parcelamento no cartão: No cartão" in rag
+
+
+def test_a_greeting_is_answered_without_excerpts_note_or_clock() -> None:
+    # A small model copied the clock into its reply to "show, brigadão" ("... em 2026-12-04 13:08 UTC"):
+    # small talk (api/chat/small_talk.py) gets neither the clock nor the "nothing matches" note.
+    from api.chat.context import Gathered
+    from api.chat.prompt import build
+    target = {"agent_name": "Léo", "business_name": "Passo Leve", "contact_name": None, "system_prompt": "",
+              "timezone": "America/Sao_Paulo"}
+    greeting = build(target, "obrigado!", Gathered(small_talk=True), budget=2000, count=approx_tokens)
+    assert greeting.messages[-1] == {"role": "user", "content": "Mensagem do cliente: obrigado!\n"}
+    question = build(target, "Vocês abrem domingo?", Gathered(), budget=2000, count=approx_tokens)
+    assert question.messages[-1]["content"].startswith("Agora: ")
+    assert "Pergunta: Vocês abrem domingo?" in question.messages[-1]["content"]
+    assert greeting.messages[0] == question.messages[0]  # the system prompt is the same either way

@@ -61,9 +61,12 @@ def build(target: dict, question: str, gathered: Gathered, *, budget: int, count
     # earlier turns (an org template may still show `now` in its system prompt).
     now = _now_text(agent_zone(target))
     system = system_text(target, instructions, now)
+    # A greeting or thanks needs no clock, and a small model copied it into its reply ("Esperarei
+    # até 2026-12-04 13:08 UTC"): BENCHMARKS.md, "Messages that ask nothing".
+    asked_at = None if gathered.small_talk else now
     memories = gathered.facts + gathered.memories
     fitted = prompts.fit_budget([
-        prompts.Section("required", [system, prompts.render("rag_answer", question=question, now=now)],
+        prompts.Section("required", [system, prompts.render("rag_answer", question=question, now=asked_at)],
                         _PRIORITY["required"], min_keep=2),
         prompts.Section("summaries", [s.text for s in gathered.summaries], _PRIORITY["summaries"]),
         prompts.Section("memories", [m.text for m in memories], _PRIORITY["memories"]),
@@ -78,7 +81,7 @@ def build(target: dict, question: str, gathered: Gathered, *, budget: int, count
     memories = memories[:kept["memories"]]
     summaries = gathered.summaries[:kept["summaries"]]
     turns = gathered.turns[len(gathered.turns) - kept["turns"]:]
-    user = prompts.render("rag_answer", question=question, now=now,
+    user = prompts.render("rag_answer", question=question, now=asked_at,
                           snippets=[_snippet(s) for s in snippets] or None,
                           memories=[m.text for m in memories] or None,
                           summaries=[s.text for s in summaries] or None, small_talk=gathered.small_talk)
