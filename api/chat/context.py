@@ -174,14 +174,15 @@ async def gather(session: Session, redis: Redis, target: dict, message_id: UUID,
     out.turns = turns if turns is not None else await recent_turns(session, redis, org_id, conversation_id,
                                                                     message_id)
     query = question[:MAX_QUERY_CHARS]
-    if memory:
+    # "oi", "obrigado!", "blz": no excerpt answers them, and unrelated ones derail a small model's
+    # reply and the answer check; remembered turns too (a returning customer's "blz" was answered
+    # with a line of an old conversation). api/chat/small_talk.py
+    out.small_talk = small_talk.asks_nothing(question)
+    if memory and not out.small_talk:
         settings = get_settings()
         embedder = query_embedder(settings.embedding_model, settings.embedding_dim)
         vector = await memory_service.embed_query(query, embedder)
         await _memory(session, target["contact_id"], conversation_id, query, vector, out, agent_zone(target))
-    # "oi", "obrigado!", "blz": no excerpt answers them, and unrelated ones derail a small model's
-    # reply and the answer check (api/chat/small_talk.py).
-    out.small_talk = small_talk.asks_nothing(question)
     if target["knowledge_bases"] and not out.small_talk:
         out.snippets = await _knowledge(session, redis, org_id, target["knowledge_bases"], query)
     return out

@@ -7,7 +7,8 @@ privacy policy, and the answer check (api/chat/grounding.py), asked whether the 
 message, said no for 8 of 40 such messages at the shipped threshold, so "oi" and "boa noite" got
 "Não encontrei essa informação aqui" and a channel handed the conversation to a person
 (BENCHMARKS.md, "Messages that ask nothing"). A message made only of such words gets no knowledge
-excerpts (its memories still come): nothing to cite, nothing for the check to judge.
+excerpts and no remembered turns (a returning customer's "blz" was answered with a line of an old
+conversation): nothing to cite, nothing for the check to judge.
 
 Deliberately narrow: a message is small talk only when *every* word is in the vocabulary below
 (or is laughter), it has no digits (an order number, a date, a price is information) and it is
