@@ -51,6 +51,35 @@ def _run_as(user: str | None) -> dict:
     return {"user": user} if user else {}
 
 
+def shared_buffers() -> str:
+    """Postgres's page cache: RENUM_PG_SHARED_BUFFERS (e.g. "2GB"), else a quarter of the machine's
+    memory between 256 MB and 2 GB (the usual starting point). Searches at 100k chunks read a
+    ~530 MB hot set (HNSW, GIN, the chunk rows): at 256 MB it did not fit and hybrid search p95 was
+    21-22 ms, at 1 GB 15-19 ms (BENCHMARKS.md, "Search at 100k chunks")."""
+    from api.core.config import get_settings
+    configured = get_settings().pg_shared_buffers  # validated there: digits and kB/MB/GB only
+    if configured:
+        return configured
+    return f"{min(max(_memory_mb() // 4, 256), 2048)}MB"
+
+
+def _memory_mb() -> int:
+    """The machine's memory, or the container's limit when that is lower (cgroup v2, then v1)."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 1 << 30
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            memory = min(memory, int(limit))
+        break
+    return memory // (1024 * 1024)
+
+
 def start_postgres(data_dir: Path, port: int) -> PostgresInstance:
     """Init (once) and start an embedded Postgres listening on 127.0.0.1:port; idempotent."""
     inst = PostgresInstance(data_dir, port)
@@ -76,14 +105,16 @@ def start_postgres(data_dir: Path, port: int) -> PostgresInstance:
         cmds.initdb(["--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-U", "postgres"],
                     pgdata=pgdata, **_run_as(system_user))
         with open(pgdata / "postgresql.conf", "a") as conf:
-            conf.write("\n# renum local defaults\nmax_connections = 200\nshared_buffers = 256MB\n"
+            conf.write("\n# renum local defaults\nmax_connections = 200\n"
                        "maintenance_work_mem = 512MB\nfsync = off\nsynchronous_commit = off\n"
                        "full_page_writes = off\n")
     stale = pgdata / "postmaster.pid"
     if stale.exists():
         stale.unlink()  # port is closed, so the pid file is left from a killed server
     # The socket lives in the data dir so nothing needs /var/run; TCP is what clients use.
-    cmds.pg_ctl(["-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}",
+    # shared_buffers is given at every start (not written at initdb), so a data dir made before
+    # follows the machine too.
+    cmds.pg_ctl(["-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata} -c shared_buffers={shared_buffers()}",
                  "-l", str(pgdata / "server.log"), "start"],
                 pgdata=pgdata, timeout=90, **_run_as(system_user))
     _wait_port(port, 30, "postgres")

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Embedded services started by `./renum run` when DATABASE_URL / REDIS_URL are not set.
     data_dir: Path = PROJECT_ROOT / ".renum" / "dev"
     pg_port: int = 15432
+    # The embedded Postgres's shared_buffers, e.g. "2GB" ("": a quarter of the memory, 256 MB-2 GB).
+    pg_shared_buffers: str = Field("", pattern=r"^(\d+(kB|MB|GB))?$")
     redis_port: int = 16379
     api_host: str = "127.0.0.1"
     api_port: int = 8000
