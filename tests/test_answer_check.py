@@ -166,14 +166,19 @@ def test_a_channel_hands_off_what_the_knowledge_base_does_not_answer(client, new
         "model": LOCAL, "max_tokens": 12, "knowledge_base_ids": [kb], "settings": {"answer_check_threshold": 50}})
     assert resp.status_code == 200, resp.text
     conversation = _conversation_number()
+    toggle_path = f"/api/v1/accounts/{ACCOUNT}/conversations/{conversation}/toggle_status"
+    # A greeting is answered, not judged: the conversation stays with the bot (api/chat/small_talk.py).
+    post(client, integration, message_created(conversation, content="Oi, boa tarde!"), token=integration["token"])
+    [greeted] = wait_for(lambda: _outgoing(chatwoot, conversation, private=False), 120, message="greeting answered")
+    assert greeted.json()["content"] not in (*grounding.HANDED_OFF.values(), *grounding.NOT_FOUND.values())
+    assert not chatwoot.to(toggle_path)
     post(client, integration, message_created(conversation, content="Qual a senha do wifi da loja?"),
          token=integration["token"])
-    toggle_path = f"/api/v1/accounts/{ACCOUNT}/conversations/{conversation}/toggle_status"
     wait_for(lambda: chatwoot.to(toggle_path), 120, message="handed off in Chatwoot")
     [note] = _outgoing(chatwoot, conversation, private=True)
     assert "the knowledge base does not answer the question" in note.json()["content"]
-    [told] = wait_for(lambda: _outgoing(chatwoot, conversation, private=False), 30, message="customer told")
-    assert told.json()["content"] == grounding.HANDED_OFF["pt"]
+    told = wait_for(lambda: _outgoing(chatwoot, conversation, private=False)[1:], 30, message="customer told")
+    assert [m.json()["content"] for m in told] == [grounding.HANDED_OFF["pt"]]
     [reason] = admin_conn.execute("select handoff_reason from public.conversations where organization_id = %s "
                                   "and handoff_at is not null", [t.org_id]).fetchone()
     assert reason == "the knowledge base does not answer the question"
