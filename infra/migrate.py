@@ -63,6 +63,23 @@ def migrate(url: str, *, shim: bool = True) -> list[str]:
     return applied_now
 
 
+def search_cache(url: str) -> dict:
+    """Whether Postgres's page cache (shared_buffers) holds the chunk table and its indexes: what every
+    search reads. At 100k chunks (~530 MB) hybrid search p95 was 21-22 ms with 256 MB and 15-19 ms with
+    1-2 GB (BENCHMARKS.md, "Search at 100k chunks"). On hosted Supabase shared_buffers comes with the
+    compute size, so `migrate` says when the chunks have outgrown it."""
+    with psycopg.connect(url) as conn:
+        shared, chunks = conn.execute(
+            "select pg_catalog.pg_size_bytes(pg_catalog.current_setting('shared_buffers')), "
+            "pg_catalog.pg_total_relation_size('public.document_chunks')").fetchone()
+    fits = chunks <= shared
+    mb = 1024 * 1024
+    message = (f"search cache: shared_buffers {shared // mb} MB, chunks and their indexes {chunks // mb} MB: "
+               + ("fits" if fits else "does not fit; searches read pages from outside Postgres's cache and "
+                  "slow down: give the database more memory (hosted Supabase: a larger compute size)"))
+    return {"shared_buffers_bytes": shared, "chunks_bytes": chunks, "fits": fits, "message": message}
+
+
 def main(argv: list[str] | None = None) -> int:
     from api.core.config import get_settings
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     applied = migrate(url, shim=settings.local_supabase_shim and not args.no_shim)
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    print(search_cache(url)["message"])
     from infra import secrets  # credentials stored before encryption at rest, or under an old key
     counts = secrets.rotate(url)
     print("secrets re-encrypted: " + ", ".join(f"{t} {n}" for t, n in counts.items()))

@@ -11,6 +11,10 @@ def test_migrations_apply_from_zero_and_are_recorded():
     applied = migrate.migrate(url)
     assert applied == [v for v, _, _ in migrate.migration_files()]
     assert migrate.migrate(url) == []  # idempotent
+    # `migrate` also says whether the chunk table and its indexes fit Postgres's page cache.
+    cache = migrate.search_cache(url)
+    assert cache["shared_buffers_bytes"] >= 128 * 1024 * 1024 and cache["chunks_bytes"] > 0
+    assert cache["fits"] is True and cache["message"].startswith("search cache: shared_buffers ")
     with psycopg.connect(url) as conn:
         rows = conn.execute("select version, name from supabase_migrations.schema_migrations order by version").fetchall()
     with psycopg.connect(pg.url(), autocommit=True) as conn:
