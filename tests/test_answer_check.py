@@ -116,10 +116,47 @@ def test_a_returning_customer_is_judged_with_what_is_remembered(client, new_tena
     assert grounding.threshold_for("smollm2", {}, with_memory=True) is None
 
 
-def test_no_check_without_excerpts_or_when_turned_off(client, new_tenant, celery_worker, admin_conn):
+def test_without_a_knowledge_base_the_instructions_and_conversation_are_judged(client, new_tenant, celery_worker,
+                                                                              admin_conn):
+    # No excerpts, no memories: the model is asked whether the company's instructions or the
+    # conversation answer (QUESTION_WITHOUT_KNOWLEDGE); a greeting is not judged at all.
+    t = new_tenant()
+    agent = _local_agent(client, t, None, answer_check_threshold=50)
+    conv = open_conversation(client, t, agent["id"])
+    body = send(client, t, agent["id"], conv["id"], "Vocês vendem meias?").json()
+    assert body["message"]["content"] == grounding.NOT_FOUND["pt"]
+    check = _stored_check(admin_conn, body["message"]["id"])
+    assert check["kind"] == "instructions" and check["answerable"] is False and check["with_memory"] is False
+    body = send(client, t, agent["id"], conv["id"], "ok, obrigado!").json()
+    assert body["message"]["content"] not in grounding.NOT_FOUND.values()
+    assert _stored_check(admin_conn, body["message"]["id"]) is None
+    generous = _local_agent(client, t, None, answer_check_threshold=-50)
+    conv = open_conversation(client, t, generous["id"])
+    body = send(client, t, generous["id"], conv["id"], "Vocês vendem meias?").json()
+    assert body["message"]["content"] not in grounding.NOT_FOUND.values()
+    assert _stored_check(admin_conn, body["message"]["id"])["kind"] == "instructions"
+    # Measured for the packaged 1.5B only; SmolLM2 (the suite's model) has none unless configured.
+    assert grounding.threshold_for("qwen1.5b", {}, kind="instructions") == 1.0
+    assert grounding.threshold_for("smollm2", {}, kind="instructions") is None
+
+
+def test_a_channel_hands_off_with_the_reason_the_check_gave():
+    from api.channels import handoff
+    refused = {"answerable": False, "margin": 0.2, "threshold": 1.0, "ms": 5}
+    assert handoff.not_found({"metadata": {"answer_check": refused | {"kind": "instructions"}}}) == (
+        "the agent's instructions do not answer the question")
+    assert handoff.not_found({"metadata": {"answer_check": refused | {"kind": "knowledge"}}}) == (
+        "the knowledge base does not answer the question")
+    assert handoff.not_found({"metadata": {"answer_check": refused}}) == (  # stored before `kind` existed
+        "the knowledge base does not answer the question")
+    assert handoff.not_found({"metadata": {"answer_check": refused | {"answerable": True}}}) is None
+    assert handoff.not_found({"metadata": {}}) is None
+
+
+def test_no_check_when_turned_off(client, new_tenant, celery_worker, admin_conn):
     t = new_tenant()
     kb = add_knowledge(client, t, KNOWLEDGE)
-    for agent in (_local_agent(client, t, None, answer_check_threshold=50),  # nothing to judge
+    for agent in (_local_agent(client, t, None, answer_check=False, answer_check_threshold=50),
                   _local_agent(client, t, kb, answer_check=False, answer_check_threshold=50)):
         conv = open_conversation(client, t, agent["id"])
         body = send(client, t, agent["id"], conv["id"], "Vocês vendem meias?").json()

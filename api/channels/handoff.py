@@ -3,9 +3,10 @@
 A conversation is handed off when the customer asks for a person (built-in Portuguese and
 English phrases plus the integration's own), when the model fails or declines (its reply
 contains the integration's decline marker, or is empty, or the local model judged that the
-knowledge base does not answer the question: api/chat/grounding.py), or on media the agent
-cannot read (when the integration says so). From then on inbound messages are stored but not answered
-until someone releases the conversation (POST /v1/conversations/{id}/release).
+knowledge base, or an agent's instructions without one, do not answer the question:
+api/chat/grounding.py), or on media the agent cannot read (when the integration says so). From
+then on inbound messages are stored but not answered until someone releases the conversation
+(POST /v1/conversations/{id}/release).
 """
 from __future__ import annotations
 
@@ -48,11 +49,16 @@ def declined(reply: str, marker: str) -> bool:
     return not reply.strip() or marker.casefold() in reply.casefold()
 
 
-def not_found(message: dict) -> bool:
-    """The agent's answer says it does not have the information: the local model judged that the
-    knowledge excerpts do not answer the question (api/chat/grounding.py)."""
+def not_found(message: dict) -> str | None:
+    """Why the agent's answer says it does not have the information (the handoff reason), or None:
+    the local model judged that the knowledge excerpts, or for an agent without them its
+    instructions and the conversation, do not answer the question (api/chat/grounding.py)."""
     check = (message.get("metadata") or {}).get("answer_check") or {}
-    return check.get("answerable") is False
+    if check.get("answerable") is not False:
+        return None
+    if check.get("kind") == "instructions":
+        return "the agent's instructions do not answer the question"
+    return "the knowledge base does not answer the question"
 
 
 async def mark(session: Session, conversation: dict, reason: str, *, integration_id: UUID | None,

@@ -63,9 +63,8 @@ async def answer(tx: Transactions, redis: Redis, event_id: UUID) -> str:
     if rules.handoff_enabled and rules.handoff_on_failure:
         if handoff.declined(content, rules.decline_marker):
             return await hand_off(tx, integration, event, conversation, rules, "the agent declined to answer")
-        if handoff.not_found(reply.message):
-            return await hand_off(tx, integration, event, conversation, rules,
-                                  "the knowledge base does not answer the question",
+        if reason := handoff.not_found(reply.message):
+            return await hand_off(tx, integration, event, conversation, rules, reason,
                                   message=grounding.handed_off_text(event["content"]))
     try:
         await send_text(integration, event, content)

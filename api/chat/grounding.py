@@ -9,10 +9,11 @@ word; no text is generated) tells the two apart far better. Below the model's th
 agent does not generate: it says it does not have that information, cites nothing, and marks
 the answer (`metadata.answer_check`) so channels hand the conversation to a person.
 
-Only for the local model, only when the prompt holds knowledge excerpts, and only for models with a
-measured threshold (or a configured one). When the prompt also holds memories of the customer (a
-returning customer: the answer may be in what they said before), the question asks about both,
-with its own threshold (THRESHOLDS_WITH_MEMORY).
+Only for the local model, and only for models with a measured threshold (or a configured one). When
+the prompt also holds memories of the customer (a returning customer: the answer may be in what they
+said before), the question asks about both, with its own threshold (THRESHOLDS_WITH_MEMORY); when it
+holds neither excerpts nor memories (an agent without a knowledge base), about the company's
+instructions and the conversation (THRESHOLDS_WITHOUT_KNOWLEDGE). Greetings and thanks are not judged.
 The question is asked after the prompt's own messages, so llama.cpp evaluates the prompt once
 for both: the check costs the question's ~25 tokens, and the answer then starts from the cache.
 """
@@ -42,6 +43,17 @@ QUESTION_WITH_MEMORY = ("Os trechos ou o que você lembra do cliente, acima, tê
 # customer's (`--returning`), both then run on held-out questions (BENCHMARKS.md, "Answers").
 THRESHOLDS = {"qwen1.5b": 0.8}
 THRESHOLDS_WITH_MEMORY = {"qwen1.5b": 0.7}
+# Without knowledge excerpts or memories (an agent with no knowledge base, a new customer) the
+# prompt still holds the company's instructions and the conversation, and a small model answered
+# 62 of 62 business questions they do not answer with invented facts ("Patrocinamos o time do
+# Corinthians", "fundada em 1998"). qwen1.5b at 1.0: chosen on 15 + 46 tuning questions, then on
+# held-out ones (other instructions) it kept 10 of 11 answerable and stopped 51 of 62 (BENCHMARKS.md,
+# "Agents without a knowledge base"). Small talk (api/chat/small_talk.py) is never judged.
+QUESTION_WITHOUT_KNOWLEDGE = ("As instruções da empresa ou a conversa acima têm a resposta para a pergunta do "
+                              "cliente? Responda só sim ou não.")
+THRESHOLDS_WITHOUT_KNOWLEDGE = {"qwen1.5b": 1.0}
+_QUESTIONS = {"knowledge": (QUESTION, THRESHOLDS), "knowledge+memory": (QUESTION_WITH_MEMORY, THRESHOLDS_WITH_MEMORY),
+              "instructions": (QUESTION_WITHOUT_KNOWLEDGE, THRESHOLDS_WITHOUT_KNOWLEDGE)}
 NOT_FOUND = {
     "pt": "Não encontrei essa informação aqui. Quer que eu chame alguém da equipe para ajudar?",
     "en": "I couldn't find that information here. Would you like me to call someone from the team to help?",
@@ -64,6 +76,7 @@ class Check:
     threshold: float
     ms: int
     with_memory: bool = False
+    kind: str = "knowledge"  # what the model was asked about: see applies()
 
     def record(self) -> dict:
         return asdict(self) | {"margin": round(self.margin, 3)}
@@ -73,9 +86,11 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def threshold_for(model_name: str, agent_settings: dict | None = None, with_memory: bool = False) -> float | None:
+def threshold_for(model_name: str, agent_settings: dict | None = None, with_memory: bool = False,
+                  kind: str | None = None) -> float | None:
     """The agent's `settings.answer_check_threshold`, else the service's, else the one measured
-    for the model (and question); None (no check) when the agent or the service turns it off."""
+    for the model and question (`kind`, see applies()); None (no check) when the agent or the
+    service turns it off."""
     agent_settings = agent_settings or {}
     s = get_settings()
     if agent_settings.get("answer_check") is False or not s.answer_check:
@@ -83,31 +98,34 @@ def threshold_for(model_name: str, agent_settings: dict | None = None, with_memo
     for configured in (_number(agent_settings.get("answer_check_threshold")), s.answer_check_threshold):
         if configured is not None:
             return configured
-    return (THRESHOLDS_WITH_MEMORY if with_memory else THRESHOLDS).get(model_name)
+    kind = kind or ("knowledge+memory" if with_memory else "knowledge")
+    return _QUESTIONS[kind][1].get(model_name)
 
 
 def applies(group: str, prompt: Prompt | None) -> str | None:
-    """"knowledge" (excerpts only), "knowledge+memory" (excerpts and memories), or None (not the
-    local model, or no knowledge excerpts: nothing to judge against)."""
-    if group != llm.LOCAL_MODEL or prompt is None:
+    """"knowledge" (excerpts only), "knowledge+memory" (excerpts and memories), "instructions"
+    (neither: the company's instructions and the conversation are all there is), or None (not the
+    local model; small talk; memories without excerpts, a case not measured)."""
+    if group != llm.LOCAL_MODEL or prompt is None or prompt.small_talk:
         return None
     kinds = {source.kind for source, _ in prompt.sources}
+    if not kinds:
+        return "instructions"
     if "chunk" not in kinds:
         return None
     return "knowledge" if kinds == {"chunk"} else "knowledge+memory"
 
 
-def _ask(messages: list[dict], agent_settings: dict | None, with_memory: bool) -> Check | None:
+def _ask(messages: list[dict], agent_settings: dict | None, kind: str) -> Check | None:
     from api.llm.llama_engine import get_engine
     engine = get_engine()
-    threshold = threshold_for(engine.name, agent_settings, with_memory)
+    threshold = threshold_for(engine.name, agent_settings, kind=kind)
     if threshold is None:
         return None
     started = time.perf_counter()
-    question = QUESTION_WITH_MEMORY if with_memory else QUESTION
-    margin = engine.yes_no(messages, question, timeout_s=get_settings().llm_timeout_s)
+    margin = engine.yes_no(messages, _QUESTIONS[kind][0], timeout_s=get_settings().llm_timeout_s)
     return Check(answerable=margin >= threshold, margin=margin, threshold=threshold,
-                 ms=int((time.perf_counter() - started) * 1000), with_memory=with_memory)
+                 ms=int((time.perf_counter() - started) * 1000), with_memory=kind == "knowledge+memory", kind=kind)
 
 
 async def check(group: str, prompt: Prompt | None, agent_settings: dict | None = None) -> Check | None:
@@ -117,7 +135,7 @@ async def check(group: str, prompt: Prompt | None, agent_settings: dict | None =
     if kind is None:
         return None
     try:
-        return await anyio.to_thread.run_sync(_ask, prompt.messages, agent_settings, kind == "knowledge+memory")
+        return await anyio.to_thread.run_sync(_ask, prompt.messages, agent_settings, kind)
     except Exception as exc:  # noqa: BLE001 - a model that cannot judge still answers
         log.warning("answer check skipped: %s", exc)
         return None

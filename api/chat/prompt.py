@@ -27,6 +27,7 @@ class Prompt:
     sources: list[tuple[Source, int]] = field(default_factory=list)  # (source, rank) that made it in
     tokens: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    small_talk: bool = False  # a greeting, thanks... (api/chat/small_talk.py): nothing was searched
 
 
 def _now_text(tz) -> str:
@@ -88,4 +89,5 @@ def build(target: dict, question: str, gathered: Gathered, *, budget: int, count
     messages = [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]
     # Chunks are ranked by their [n] in the prompt; memories by their order in it.
     sources = [(s, i) for i, s in enumerate(snippets, 1)] + [(m, i) for i, m in enumerate(memories + summaries, 1)]
-    return Prompt(messages=messages, sources=sources, tokens=fitted.tokens, dropped=fitted.dropped)
+    return Prompt(messages=messages, sources=sources, tokens=fitted.tokens, dropped=fitted.dropped,
+                  small_talk=gathered.small_talk)
