@@ -113,7 +113,7 @@ def test_a_returning_customer_is_judged_with_what_is_remembered(client, new_tena
     body = send(client, t, agent["id"], newcomer["id"], "Vocês vendem meias?").json()
     assert _stored_check(admin_conn, body["message"]["id"])["with_memory"] is False
     # Without a configured threshold, a model with none measured for the question is not asked.
-    assert grounding.threshold_for("smollm2", {}, with_memory=True) is None
+    assert grounding.threshold_for("smollm2", {}, kind="knowledge+memory") is None
 
 
 def test_without_a_knowledge_base_the_instructions_and_conversation_are_judged(client, new_tenant, celery_worker,

@@ -10,13 +10,12 @@ then on inbound messages are stored but not answered until someone releases the 
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from uuid import UUID
 
 from api.channels import repository
 from api.core.db import Session
 from api.core.errors import NotFound
+from api.memory.text import normalize_value
 from api.webhooks import events as webhook_events
 
 # Matched on lower-cased text without accents, as whole words.
@@ -34,15 +33,10 @@ DEFAULT_PHRASES = (
 )
 
 
-def normalise(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w\s]", " ", plain).split())
-
-
 def asks_for_human(text: str, extra_phrases: list[str] = ()) -> bool:
-    padded = f" {normalise(text)} "
-    return any(f" {normalise(p)} " in padded for p in (*DEFAULT_PHRASES, *extra_phrases) if normalise(p))
+    padded = f" {normalize_value(text)} "  # lower case, no accents, punctuation as spaces
+    phrases = (normalize_value(p) for p in (*DEFAULT_PHRASES, *extra_phrases))
+    return any(f" {p} " in padded for p in phrases if p)
 
 
 def declined(reply: str, marker: str) -> bool:

@@ -52,7 +52,8 @@ THRESHOLDS_WITH_MEMORY = {"qwen1.5b": 0.7}
 QUESTION_WITHOUT_KNOWLEDGE = ("As instruções da empresa ou a conversa acima têm a resposta para a pergunta do "
                               "cliente? Responda só sim ou não.")
 THRESHOLDS_WITHOUT_KNOWLEDGE = {"qwen1.5b": 1.0}
-_QUESTIONS = {"knowledge": (QUESTION, THRESHOLDS), "knowledge+memory": (QUESTION_WITH_MEMORY, THRESHOLDS_WITH_MEMORY),
+_QUESTIONS = {"knowledge": (QUESTION, THRESHOLDS),
+              "knowledge+memory": (QUESTION_WITH_MEMORY, THRESHOLDS_WITH_MEMORY),
               "instructions": (QUESTION_WITHOUT_KNOWLEDGE, THRESHOLDS_WITHOUT_KNOWLEDGE)}
 NOT_FOUND = {
     "pt": "Não encontrei essa informação aqui. Quer que eu chame alguém da equipe para ajudar?",
@@ -75,19 +76,21 @@ class Check:
     margin: float
     threshold: float
     ms: int
-    with_memory: bool = False
     kind: str = "knowledge"  # what the model was asked about: see applies()
 
+    @property
+    def with_memory(self) -> bool:
+        return self.kind == "knowledge+memory"
+
     def record(self) -> dict:
-        return asdict(self) | {"margin": round(self.margin, 3)}
+        return asdict(self) | {"margin": round(self.margin, 3), "with_memory": self.with_memory}
 
 
 def _number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def threshold_for(model_name: str, agent_settings: dict | None = None, with_memory: bool = False,
-                  kind: str | None = None) -> float | None:
+def threshold_for(model_name: str, agent_settings: dict | None = None, kind: str = "knowledge") -> float | None:
     """The agent's `settings.answer_check_threshold`, else the service's, else the one measured
     for the model and question (`kind`, see applies()); None (no check) when the agent or the
     service turns it off."""
@@ -98,7 +101,6 @@ def threshold_for(model_name: str, agent_settings: dict | None = None, with_memo
     for configured in (_number(agent_settings.get("answer_check_threshold")), s.answer_check_threshold):
         if configured is not None:
             return configured
-    kind = kind or ("knowledge+memory" if with_memory else "knowledge")
     return _QUESTIONS[kind][1].get(model_name)
 
 
@@ -125,7 +127,7 @@ def _ask(messages: list[dict], agent_settings: dict | None, kind: str) -> Check 
     started = time.perf_counter()
     margin = engine.yes_no(messages, _QUESTIONS[kind][0], timeout_s=get_settings().llm_timeout_s)
     return Check(answerable=margin >= threshold, margin=margin, threshold=threshold,
-                 ms=int((time.perf_counter() - started) * 1000), with_memory=kind == "knowledge+memory", kind=kind)
+                 ms=int((time.perf_counter() - started) * 1000), kind=kind)
 
 
 async def check(group: str, prompt: Prompt | None, agent_settings: dict | None = None) -> Check | None:

@@ -19,7 +19,8 @@ in "how are you" and "how much", "como" in "como vai" and "como assim?").
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from api.memory.text import normalize_value
 
 MAX_WORDS = 12
 
@@ -53,8 +54,7 @@ _VOCABULARY = frozenset(_collapse(w) for w in _WORDS.split())
 
 def _words(message: str) -> list[str] | None:
     """The message's words, normalized; None when it holds a digit."""
-    text = unicodedata.normalize("NFKD", message.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = normalize_value(message)
     if any(ch.isdigit() for ch in text):
         return None
     return [_collapse(w) for w in re.findall(r"[^\W\d_]+", text)]
