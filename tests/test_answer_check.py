@@ -216,8 +216,10 @@ def test_a_channel_hands_off_what_the_knowledge_base_does_not_answer(client, new
     assert "the knowledge base does not answer the question" in note.json()["content"]
     told = wait_for(lambda: _outgoing(chatwoot, conversation, private=False)[1:], 30, message="customer told")
     assert [m.json()["content"] for m in told] == [grounding.HANDED_OFF["pt"]]
-    [reason] = admin_conn.execute("select handoff_reason from public.conversations where organization_id = %s "
-                                  "and handoff_at is not null", [t.org_id]).fetchone()
+    # The provider is told first and the conversation marked after (api/channels/reply.hand_off).
+    [reason] = wait_for(lambda: admin_conn.execute("select handoff_reason from public.conversations where "
+                                                   "organization_id = %s and handoff_at is not null",
+                                                   [t.org_id]).fetchone(), 30, message="conversation marked")
     assert reason == "the knowledge base does not answer the question"
 
 
