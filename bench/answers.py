@@ -125,15 +125,33 @@ def _with_threshold(rows: list[dict], threshold: float) -> list[dict]:
         margin = (r.get("answer_check") or {}).get("margin")
         if margin is not None and margin < threshold:
             text = grounding.not_found_text(r["question"])
-            r = r | {"answer": text} | score(text, r["gold"])
+            r = r | {"answer": text} | score(text, r["gold"] if isinstance(r["gold"], list) else [r["gold"]])
         out.append(r)
     return out
+
+
+def _auc(rows: list[dict]) -> dict:
+    """How well the check's margin ranks answerable questions above unanswerable ones (ties count
+    half), over all of them and per part (memory questions; held out); small talk left out."""
+    def auc(pos: list[float], neg: list[float]) -> float | None:
+        if not pos or not neg:
+            return None
+        return round(sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg) / (len(pos) * len(neg)), 3)
+
+    def margins(sel) -> list[float]:
+        return [r["answer_check"]["margin"] for r in sel if (r.get("answer_check") or {}).get("margin") is not None]
+
+    judged = [r for r in rows if not r.get("social")]
+    pos, neg = [r for r in judged if r["answerable"]], [r for r in judged if not r["answerable"]]
+    return {"all": auc(margins(pos), margins(neg)),
+            "memory_questions": auc(margins([r for r in pos if r.get("memory_question")]), margins(neg)),
+            "other_answerable": auc(margins([r for r in pos if not r.get("memory_question")]), margins(neg))}
 
 
 def _check_report(rows: list[dict], thresholds: list[float]) -> dict:
     """Per threshold: answerable contained, refusals of answerable and unanswerable questions, and
     the paired change in contained against no check (observe runs, knowledge agent)."""
-    report = {}
+    report = {"auc": _auc(rows)}
     base = {r["id"]: float(r["contained"]) for r in rows if r["answerable"]}
     for t in thresholds:
         applied = _with_threshold(rows, t)
@@ -232,11 +250,31 @@ def _remember(pool, principal, org_id, agent_id, contact_id) -> list[str]:
     return spec["history"]
 
 
+def _instruction_questions(company: dict, helpcenter_questions: list[dict], remembered: list[dict]) -> list[dict]:
+    """An instructions set's questions: its own and the help-center ones it answers (answerable),
+    the help-center questions of its share that it does not answer and its extra u/n ones
+    (unanswerable), and, for a returning customer, its questions about their history."""
+    by_id = {q["id"]: q for q in helpcenter_questions}
+    heldout = company["heldout"]
+    out = [q | {"passage": None, "answerable": True, "heldout": heldout} for q in company["questions"]]
+    out += [by_id[i] | {"answerable": True, "heldout": heldout} for i in company["answers"]]
+    share = company["unanswerable"]
+    out += [q | {"passage": None, "answerable": False, "heldout": heldout} for q in helpcenter_questions
+            if q["passage"] and int(q["id"][1:]) % 3 == share["mod3"] and q["id"] not in company["answers"]]
+    out += [by_id[i] | {"answerable": False, "heldout": heldout} for i in share["extra"]]
+    wanted = set(company["memory_questions"])
+    out += [q | {"passage": None, "memory": True, "heldout": heldout} for q in remembered if q["id"] in wanted]
+    return out
+
+
 def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
                modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None,
-               answer_check: str = "on", returning: bool = False, social: bool = False) -> dict:
+               answer_check: str = "on", returning: bool = False, social: bool = False,
+               instructions: str | None = None) -> dict:
     """`returning`: every question comes from a customer with three past conversations in memory
     (and memory on), plus the questions about that history (memory_questions_pt.json).
+    `instructions` ("A" tuning, "B" held out; instructions_pt.json): an agent without a knowledge
+    base that is told some of the company's facts, asked what they answer and what they do not.
     `social`: also the messages that ask nothing (social_messages.json: greetings, thanks, details
     given when asked), each after its own earlier turns; scored by how many get "não encontrei"."""
     from api.core.db import sync_pool, sync_unit_of_work
@@ -246,9 +284,15 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
 
     passages = json.loads((DATA / "passages_pt.json").read_text())["passages"]
     questions = json.loads((DATA / "questions_pt.json").read_text())["questions"]
-    if returning:
-        questions += [q | {"passage": None, "memory": True}
-                      for q in json.loads((DATA / "memory_questions_pt.json").read_text())["questions"]]
+    remembered = json.loads((DATA / "memory_questions_pt.json").read_text())["questions"]
+    company = None
+    if instructions:  # an agent without a knowledge base, told the company's facts (instructions_pt.json)
+        company = next(s for s in json.loads((DATA / "instructions_pt.json").read_text())["sets"]
+                       if s["id"] == instructions)
+        modes = ("no_kb",)
+        questions = _instruction_questions(company, questions, remembered if returning else [])
+    elif returning:
+        questions += [q | {"passage": None, "memory": True} for q in remembered if q["id"] <= "m10"]
     if ids:
         questions = [q for q in questions if q["id"] in ids]
     elif limit:  # spread over the whole set (every k-th question), plus a few unanswerable ones
@@ -289,11 +333,12 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
             for i, q in enumerate(questions, 1):
                 for mode, agent_id in agents.items():
                     r = await ask(tx, redis, agent_id, convs[(q["id"], mode)], q["question"], memory=returning,
-                                  turns=q.get("turns"))
+                                  turns=q.get("turns"), instructions=company["instructions"] if company else None)
                     r["excerpts"] = [by_title.get(t, t) for t in r["excerpts"]]
                     r |= {"id": q["id"], "mode": mode, "question": q["question"], "gold": q["gold"],
                           "passage": q["passage"],
-                          "answerable": bool(q["passage"] or q.get("memory")), "memory_question": bool(q.get("memory")),
+                          "answerable": q.get("answerable", bool(q["passage"] or q.get("memory"))),
+                          "memory_question": bool(q.get("memory")),
                           "social": bool(q.get("social")),
                           "heldout": bool(q.get("heldout"))} \
                         | score(r["answer"], q["gold"])
@@ -338,13 +383,20 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         mean, low, high = bootstrap_diff_ci([float(kb_rows[i]["contained"]) for i in ids],
                                             [float(no_rows[i]["contained"]) for i in ids])
         out["kb_minus_no_kb_contained"] = {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
-    if answer_check == "observe" and "kb" in agents:
+    if answer_check == "observe":
         from api.chat import grounding
         from api.llm.llama_engine import get_engine
-        measured = (grounding.THRESHOLDS_WITH_MEMORY if returning else grounding.THRESHOLDS).get(get_engine().name)
-        grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2} | ({measured} if measured is not None else set()))
-        out["answer_check"] = {"model_threshold": measured,
-                               "by_threshold": _check_report([r for r in rows if r["mode"] == "kb"], grid)}
+        judged = "kb" if "kb" in agents else "no_kb"
+        mine = [r for r in rows if r["mode"] == judged]
+        kind = {"kb": "knowledge+memory" if returning else "knowledge"}.get(
+            judged, "memory" if returning else "instructions")
+        measured = grounding.threshold_for(get_engine().name, {}, kind=kind)
+        grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5}
+                      | ({measured} if measured is not None else set()))
+        out["answer_check"] = {"mode": judged, "kind": kind, "model_threshold": measured,
+                               "kinds_asked": {k: sum(1 for r in mine if (r["answer_check"] or {}).get("kind") == k)
+                                               for k in ("knowledge", "knowledge+memory", "instructions", "memory")},
+                               "by_threshold": _check_report(mine, grid)}
     out["rows"] = rows
     return out
 
@@ -366,24 +418,40 @@ def _stratified(conversations, per_category: int, seed: int = 13) -> list[tuple]
     return picked
 
 
+def _adversarial(conversations, n: int, seed: int = 13) -> list[tuple]:
+    """LoCoMo's category 5: questions the conversation does not answer (most name the wrong person
+    for something that did happen); the right reply says it does not know."""
+    items = [(conv, qa) for conv in conversations for qa in conv.qa if qa.category == 5]
+    random.Random(seed).shuffle(items)
+    return items[:n]
+
+
 def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_conversations: int,
-           answer: str = "product") -> dict:
+           answer: str = "product", answer_check: str = "on", adversarial: int = 0) -> dict:
+    """`adversarial`: also that many category-5 questions, asked with memory only (not scored by F1:
+    counted as said-unknown or not). `answer_check`: the agent's settings, as for the help center."""
+    from psycopg.types.json import Jsonb
+
     from bench.locomo_data import CATEGORY_NAMES, load_locomo
     from bench.memory_ingest import ingest
 
     conversations = load_locomo(LOCOMO_PATH)[:n_conversations]
     loaded = ingest(admin_url, app_url, redis_url, conversations, log=log)
     picked = _stratified(conversations, max(1, n_questions // 4))
+    unanswerable = _adversarial(conversations, adversarial)
     from api.core.db import sync_pool, sync_unit_of_work
     from api.core.principal import org_principal
     pool = sync_pool(app_url, max_size=2)
     pool.open(wait=True)
     try:
         with sync_unit_of_work(pool, org_principal(loaded.org_id, "admin", kind="worker")) as s:
-            s.conn.execute("update public.agents set temperature = 0, max_tokens = %s where id = %s",
-                           [MAX_TOKENS, loaded.agent_id])
+            s.conn.execute("update public.agents set temperature = 0, max_tokens = %s, settings = %s where id = %s",
+                           [MAX_TOKENS, Jsonb(ANSWER_CHECK[answer_check]), loaded.agent_id])
             convs = {(i, mode): _conversation(s.conn, loaded.org_id, loaded.agent_id, loaded.contacts[conv.id])
                      for i, (conv, _) in enumerate(picked) for mode in ("memory", "last_n")}
+            convs |= {(len(picked) + i, "memory"): _conversation(s.conn, loaded.org_id, loaded.agent_id,
+                                                                 loaded.contacts[conv.id])
+                      for i, (conv, _) in enumerate(unanswerable)}
     finally:
         pool.close()
 
@@ -407,6 +475,14 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
                     rows.append(r)
                 log(f"locomo {i + 1}/{len(picked)}: " + " | ".join(
                     f"{r['mode']} f1={r['f1']:.2f} {r['answer'][:60]!r}" for r in rows[-2:]) + f" gold={qa.answer!r}")
+            for i, (conv, qa) in enumerate(unanswerable, len(picked)):
+                r = await ask(tx, redis, loaded.agent_id, convs[(i, "memory")], qa.question, memory=True,
+                              turns=last_turns(conv), instructions=instructions)
+                r |= {"mode": "adversarial", "category": "adversarial", "question": qa.question, "gold": ""} \
+                    | score(r["answer"], [qa.adversarial_answer or ""])
+                rows.append(r)
+                log(f"locomo adversarial {i + 1 - len(picked)}/{len(unanswerable)}: refused={r['refused']} "
+                    f"{r['answer'][:80]!r}")
         finally:
             await redis.aclose()
             await apool.close()
@@ -431,8 +507,53 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
     last = [r["f1"] for r in rows if r["mode"] == "last_n"]
     mean, low, high = bootstrap_diff_ci(mem, last)
     out["memory_minus_last_n_f1"] = {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
+    if adv := [r for r in rows if r["mode"] == "adversarial"]:
+        out["adversarial"] = {"questions": len(adv), "said_unknown": sum(r["refused"] for r in adv),
+                              "prompt_tokens": latency_summary([r["prompt_tokens"] for r in adv])}
+    if answer_check == "observe":
+        out["answer_check"] = _locomo_check_report(rows)
     out["rows"] = rows
     return out
+
+
+def _engine_name() -> str:
+    from api.llm.llama_engine import get_engine
+    return get_engine().name
+
+
+def _locomo_check_report(rows: list[dict]) -> dict:
+    """Observe runs: what each threshold would have done to the memory arm (F1 with the refused
+    answers replaced by the not-found reply, paired against no check) and to the adversarial questions."""
+    from api.chat import grounding
+    mem = [r for r in rows if r["mode"] == "memory"]
+    adv = [r for r in rows if r["mode"] == "adversarial"]
+    kinds = {}
+    for r in mem + adv:
+        kind = (r.get("answer_check") or {}).get("kind")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    margins = lambda sel: [r["answer_check"]["margin"] for r in sel if r.get("answer_check")]  # noqa: E731
+    pos, neg = margins(mem), margins(adv)
+    report = {"kinds_asked": kinds,
+              "auc_memory_vs_adversarial": round(sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+                                                 / (len(pos) * len(neg)), 3) if pos and neg else None,
+              "by_threshold": {}}
+    # The last-N arm (no memories in the prompt) is judged on the instructions: at its shipped threshold.
+    last_n = [r for r in rows if r["mode"] == "last_n"]
+    shipped = grounding.THRESHOLDS_WITHOUT_KNOWLEDGE.get(_engine_name())
+    last_n = _with_threshold(last_n, shipped) if shipped is not None else last_n
+    report["last_n_f1_at_shipped_threshold"] = summary([r["f1"] for r in last_n])
+    for t in (0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2):
+        applied = _with_threshold(mem + adv, t)
+        arm = [r for r in applied if r["mode"] == "memory"]
+        mean, low, high = bootstrap_diff_ci([r["f1"] for r in arm], [r["f1"] for r in mem])
+        gap = bootstrap_diff_ci([r["f1"] for r in arm], [r["f1"] for r in last_n])
+        report["by_threshold"][f"{t:+.2f}"] = {
+            "memory_f1": summary([r["f1"] for r in arm]),
+            "f1_minus_no_check": {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]},
+            "memory_minus_last_n_f1": {"mean": round(gap[0], 3), "ci95": [round(gap[1], 3), round(gap[2], 3)]},
+            "memory_refused": sum(1 for r in arm if r["answer"] == grounding.not_found_text(r["question"])),
+            "adversarial_said_unknown": f"{sum(r['refused'] for r in applied if r['mode'] == 'adversarial')} of {len(adv)}"}
+    return report
 
 
 # --- facts -----------------------------------------------------------------------------------------
@@ -596,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
     parser.add_argument("--locomo-questions", type=int, default=200)
     parser.add_argument("--locomo-conversations", type=int, default=2)
+    parser.add_argument("--locomo-adversarial", type=int, default=0,
+                        help="also this many category-5 questions (not answered by the conversation), memory arm only")
     parser.add_argument("--locomo-answer", choices=["product", "short"], default="product",
                         help="LoCoMo: the agent as shipped, or with LoCoMo's short-phrase answer protocol (LOCOMO_SHORT)")
     parser.add_argument("--ids", default="", help="help-center question ids (comma-separated) instead of --limit")
@@ -609,6 +732,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--returning", action="store_true",
                         help="help center: asked by a customer with past conversations in memory (memory on), "
                              "plus questions about that history (data_answers/memory_questions_pt.json)")
+    parser.add_argument("--instructions", choices=["A", "B"], default=None,
+                        help="an agent without a knowledge base told instructions_pt.json's set A (tuning) or B "
+                             "(held out); with --returning, plus that set's questions about the customer's history")
     parser.add_argument("--social", action="store_true",
                         help="help center: also the messages that ask nothing (data_answers/social_messages.json)")
     parser.add_argument("--kb-hits", type=int, default=None,
@@ -640,10 +766,10 @@ def main(argv: list[str] | None = None) -> int:
                 result[part] = helpcenter(admin_url, app_url, redis_url, args.limit,
                                           tuple(m.strip() for m in args.modes.split(",") if m.strip()),
                                           [i.strip() for i in args.ids.split(",") if i.strip()] or None,
-                                          args.answer_check, args.returning, args.social)
+                                          args.answer_check, args.returning, args.social, args.instructions)
             elif part == "locomo":
                 result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations,
-                                      args.locomo_answer)
+                                      args.locomo_answer, args.answer_check, args.locomo_adversarial)
             elif part == "facts":
                 result[part] = facts(admin_url, app_url, args.facts_set)
             elif part == "latency":

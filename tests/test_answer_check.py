@@ -140,6 +140,29 @@ def test_without_a_knowledge_base_the_instructions_and_conversation_are_judged(c
     assert grounding.threshold_for("smollm2", {}, kind="instructions") is None
 
 
+def test_without_a_knowledge_base_a_returning_customer_is_judged_with_what_is_remembered(
+        client, new_tenant, celery_worker, admin_conn):
+    # An agent with no knowledge base, a customer it remembers: memories but no excerpts. The model
+    # is asked whether the instructions, the memories or the conversation answer
+    # (QUESTION_MEMORY_ONLY); a refusal is handed off with that reason.
+    from api.channels import handoff
+    from api.memory import jobs as memory_jobs
+    from tests.support.memory import add_turns
+    t = new_tenant()
+    agent = _local_agent(client, t, None, answer_check_threshold=50)
+    first = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
+    add_turns(admin_conn, first["id"], [("user", "Eu calço 41 e prefiro tênis preto."), ("assistant", "Anotado!")])
+    memory_jobs.index_turns(t.org_id, first["id"])
+    second = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
+    body = send(client, t, agent["id"], second["id"], "Vocês vendem meias?").json()
+    assert body["message"]["content"] == grounding.NOT_FOUND["pt"] and body["citations"] == []
+    check = _stored_check(admin_conn, body["message"]["id"])
+    assert check["kind"] == "memory" and check["with_memory"] is True and check["answerable"] is False
+    assert handoff.not_found({"metadata": {"answer_check": check}}) == (
+        "neither the agent's instructions nor what it remembers of the customer answer the question")
+    assert grounding.threshold_for("smollm2", {}, kind="memory") is None
+
+
 def test_a_channel_hands_off_with_the_reason_the_check_gave():
     from api.channels import handoff
     refused = {"answerable": False, "margin": 0.2, "threshold": 1.0, "ms": 5}

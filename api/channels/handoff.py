@@ -52,6 +52,8 @@ def not_found(message: dict) -> str | None:
         return None
     if check.get("kind") == "instructions":
         return "the agent's instructions do not answer the question"
+    if check.get("kind") == "memory":
+        return "neither the agent's instructions nor what it remembers of the customer answer the question"
     return "the knowledge base does not answer the question"
 
 

@@ -13,7 +13,9 @@ Only for the local model, and only for models with a measured threshold (or a co
 the prompt also holds memories of the customer (a returning customer: the answer may be in what they
 said before), the question asks about both, with its own threshold (THRESHOLDS_WITH_MEMORY); when it
 holds neither excerpts nor memories (an agent without a knowledge base), about the company's
-instructions and the conversation (THRESHOLDS_WITHOUT_KNOWLEDGE). Greetings and thanks are not judged.
+instructions and the conversation (THRESHOLDS_WITHOUT_KNOWLEDGE); when it holds memories but no
+excerpts (that agent and a returning customer), about the instructions, the memories and the
+conversation (THRESHOLDS_MEMORY_ONLY). Greetings and thanks are not judged.
 The question is asked after the prompt's own messages, so llama.cpp evaluates the prompt once
 for both: the check costs the question's ~25 tokens, and the answer then starts from the cache.
 """
@@ -52,9 +54,16 @@ THRESHOLDS_WITH_MEMORY = {"qwen1.5b": 0.7}
 QUESTION_WITHOUT_KNOWLEDGE = ("As instruções da empresa ou a conversa acima têm a resposta para a pergunta do "
                               "cliente? Responda só sim ou não.")
 THRESHOLDS_WITHOUT_KNOWLEDGE = {"qwen1.5b": 1.0}
+# Memories without knowledge excerpts: an agent with no knowledge base talking to a returning
+# customer (memory retrieval brings back some of their past turns for any message), so the answer
+# may be in the instructions, in what the customer said before, or nowhere.
+QUESTION_MEMORY_ONLY = ("As instruções da empresa, o que você lembra do cliente ou a conversa acima têm a "
+                        "resposta para a pergunta do cliente? Responda só sim ou não.")
+THRESHOLDS_MEMORY_ONLY: dict[str, float] = {}
 _QUESTIONS = {"knowledge": (QUESTION, THRESHOLDS),
               "knowledge+memory": (QUESTION_WITH_MEMORY, THRESHOLDS_WITH_MEMORY),
-              "instructions": (QUESTION_WITHOUT_KNOWLEDGE, THRESHOLDS_WITHOUT_KNOWLEDGE)}
+              "instructions": (QUESTION_WITHOUT_KNOWLEDGE, THRESHOLDS_WITHOUT_KNOWLEDGE),
+              "memory": (QUESTION_MEMORY_ONLY, THRESHOLDS_MEMORY_ONLY)}
 NOT_FOUND = {
     "pt": "Não encontrei essa informação aqui. Quer que eu chame alguém da equipe para ajudar?",
     "en": "I couldn't find that information here. Would you like me to call someone from the team to help?",
@@ -80,7 +89,7 @@ class Check:
 
     @property
     def with_memory(self) -> bool:
-        return self.kind == "knowledge+memory"
+        return self.kind in ("knowledge+memory", "memory")
 
     def record(self) -> dict:
         return asdict(self) | {"margin": round(self.margin, 3), "with_memory": self.with_memory}
@@ -106,15 +115,15 @@ def threshold_for(model_name: str, agent_settings: dict | None = None, kind: str
 
 def applies(group: str, prompt: Prompt | None) -> str | None:
     """"knowledge" (excerpts only), "knowledge+memory" (excerpts and memories), "instructions"
-    (neither: the company's instructions and the conversation are all there is), or None (not the
-    local model; small talk; memories without excerpts, a case not measured)."""
+    (neither: the company's instructions and the conversation are all there is), "memory"
+    (memories without excerpts), or None (not the local model; small talk)."""
     if group != llm.LOCAL_MODEL or prompt is None or prompt.small_talk:
         return None
     kinds = {source.kind for source, _ in prompt.sources}
     if not kinds:
         return "instructions"
     if "chunk" not in kinds:
-        return None
+        return "memory"
     return "knowledge" if kinds == {"chunk"} else "knowledge+memory"
 
 
