@@ -161,12 +161,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summaries", choices=("none", "locomo", "local"), default="none",
                         help="session summaries: LoCoMo's own, or the local model's (slow on CPU)")
     parser.add_argument("--limit-conversations", type=int, default=None)
+    parser.add_argument("--skip-conversations", type=int, default=0,
+                        help="leave out the first N conversations (e.g. those a setting was tuned on)")
     parser.add_argument("--facts", action="store_true",
                         help="store each session's listed facts through the fact pipeline (bench/sets sets)")
     parser.add_argument("--sweep", action="store_true", help="also try other fusion weights/candidate counts")
     parser.add_argument("--chat-overhead", type=int, default=300, metavar="N",
                         help="time api/chat context assembly + prompt for N questions (0: skip)")
     parser.add_argument("--sweep-time", action="store_true", help="sweep only recency and outdated-turn weights")
+    parser.add_argument("--sweep-fusion", action="store_true",
+                        help="z-score fusion (the knowledge search's) at several text weights against the default")
+    parser.add_argument("--fusion-text-weights", default="0.5,0.75,1,1.5,2,3,4",
+                        help="--sweep-fusion: the text list's weights to try")
     parser.add_argument("--sweep-sessions", action="store_true",
                         help="sweep the summary-guided session boost (needs --summaries)")
     parser.add_argument("--legacy", action="store_true",
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default="renum_bench_memory", help="recreated at each run")
     parser.add_argument("--out", type=Path, default=DATA_DIR / "results.json")
     args = parser.parse_args(argv)
-    conversations = load_locomo(args.locomo)[:args.limit_conversations]
+    conversations = load_locomo(args.locomo)[args.skip_conversations:][:args.limit_conversations]
     admin_url, app_url, redis_url = start_stack(args.database)
     started = time.perf_counter()
     loaded = ingest(admin_url, app_url, redis_url, conversations, summaries=args.summaries, facts=args.facts)
@@ -190,10 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     sweep += [RetrievalConfig(outdated=o) for o in (0.0, 1.0, 4.0)] + [RetrievalConfig(recency=0.0, outdated=4.0)]
     if args.sweep_time:
         sweep = sweep[-8:]  # only the time-aware knobs
+    if args.sweep_fusion:
+        sweep = [RetrievalConfig(fusion="rrf", w_text=1.0)] + [RetrievalConfig(fusion="zscore", w_text=float(t))
+                                                             for t in args.fusion_text_weights.split(",")]
     if args.sweep_sessions:
         sweep = [RetrievalConfig(session_boost=b, session_top=t) for b in (0.5, 1.0, 2.0, 4.0) for t in (1, 3, 5)]
     configs = [DEFAULT_CONFIG] + ([c for c in sweep if c != DEFAULT_CONFIG]
-                                  if args.sweep or args.sweep_time or args.sweep_sessions else [])
+                                  if args.sweep or args.sweep_time or args.sweep_sessions or args.sweep_fusion
+                                  else [])
     configs += [c for c in (LEGACY_CONFIG,) if args.legacy and c not in configs]
     runs = [asyncio.run(evaluate(app_url, loaded, conversations, vectors, config)) for config in configs]
     for run in runs[1:]:

@@ -27,7 +27,10 @@ _FILTERS = """m.contact_id = %(contact)s and m.valid_to is null and m.kind = any
 #     (names, places, products) count and words found in every turn do not, which ts_rank_cd
 #     (no IDF) cannot do; top-N, equal sums ranked by the memory's lexeme count (the fuller
 #     turn first, not an arbitrary one);
-#  3. weighted reciprocal rank fusion per memory;
+#  3. fusion per memory: weighted reciprocal ranks (rrf), or (zscore) each list's scores as
+#     z-scores counted from that list's lowest candidate (so a memory missing from a list gets
+#     that list's lowest z, as in knowledge search, and every score stays positive for the
+#     factors below), weighted and summed;
 #  4. a memory from a period the message names ("in March", "on 3 May 2023", "semana passada",
 #     see api/memory/dates.py; up to `slack` days after it, as events are told afterwards, except
 #     for open-ended ranges: "before July" ends at July) is scaled by 1 + date_boost;
@@ -47,7 +50,8 @@ with q as (
 ),
 vec as (
   select m.id, m.kind, m.seq, m.conversation_id, m.created_at, m.superseded_by is not null as outdated,
-         row_number() over (order by m.embedding::extensions.vector({dim}) <=> q.v) as r
+         row_number() over (order by m.embedding::extensions.vector({dim}) <=> q.v) as r,
+         1 - (m.embedding::extensions.vector({dim}) <=> q.v) as sim
     from public.memories m, q
    where {filters} and m.embedding_dim = {dim}
    order by m.embedding::extensions.vector({dim}) <=> q.v
@@ -76,7 +80,7 @@ idf as materialized (
 ),
 txt as (
   select top.id, top.kind, top.seq, top.conversation_id, top.created_at, top.outdated,
-         row_number() over (order by s desc, nlex desc, id) as r
+         row_number() over (order by s desc, nlex desc, id) as r, top.s
     from (select x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex, x.outdated, sum(i.w) as s
             from matches x join idf i using (cfg, lexeme)
            group by x.id, x.kind, x.seq, x.conversation_id, x.created_at, x.nlex, x.outdated
@@ -84,14 +88,17 @@ txt as (
 ),
 fused as (
   select id, kind, seq, conversation_id, created_at, outdated,
-         sum(w / ({rrf_k} + r))
+         sum({fused})
          * case when exists (select 1 from unnest(%(p_start)s::timestamptz[], %(p_end)s::timestamptz[]) p(s, e)
                               where created_at >= p.s and created_at < p.e + case when p.e - p.s > interval '366 days'
                                                           then interval '0' else make_interval(days => %(slack)s) end)
            then 1 + %(date_boost)s else 1 end as score,
          (kind = 'turn' and seq is not null and %(w)s > 1) as grouped
-    from (select id, kind, seq, conversation_id, created_at, outdated, r, %(w_vec)s::float8 as w from vec
-          union all select id, kind, seq, conversation_id, created_at, outdated, r, %(w_text)s::float8 from txt) s
+    from (select id, kind, seq, conversation_id, created_at, outdated, r, %(w_vec)s::float8 as w,
+                 coalesce((sim - min(sim) over ()) / nullif(stddev_pop(sim) over (), 0), 1) as z from vec
+          union all
+          select id, kind, seq, conversation_id, created_at, outdated, r, %(w_text)s::float8,
+                 coalesce((s - min(s) over ()) / nullif(stddev_pop(s) over (), 0), 1) from txt) s
    group by id, kind, seq, conversation_id, created_at, outdated
 ),
 turn_parts as (
@@ -192,9 +199,13 @@ _NO_HINT = "hint as (select null::uuid as conversation_id, null::float8 as w whe
 RRF_K = 10
 
 
-def _retrieve_statement(dim: int, session_hint: bool = False) -> q.Composed:
+_FUSED = {"rrf": "w / ({rrf_k} + r)", "zscore": "w * z"}
+
+
+def _retrieve_statement(dim: int, session_hint: bool = False, fusion: str = "rrf") -> q.Composed:
     hint = q.SQL(_HINT).format(dim=q.Literal(dim)) if session_hint else q.SQL(_NO_HINT)
-    return q.SQL(_RETRIEVE).format(dim=q.Literal(dim), rrf_k=q.Literal(RRF_K), filters=q.SQL(_FILTERS), hint=hint)
+    fused = q.SQL(_FUSED[fusion]).format(rrf_k=q.Literal(RRF_K))
+    return q.SQL(_RETRIEVE).format(dim=q.Literal(dim), fused=fused, filters=q.SQL(_FILTERS), hint=hint)
 
 
 async def allow_iterative_scan(conn) -> None:
@@ -209,7 +220,7 @@ async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: in
                    periods: list[tuple[datetime, datetime]] = (),
                    date_boost: float = 0.0, slack_days: int = 0, recency: float = 0.0,
                    older: bool = False, outdated: float = 0.0, session_boost: float = 0.0,
-                   session_top: int = 3) -> list[dict]:
+                   session_top: int = 3, fusion: str = "rrf") -> list[dict]:
     """Rows of the top-k units, best first; a unit's rows share `unit` and `score`, and its
     best-scoring memory has `is_best`."""
     params = {"vec": vector, "text": text, "contact": contact_id, "kinds": kinds, "exclude": exclude_conversation_id,
@@ -219,7 +230,7 @@ async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: in
               "p_end": [p[1] for p in periods], "slack": slack_days, "date_boost": date_boost,
               "recency": recency, "older": older, "outdated": outdated,
               "session_boost": session_boost, "session_top": max(1, session_top)}
-    return await sql.fetch_all(conn, _retrieve_statement(dim, session_boost > 0), params)
+    return await sql.fetch_all(conn, _retrieve_statement(dim, session_boost > 0, fusion), params)
 
 
 async def current_facts(conn, contact_id: UUID) -> list[dict]:

@@ -42,8 +42,9 @@ class RetrievalConfig:
     candidates: int = 100  # per side (vector, text), before fusion
     w_vec: float = 1.0
     # The text side ranks by IDF within the contact's memories, so it is as strong as the
-    # vectors on conversation turns (names, places, dates) and gets the same weight.
-    w_text: float = 1.0
+    # vectors on conversation turns (names, places, dates); with z-score fusion it weighs 1.5
+    # (LoCoMo MRR peaked there on the 3 tuning conversations, 1-4 tried; BENCHMARKS.md).
+    w_text: float = 1.5
     # Turns come back as excerpts of this many consecutive turns of one conversation (1: single
     # turns). A reply means little without the exchange around it.
     excerpt_turns: int = 4
@@ -70,11 +71,16 @@ class RetrievalConfig:
     # several sessions ("what activities does she do?") need the sessions before the lines.
     session_boost: float = 0.0
     session_top: int = 3
+    # How the vector and text lists are fused: "zscore" (each list's scores as z-scores, weighted
+    # and summed, as in knowledge search; see repository.py) or "rrf" (reciprocal ranks, k=10).
+    # LoCoMo MRR +0.042 [0.032, 0.052] on 7 held-out conversations against RRF (BENCHMARKS.md,
+    # "Memory fusion: z-scores").
+    fusion: str = "zscore"
 
 
 DEFAULT_CONFIG = RetrievalConfig()
 # The ranking before time-aware retrieval (issue 14), for the benchmarks' comparison.
-LEGACY_CONFIG = RetrievalConfig(recency=0.0, outdated=0.0)
+LEGACY_CONFIG = RetrievalConfig(recency=0.0, outdated=0.0, fusion="rrf", w_text=1.0)
 
 
 async def embed_query(text: str, embedder: Embedder | CachedEmbedder | None = None) -> np.ndarray:
@@ -113,7 +119,7 @@ async def retrieve(session: Session, contact_id: UUID, query: str, k: int = 10, 
         date_boost=config.date_boost, slack_days=config.date_slack_days,
         recency=config.recency if intent != "event" else 0.0, older=intent == "previous",
         outdated=config.outdated if intent != "event" else 0.0,
-        session_boost=config.session_boost, session_top=config.session_top)
+        session_boost=config.session_boost, session_top=config.session_top, fusion=config.fusion)
     return _hits(rows)
 
 
