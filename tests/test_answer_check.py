@@ -161,6 +161,7 @@ def test_without_a_knowledge_base_a_returning_customer_is_judged_with_what_is_re
     assert handoff.not_found({"metadata": {"answer_check": check}}) == (
         "neither the agent's instructions nor what it remembers of the customer answer the question")
     assert grounding.threshold_for("smollm2", {}, kind="memory") is None
+    assert grounding.threshold_for("qwen1.5b", {}, kind="memory") == 1.0
 
 
 def test_a_channel_hands_off_with_the_reason_the_check_gave():

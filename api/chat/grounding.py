@@ -56,10 +56,16 @@ QUESTION_WITHOUT_KNOWLEDGE = ("As instruções da empresa ou a conversa acima t�
 THRESHOLDS_WITHOUT_KNOWLEDGE = {"qwen1.5b": 1.0}
 # Memories without knowledge excerpts: an agent with no knowledge base talking to a returning
 # customer (memory retrieval brings back some of their past turns for any message), so the answer
-# may be in the instructions, in what the customer said before, or nowhere.
+# may be in the instructions, in what the customer said before, or nowhere. Unjudged, such an agent
+# invented an answer to 46 of 48 business questions its instructions do not answer. qwen1.5b at 1.0:
+# chosen on tuning instructions and history questions (bench/answers.py --instructions A
+# --returning), then on held-out ones (set B, m11-m20) it stopped 39 of those 46 and cost 6 of 21
+# right answers, 3 of them about the customer's history (BENCHMARKS.md, "A returning customer of an
+# agent without a knowledge base"). The margin separates less well here (AUC ~0.78) than with
+# excerpts (~0.88).
 QUESTION_MEMORY_ONLY = ("As instruções da empresa, o que você lembra do cliente ou a conversa acima têm a "
                         "resposta para a pergunta do cliente? Responda só sim ou não.")
-THRESHOLDS_MEMORY_ONLY: dict[str, float] = {}
+THRESHOLDS_MEMORY_ONLY = {"qwen1.5b": 1.0}
 _QUESTIONS = {"knowledge": (QUESTION, THRESHOLDS),
               "knowledge+memory": (QUESTION_WITH_MEMORY, THRESHOLDS_WITH_MEMORY),
               "instructions": (QUESTION_WITHOUT_KNOWLEDGE, THRESHOLDS_WITHOUT_KNOWLEDGE),
