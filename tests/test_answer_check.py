@@ -52,6 +52,17 @@ def _local_agent(client, tenant, kb: str | None, **settings) -> dict:
                         knowledge_base_ids=[kb] if kb else [], settings=settings)
 
 
+def _ask_as_returning_customer(client, tenant, agent: dict, admin_conn, question: str) -> dict:
+    """`question` from a customer whose earlier conversation with the agent is indexed as memories."""
+    from api.memory import jobs as memory_jobs
+    from tests.support.memory import add_turns
+    first = open_conversation(client, tenant, agent["id"], contact_external_id="cliente-que-volta")
+    add_turns(admin_conn, first["id"], [("user", "Eu calço 41 e prefiro tênis preto."), ("assistant", "Anotado!")])
+    memory_jobs.index_turns(tenant.org_id, first["id"])
+    second = open_conversation(client, tenant, agent["id"], contact_external_id="cliente-que-volta")
+    return send(client, tenant, agent["id"], second["id"], question).json()
+
+
 def _stored_check(admin_conn, message_id: str):
     return admin_conn.execute("select metadata->'answer_check' from public.conversation_history where id = %s",
                               [message_id]).fetchone()[0]
@@ -96,16 +107,10 @@ def test_a_returning_customer_is_judged_with_what_is_remembered(client, new_tena
     # With memories of the customer in the prompt the answer may be in them ("qual número eu
     # calço?"), so the check asks about the excerpts *or* the memories (QUESTION_WITH_MEMORY), with
     # the threshold measured for that question (none for SmolLM2: here the agent sets one).
-    from api.memory import jobs as memory_jobs
-    from tests.support.memory import add_turns
     t = new_tenant()
     kb = add_knowledge(client, t, KNOWLEDGE)
     agent = _local_agent(client, t, kb, answer_check_threshold=50)
-    first = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
-    add_turns(admin_conn, first["id"], [("user", "Eu calço 41 e prefiro tênis preto."), ("assistant", "Anotado!")])
-    memory_jobs.index_turns(t.org_id, first["id"])
-    second = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
-    body = send(client, t, agent["id"], second["id"], "Vocês vendem meias?").json()
+    body = _ask_as_returning_customer(client, t, agent, admin_conn, "Vocês vendem meias?")
     assert body["message"]["content"] == grounding.NOT_FOUND["pt"]
     check = _stored_check(admin_conn, body["message"]["id"])
     assert check["with_memory"] is True and check["threshold"] == 50
@@ -146,15 +151,9 @@ def test_without_a_knowledge_base_a_returning_customer_is_judged_with_what_is_re
     # is asked whether the instructions, the memories or the conversation answer
     # (QUESTION_MEMORY_ONLY); a refusal is handed off with that reason.
     from api.channels import handoff
-    from api.memory import jobs as memory_jobs
-    from tests.support.memory import add_turns
     t = new_tenant()
     agent = _local_agent(client, t, None, answer_check_threshold=50)
-    first = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
-    add_turns(admin_conn, first["id"], [("user", "Eu calço 41 e prefiro tênis preto."), ("assistant", "Anotado!")])
-    memory_jobs.index_turns(t.org_id, first["id"])
-    second = open_conversation(client, t, agent["id"], contact_external_id="cliente-que-volta")
-    body = send(client, t, agent["id"], second["id"], "Vocês vendem meias?").json()
+    body = _ask_as_returning_customer(client, t, agent, admin_conn, "Vocês vendem meias?")
     assert body["message"]["content"] == grounding.NOT_FOUND["pt"] and body["citations"] == []
     check = _stored_check(admin_conn, body["message"]["id"])
     assert check["kind"] == "memory" and check["with_memory"] is True and check["answerable"] is False
