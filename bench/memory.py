@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-time", action="store_true", help="sweep only recency and outdated-turn weights")
     parser.add_argument("--sweep-fusion", action="store_true",
                         help="z-score fusion (the knowledge search's) at several text weights against the default")
+    parser.add_argument("--sweep-knobs", action="store_true",
+                        help="neighbour share, excerpt spread, candidates per list and date boost around the default")
     parser.add_argument("--fusion-text-weights", default="0.5,0.75,1,1.5,2,3,4",
                         help="--sweep-fusion: the text list's weights to try")
     parser.add_argument("--sweep-sessions", action="store_true",
@@ -199,11 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep_fusion:
         sweep = [RetrievalConfig(fusion="rrf", w_text=1.0)] + [RetrievalConfig(fusion="zscore", w_text=float(t))
                                                              for t in args.fusion_text_weights.split(",")]
+    if args.sweep_knobs:  # the steps after fusion, re-tuned around the default (they were set under RRF)
+        sweep = [RetrievalConfig(smooth=v) for v in (0.2, 0.5, 0.7)] + [RetrievalConfig(spread=v) for v in (0.15, 0.5)]
+        sweep += [RetrievalConfig(candidates=v) for v in (50, 200)] + [RetrievalConfig(date_boost=v) for v in (1.0, 4.0)]
     if args.sweep_sessions:
         sweep = [RetrievalConfig(session_boost=b, session_top=t) for b in (0.5, 1.0, 2.0, 4.0) for t in (1, 3, 5)]
     configs = [DEFAULT_CONFIG] + ([c for c in sweep if c != DEFAULT_CONFIG]
                                   if args.sweep or args.sweep_time or args.sweep_sessions or args.sweep_fusion
-                                  else [])
+                                  or args.sweep_knobs else [])
     configs += [c for c in (LEGACY_CONFIG,) if args.legacy and c not in configs]
     runs = [asyncio.run(evaluate(app_url, loaded, conversations, vectors, config)) for config in configs]
     for run in runs[1:]:
