@@ -63,6 +63,10 @@ THRESHOLDS_WITHOUT_KNOWLEDGE = {"qwen1.5b": 1.0}
 # right answers, 3 of them about the customer's history (BENCHMARKS.md, "A returning customer of an
 # agent without a knowledge base"). The margin separates less well here (AUC ~0.78) than with
 # excerpts (~0.88).
+# Measured on Portuguese customer-service questions only. On English LoCoMo questions (two friends'
+# conversations, asked with memory) its margin ranked the unanswerable questions *above* the answerable
+# ones (AUC 0.40) and 1.0 refused all 10 right answers of 80, so the model's threshold is not used for
+# messages in English (a configured one still is); see MEASURED_LANGUAGES.
 QUESTION_MEMORY_ONLY = ("As instruções da empresa, o que você lembra do cliente ou a conversa acima têm a "
                         "resposta para a pergunta do cliente? Responda só sim ou não.")
 THRESHOLDS_MEMORY_ONLY = {"qwen1.5b": 1.0}
@@ -70,6 +74,9 @@ _QUESTIONS = {"knowledge": (QUESTION, THRESHOLDS),
               "knowledge+memory": (QUESTION_WITH_MEMORY, THRESHOLDS_WITH_MEMORY),
               "instructions": (QUESTION_WITHOUT_KNOWLEDGE, THRESHOLDS_WITHOUT_KNOWLEDGE),
               "memory": (QUESTION_MEMORY_ONLY, THRESHOLDS_MEMORY_ONLY)}
+# The languages of the customer's message in which a question's measured thresholds hold (all where
+# absent); outside them the check runs only with a configured threshold.
+MEASURED_LANGUAGES = {"memory": {"pt"}}
 NOT_FOUND = {
     "pt": "Não encontrei essa informação aqui. Quer que eu chame alguém da equipe para ajudar?",
     "en": "I couldn't find that information here. Would you like me to call someone from the team to help?",
@@ -105,10 +112,12 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def threshold_for(model_name: str, agent_settings: dict | None = None, kind: str = "knowledge") -> float | None:
+def threshold_for(model_name: str, agent_settings: dict | None = None, kind: str = "knowledge",
+                  language: str = "pt") -> float | None:
     """The agent's `settings.answer_check_threshold`, else the service's, else the one measured
-    for the model and question (`kind`, see applies()); None (no check) when the agent or the
-    service turns it off."""
+    for the model and question (`kind`, see applies()) where it was measured to hold for the
+    message's `language` (MEASURED_LANGUAGES); None (no check) when the agent or the service turns
+    it off."""
     agent_settings = agent_settings or {}
     s = get_settings()
     if agent_settings.get("answer_check") is False or not s.answer_check:
@@ -116,6 +125,8 @@ def threshold_for(model_name: str, agent_settings: dict | None = None, kind: str
     for configured in (_number(agent_settings.get("answer_check_threshold")), s.answer_check_threshold):
         if configured is not None:
             return configured
+    if language not in MEASURED_LANGUAGES.get(kind, {language}):
+        return None
     return _QUESTIONS[kind][1].get(model_name)
 
 
@@ -133,10 +144,10 @@ def applies(group: str, prompt: Prompt | None) -> str | None:
     return "knowledge" if kinds == {"chunk"} else "knowledge+memory"
 
 
-def _ask(messages: list[dict], agent_settings: dict | None, kind: str) -> Check | None:
+def _ask(messages: list[dict], agent_settings: dict | None, kind: str, language: str) -> Check | None:
     from api.llm.llama_engine import get_engine
     engine = get_engine()
-    threshold = threshold_for(engine.name, agent_settings, kind=kind)
+    threshold = threshold_for(engine.name, agent_settings, kind=kind, language=language)
     if threshold is None:
         return None
     started = time.perf_counter()
@@ -145,14 +156,16 @@ def _ask(messages: list[dict], agent_settings: dict | None, kind: str) -> Check 
                  ms=int((time.perf_counter() - started) * 1000), kind=kind)
 
 
-async def check(group: str, prompt: Prompt | None, agent_settings: dict | None = None) -> Check | None:
-    """The local model's judgement, or None when it does not apply or cannot be had (the model
-    then answers as usual: a failed check never costs the customer an answer)."""
+async def check(group: str, prompt: Prompt | None, agent_settings: dict | None = None, *,
+                question: str = "") -> Check | None:
+    """The local model's judgement on the customer's message `question`, or None when it does not
+    apply or cannot be had (the model then answers as usual: a failed check never costs the
+    customer an answer)."""
     kind = applies(group, prompt)
     if kind is None:
         return None
     try:
-        return await anyio.to_thread.run_sync(_ask, prompt.messages, agent_settings, kind)
+        return await anyio.to_thread.run_sync(_ask, prompt.messages, agent_settings, kind, _language(question))
     except Exception as exc:  # noqa: BLE001 - a model that cannot judge still answers
         log.warning("answer check skipped: %s", exc)
         return None

@@ -160,7 +160,8 @@ async def complete(turn: Turn) -> Reply:
         if turn.replayed:
             return turn.replayed
         async with turn.lock.kept_alive():
-            checked = await grounding.check(turn.group, turn.prompt, turn.target.get("agent_settings"))
+            checked = await grounding.check(turn.group, turn.prompt, turn.target.get("agent_settings"),
+                                            question=turn.question["content"])
             if checked is not None and not checked.answerable:
                 return await _not_found(turn, checked)
             calling = time.perf_counter()
@@ -186,7 +187,8 @@ async def stream(turn: Turn) -> AsyncIterator[Delta | Done | Failed]:
         parts: list[str] = []
         calling = time.perf_counter()
         async with turn.lock.kept_alive():
-            checked = await grounding.check(turn.group, turn.prompt, turn.target.get("agent_settings"))
+            checked = await grounding.check(turn.group, turn.prompt, turn.target.get("agent_settings"),
+                                            question=turn.question["content"])
             if checked is not None and not checked.answerable:
                 declined = await _not_found(turn, checked)
                 yield Delta(declined.message["content"])
