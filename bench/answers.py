@@ -427,7 +427,8 @@ def _adversarial(conversations, n: int, seed: int = 13) -> list[tuple]:
 
 
 def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_conversations: int,
-           answer: str = "product", answer_check: str = "on", adversarial: int = 0) -> dict:
+           answer: str = "product", answer_check: str = "on", adversarial: int = 0,
+           arms: tuple[str, ...] = ("memory", "last_n")) -> dict:
     """`adversarial`: also that many category-5 questions, asked with memory only (not scored by F1:
     counted as said-unknown or not). `answer_check`: the agent's settings, as for the help center."""
     from psycopg.types.json import Jsonb
@@ -467,14 +468,15 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
         rows = []
         try:
             for i, (conv, qa) in enumerate(picked):
-                for mode in ("memory", "last_n"):
+                for mode in arms:
                     r = await ask(tx, redis, loaded.agent_id, convs[(i, mode)], qa.question,
                                   memory=mode == "memory", turns=last_turns(conv), instructions=instructions)
                     r |= {"mode": mode, "category": CATEGORY_NAMES[qa.category], "question": qa.question,
                           "gold": qa.answer} | score(r["answer"], [qa.answer])
                     rows.append(r)
                 log(f"locomo {i + 1}/{len(picked)}: " + " | ".join(
-                    f"{r['mode']} f1={r['f1']:.2f} {r['answer'][:60]!r}" for r in rows[-2:]) + f" gold={qa.answer!r}")
+                    f"{r['mode']} f1={r['f1']:.2f} {r['answer'][:60]!r}" for r in rows[-len(arms):])
+                    + f" gold={qa.answer!r}")
             for i, (conv, qa) in enumerate(unanswerable, len(picked)):
                 r = await ask(tx, redis, loaded.agent_id, convs[(i, "memory")], qa.question, memory=True,
                               turns=last_turns(conv), instructions=instructions)
@@ -491,7 +493,7 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
     rows = asyncio.run(run())
     out: dict = {"conversations": len(conversations), "questions": len(picked), "last_n_turns": LAST_N_TURNS,
                  "answer": answer, "instructions": instructions, "modes": {}}
-    for mode in ("memory", "last_n"):
+    for mode in arms:
         mine = [r for r in rows if r["mode"] == mode]
         out["modes"][mode] = {
             "token_f1": summary([r["f1"] for r in mine]), "contained": summary([float(r["contained"]) for r in mine]),
@@ -503,10 +505,11 @@ def locomo(admin_url: str, app_url: str, redis_url: str, n_questions: int, n_con
             "first_token_ms": latency_summary([r["first_token_ms"] for r in mine]),
             "total_ms": latency_summary([r["total_ms"] for r in mine]),
             "errors": sum(1 for r in mine if r["error"])}
-    mem = [r["f1"] for r in rows if r["mode"] == "memory"]
-    last = [r["f1"] for r in rows if r["mode"] == "last_n"]
-    mean, low, high = bootstrap_diff_ci(mem, last)
-    out["memory_minus_last_n_f1"] = {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
+    if set(arms) == {"memory", "last_n"}:
+        mem = [r["f1"] for r in rows if r["mode"] == "memory"]
+        last = [r["f1"] for r in rows if r["mode"] == "last_n"]
+        mean, low, high = bootstrap_diff_ci(mem, last)
+        out["memory_minus_last_n_f1"] = {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]}
     if adv := [r for r in rows if r["mode"] == "adversarial"]:
         out["adversarial"] = {"questions": len(adv), "said_unknown": sum(r["refused"] for r in adv),
                               "prompt_tokens": latency_summary([r["prompt_tokens"] for r in adv])}
@@ -541,12 +544,12 @@ def _locomo_check_report(rows: list[dict]) -> dict:
     last_n = [r for r in rows if r["mode"] == "last_n"]
     shipped = grounding.THRESHOLDS_WITHOUT_KNOWLEDGE.get(_engine_name())
     last_n = _with_threshold(last_n, shipped) if shipped is not None else last_n
-    report["last_n_f1_at_shipped_threshold"] = summary([r["f1"] for r in last_n])
+    report["last_n_f1_at_shipped_threshold"] = summary([r["f1"] for r in last_n]) if last_n else None
     for t in (0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2):
         applied = _with_threshold(mem + adv, t)
         arm = [r for r in applied if r["mode"] == "memory"]
         mean, low, high = bootstrap_diff_ci([r["f1"] for r in arm], [r["f1"] for r in mem])
-        gap = bootstrap_diff_ci([r["f1"] for r in arm], [r["f1"] for r in last_n])
+        gap = bootstrap_diff_ci([r["f1"] for r in arm], [r["f1"] for r in last_n]) if last_n else (0.0, 0.0, 0.0)
         report["by_threshold"][f"{t:+.2f}"] = {
             "memory_f1": summary([r["f1"] for r in arm]),
             "f1_minus_no_check": {"mean": round(mean, 3), "ci95": [round(low, 3), round(high, 3)]},
@@ -717,6 +720,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
     parser.add_argument("--locomo-questions", type=int, default=200)
     parser.add_argument("--locomo-conversations", type=int, default=2)
+    parser.add_argument("--locomo-arms", default="memory,last_n", help="LoCoMo arms to run (memory and/or last_n)")
+    parser.add_argument("--check-question", default=None,
+                        help="another text for the memory-only check's question, for this run (an experiment)")
     parser.add_argument("--locomo-adversarial", type=int, default=0,
                         help="also this many category-5 questions (not answered by the conversation), memory arm only")
     parser.add_argument("--locomo-answer", choices=["product", "short"], default="product",
@@ -753,6 +759,9 @@ def main(argv: list[str] | None = None) -> int:
     admin_url, app_url, redis_url = start_stack(args.model)
     if args.prompts:
         use_prompts(args.prompts)
+    if args.check_question:
+        from api.chat import grounding
+        grounding._QUESTIONS["memory"] = (args.check_question, grounding.THRESHOLDS_MEMORY_ONLY)
     from api.llm.llama_engine import get_engine
     engine = get_engine()
     result: dict = {"model": args.model, "model_file": str(engine.path), "machine_before": machine(),
@@ -769,7 +778,8 @@ def main(argv: list[str] | None = None) -> int:
                                           args.answer_check, args.returning, args.social, args.instructions)
             elif part == "locomo":
                 result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations,
-                                      args.locomo_answer, args.answer_check, args.locomo_adversarial)
+                                      args.locomo_answer, args.answer_check, args.locomo_adversarial,
+                                      tuple(a.strip() for a in args.locomo_arms.split(",") if a.strip()))
             elif part == "facts":
                 result[part] = facts(admin_url, app_url, args.facts_set)
             elif part == "latency":

@@ -65,8 +65,8 @@ THRESHOLDS_WITHOUT_KNOWLEDGE = {"qwen1.5b": 1.0}
 # excerpts (~0.88).
 # Measured on Portuguese customer-service questions only. On English LoCoMo questions (two friends'
 # conversations, asked with memory) its margin ranked the unanswerable questions *above* the answerable
-# ones (AUC 0.40) and 1.0 refused all 10 right answers of 80, so the model's threshold is not used for
-# messages in English (a configured one still is); see MEASURED_LANGUAGES.
+# ones (AUC 0.40; asked in English, 0.45) and 1.0 refused all 10 right answers of 80, so the model's
+# threshold is not used for messages in English (a configured one still is); see MEASURED_LANGUAGES.
 QUESTION_MEMORY_ONLY = ("As instruções da empresa, o que você lembra do cliente ou a conversa acima têm a "
                         "resposta para a pergunta do cliente? Responda só sim ou não.")
 THRESHOLDS_MEMORY_ONLY = {"qwen1.5b": 1.0}
