@@ -60,7 +60,7 @@ async def _timings(app_url, loaded, conversations, vectors, before: str = BEFORE
                               slack_days=c.date_slack_days)
                 intent = dates.time_intent(qa.question)
                 new = dict(recency=c.recency if intent != "event" else 0.0, older=intent == "previous",
-                           outdated=c.outdated if intent != "event" else 0.0)
+                           outdated=c.outdated if intent != "event" else 0.0, fusion=c.fusion)
                 for name, call in (("default", lambda conn: repository.retrieve(conn, **common, **new)),
                                    (label, lambda conn: old.retrieve(
                                        conn, **common, **{k: v for k, v in new.items() if k in accepted}))):

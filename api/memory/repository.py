@@ -202,7 +202,7 @@ RRF_K = 10
 _FUSED = {"rrf": "w / ({rrf_k} + r)", "zscore": "w * z"}
 
 
-def _retrieve_statement(dim: int, session_hint: bool = False, fusion: str = "rrf") -> q.Composed:
+def _retrieve_statement(dim: int, session_hint: bool, fusion: str) -> q.Composed:
     hint = q.SQL(_HINT).format(dim=q.Literal(dim)) if session_hint else q.SQL(_NO_HINT)
     fused = q.SQL(_FUSED[fusion]).format(rrf_k=q.Literal(RRF_K))
     return q.SQL(_RETRIEVE).format(dim=q.Literal(dim), fused=fused, filters=q.SQL(_FILTERS), hint=hint)
@@ -220,9 +220,10 @@ async def retrieve(conn, *, contact_id: UUID, vector, text: str, dim: int, k: in
                    periods: list[tuple[datetime, datetime]] = (),
                    date_boost: float = 0.0, slack_days: int = 0, recency: float = 0.0,
                    older: bool = False, outdated: float = 0.0, session_boost: float = 0.0,
-                   session_top: int = 3, fusion: str = "rrf") -> list[dict]:
+                   session_top: int = 3, fusion: str) -> list[dict]:
     """Rows of the top-k units, best first; a unit's rows share `unit` and `score`, and its
-    best-scoring memory has `is_best`."""
+    best-scoring memory has `is_best`. `fusion` has no default: the configuration's
+    (api/memory/service.RetrievalConfig) is the only one."""
     params = {"vec": vector, "text": text, "contact": contact_id, "kinds": kinds, "exclude": exclude_conversation_id,
               "n": candidates, "k": k, "w_vec": w_vec, "w_text": w_text, "w": max(1, excerpt_turns),
               "spread": spread, "smooth": smooth,
