@@ -130,22 +130,24 @@ def _with_threshold(rows: list[dict], threshold: float) -> list[dict]:
     return out
 
 
-def _auc(rows: list[dict]) -> dict:
-    """How well the check's margin ranks answerable questions above unanswerable ones (ties count
-    half), over all of them and per part (memory questions; held out); small talk left out."""
-    def auc(pos: list[float], neg: list[float]) -> float | None:
-        if not pos or not neg:
-            return None
-        return round(sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg) / (len(pos) * len(neg)), 3)
+def _auc_of(pos: list[float], neg: list[float]) -> float | None:
+    """How often a margin of `pos` is above one of `neg` (ties count half); None without both."""
+    if not pos or not neg:
+        return None
+    return round(sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg) / (len(pos) * len(neg)), 3)
 
+
+def _auc(rows: list[dict]) -> dict:
+    """How well the check's margin ranks answerable questions above unanswerable ones, over all of
+    them and per part (memory questions, the others); small talk left out."""
     def margins(sel) -> list[float]:
         return [r["answer_check"]["margin"] for r in sel if (r.get("answer_check") or {}).get("margin") is not None]
 
     judged = [r for r in rows if not r.get("social")]
     pos, neg = [r for r in judged if r["answerable"]], [r for r in judged if not r["answerable"]]
-    return {"all": auc(margins(pos), margins(neg)),
-            "memory_questions": auc(margins([r for r in pos if r.get("memory_question")]), margins(neg)),
-            "other_answerable": auc(margins([r for r in pos if not r.get("memory_question")]), margins(neg))}
+    return {"all": _auc_of(margins(pos), margins(neg)),
+            "memory_questions": _auc_of(margins([r for r in pos if r.get("memory_question")]), margins(neg)),
+            "other_answerable": _auc_of(margins([r for r in pos if not r.get("memory_question")]), margins(neg))}
 
 
 def _check_report(rows: list[dict], thresholds: list[float]) -> dict:
@@ -537,8 +539,7 @@ def _locomo_check_report(rows: list[dict]) -> dict:
     margins = lambda sel: [r["answer_check"]["margin"] for r in sel if r.get("answer_check")]  # noqa: E731
     pos, neg = margins(mem), margins(adv)
     report = {"kinds_asked": kinds,
-              "auc_memory_vs_adversarial": round(sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
-                                                 / (len(pos) * len(neg)), 3) if pos and neg else None,
+              "auc_memory_vs_adversarial": _auc_of(pos, neg),
               "by_threshold": {}}
     # The last-N arm (no memories in the prompt) is judged on the instructions: at its shipped threshold.
     last_n = [r for r in rows if r["mode"] == "last_n"]

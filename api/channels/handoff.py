@@ -50,11 +50,15 @@ def not_found(message: dict) -> str | None:
     check = (message.get("metadata") or {}).get("answer_check") or {}
     if check.get("answerable") is not False:
         return None
-    if check.get("kind") == "instructions":
-        return "the agent's instructions do not answer the question"
-    if check.get("kind") == "memory":
-        return "neither the agent's instructions nor what it remembers of the customer answer the question"
-    return "the knowledge base does not answer the question"
+    return _NOT_FOUND_REASONS.get(check.get("kind"), "the knowledge base does not answer the question")
+
+
+# By the check's kind (api/chat/grounding.applies); the knowledge ones, and checks stored before
+# `kind` existed, get the default above.
+_NOT_FOUND_REASONS = {
+    "instructions": "the agent's instructions do not answer the question",
+    "memory": "neither the agent's instructions nor what it remembers of the customer answer the question",
+}
 
 
 async def mark(session: Session, conversation: dict, reason: str, *, integration_id: UUID | None,
