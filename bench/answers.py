@@ -9,7 +9,8 @@ ingest pipeline, questions through the chat service (`api.chat.service.begin` + 
 code behind POST .../messages), facts through the memory worker's task bodies.
 
 - helpcenter: bench/data_answers/{passages,questions}_pt.json (a fictional Brazilian shoe store,
-  written for this benchmark). Each question is asked in a new conversation of an agent with the
+  written for this benchmark; `--language en`: the *_en.json files, a fictional US home-electronics
+  store, written before anything was measured in English). Each question is asked in a new conversation of an agent with the
   knowledge base and of one without. Scored by gold-contained (and not a "não sei") and token
   F1; unanswerable questions by the share of replies that say they do not know.
 - locomo: LoCoMo QA (categories 1-4, stratified) asked as the conversation's contact with the
@@ -63,6 +64,16 @@ router_settings: {num_retries: 0, disable_cooldowns: true}
 """
 
 
+# --language: the help-center data of each language (bench/data_answers/*_{pt,en}.json): a fictional
+# Brazilian shoe store in Portuguese, a fictional US home-electronics store in English (written before
+# anything was measured in English); the knowledge base's text configuration follows.
+KB_LANGUAGE = {"pt": "portuguese", "en": "english"}
+
+
+def _data(name: str, language: str) -> dict:
+    return json.loads((DATA / f"{name}_{language}.json").read_text())
+
+
 def log(*args) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}]", *args, flush=True)
 
@@ -94,11 +105,11 @@ def stop_stack() -> None:
 
 # --- arranging data (superuser for the organization, RLS for the rest) -------------------------
 
-def _org(admin_url: str, slug: str) -> uuid.UUID:
+def _org(admin_url: str, slug: str, name: str = "Passo Leve Calçados") -> uuid.UUID:
     import psycopg
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        return conn.execute("insert into public.organizations (name, slug) values ('Passo Leve Calçados', %s) "
-                            "returning id", [slug]).fetchone()[0]
+        return conn.execute("insert into public.organizations (name, slug) values (%s, %s) "
+                            "returning id", [name, slug]).fetchone()[0]
 
 
 def _agent(conn, org_id, name: str, kb_ids: list, settings: dict | None = None) -> uuid.UUID:
@@ -230,14 +241,14 @@ async def _session(app_url: str, redis_url: str, org_id):
 
 # --- help center --------------------------------------------------------------------------------
 
-def _remember(pool, principal, org_id, agent_id, contact_id) -> list[str]:
-    """The returning customer's history (memory_questions_pt.json "history": fact dialogues), stored
+def _remember(pool, principal, org_id, agent_id, contact_id, language: str = "pt") -> list[str]:
+    """The returning customer's history (memory_questions_<language>.json "history": fact dialogues), stored
     as past conversations and run through the memory worker's jobs (turns, facts, summary), as the
     worker does after a conversation goes quiet. Returns the dialogue ids stored."""
     from api.core.db import sync_unit_of_work
     from api.memory import jobs as memory_jobs
-    spec = json.loads((DATA / "memory_questions_pt.json").read_text())
-    dialogues = {d["id"]: d for d in json.loads((DATA / "fact_dialogues_pt.json").read_text())["dialogues"]}
+    spec = _data("memory_questions", language)
+    dialogues = {d["id"]: d for d in _data("fact_dialogues", language)["dialogues"]}
     for days_ago, dialogue_id in zip((60, 30, 10), spec["history"], strict=True):
         with sync_unit_of_work(pool, principal) as s:
             conv = _conversation(s.conn, org_id, agent_id, contact_id)
@@ -272,8 +283,8 @@ def _instruction_questions(company: dict, helpcenter_questions: list[dict], reme
 def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
                modes: tuple[str, ...] = ("kb", "no_kb"), ids: list[str] | None = None,
                answer_check: str = "on", returning: bool = False, social: bool = False,
-               instructions: str | None = None) -> dict:
-    """`returning`: every question comes from a customer with three past conversations in memory
+               instructions: str | None = None, language: str = "pt") -> dict:
+    """`language`: the data set (KB_LANGUAGE). `returning`: every question comes from a customer with three past conversations in memory
     (and memory on), plus the questions about that history (memory_questions_pt.json).
     `instructions` ("A" tuning, "B" held out; instructions_pt.json): an agent without a knowledge
     base that is told some of the company's facts, asked what they answer and what they do not.
@@ -284,13 +295,13 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
     from bench import ingest as kb_ingest
     from bench import repository
 
-    passages = json.loads((DATA / "passages_pt.json").read_text())["passages"]
-    questions = json.loads((DATA / "questions_pt.json").read_text())["questions"]
-    remembered = json.loads((DATA / "memory_questions_pt.json").read_text())["questions"]
+    help_center = _data("passages", language)
+    passages = help_center["passages"]
+    questions = _data("questions", language)["questions"]
+    remembered = _data("memory_questions", language)["questions"]
     company = None
-    if instructions:  # an agent without a knowledge base, told the company's facts (instructions_pt.json)
-        company = next(s for s in json.loads((DATA / "instructions_pt.json").read_text())["sets"]
-                       if s["id"] == instructions)
+    if instructions:  # an agent without a knowledge base, told the company's facts (instructions_<language>.json)
+        company = next(s for s in _data("instructions", language)["sets"] if s["id"] == instructions)
         modes = ("no_kb",)
         questions = _instruction_questions(company, questions, remembered if returning else [])
     elif returning:
@@ -306,13 +317,13 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
                        "social": True, "heldout": m["heldout"]}
                       for m in json.loads((DATA / "social_messages.json").read_text())["messages"]]
     by_title = {p["title"]: p["id"] for p in passages}
-    org_id = _org(admin_url, "passo-leve")
+    org_id = _org(admin_url, f"help-center-{language}", help_center["business"])
     principal = org_principal(org_id, "admin", kind="worker")
     pool = sync_pool(app_url, max_size=2)
     pool.open(wait=True)
     try:
         with sync_unit_of_work(pool, principal) as s:
-            kb = repository.create_kb(s.conn, org_id, "Central de ajuda", "portuguese")
+            kb = repository.create_kb(s.conn, org_id, "Central de ajuda", KB_LANGUAGE[language])
         stats = kb_ingest.ingest(pool, principal, kb, {p["id"]: {"title": p["title"], "text": p["text"]}
                                                        for p in passages})
         log(f"help center ingested: {stats.report()}")
@@ -322,7 +333,8 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
             contact = _contact(s.conn, org_id, "5531999990000")
             convs = {(q["id"], mode): _conversation(s.conn, org_id, agents[mode], contact)
                      for q in questions for mode in agents}
-        history = _remember(pool, principal, org_id, next(iter(agents.values())), contact) if returning else []
+        history = (_remember(pool, principal, org_id, next(iter(agents.values())), contact, language)
+                   if returning else [])
         if history:
             log(f"returning customer: history {history} stored and run through the memory jobs")
     finally:
@@ -354,7 +366,8 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         return rows
 
     rows = asyncio.run(run())
-    out: dict = {"passages": len(passages), "questions": len({r["id"] for r in rows}), "modes": {}}
+    out: dict = {"language": language, "passages": len(passages), "questions": len({r["id"] for r in rows}),
+                 "modes": {}}
     for mode in agents:
         everything = [r for r in rows if r["mode"] == mode]
         mine = [r for r in everything if not r["social"]]
@@ -392,7 +405,7 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         mine = [r for r in rows if r["mode"] == judged]
         kind = {"kb": "knowledge+memory" if returning else "knowledge"}.get(
             judged, "memory" if returning else "instructions")
-        measured = grounding.threshold_for(get_engine().name, {}, kind=kind)
+        measured = grounding.threshold_for(get_engine().name, {}, kind=kind, language=language)
         grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5}
                       | ({measured} if measured is not None else set()))
         out["answer_check"] = {"mode": judged, "kind": kind, "model_threshold": measured,
@@ -716,8 +729,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.environ.get("RENUM_LOCAL_MODEL", "qwen1.5b"))
     parser.add_argument("--parts", default="helpcenter,facts,latency,locomo")
-    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout"],
-                        help="fact dialogues: pt (the set prompts were tuned on) or heldout (never tuned on)")
+    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en"],
+                        help="fact dialogues: pt (the set prompts were tuned on), heldout (never tuned on) or "
+                             "en (English, never tuned on)")
+    parser.add_argument("--language", choices=sorted(KB_LANGUAGE), default="pt",
+                        help="help-center data: pt (Passo Leve, the tuning language) or en (written before any "
+                             "English measurement; --social is Portuguese only)")
     parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
     parser.add_argument("--locomo-questions", type=int, default=200)
     parser.add_argument("--locomo-conversations", type=int, default=2)
@@ -756,7 +773,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.kb_gap is not None:
         context.KB_GAP = args.kb_gap
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    out_path = args.out or BENCH_DIR / f"results-{args.model.replace('/', '_')}-{'-'.join(parts)}.json"
+    out_path = args.out or BENCH_DIR / (f"results-{args.model.replace('/', '_')}-{'-'.join(parts)}"
+                                        f"{'' if args.language == 'pt' else '-' + args.language}.json")
     admin_url, app_url, redis_url = start_stack(args.model)
     if args.prompts:
         use_prompts(args.prompts)
@@ -776,7 +794,8 @@ def main(argv: list[str] | None = None) -> int:
                 result[part] = helpcenter(admin_url, app_url, redis_url, args.limit,
                                           tuple(m.strip() for m in args.modes.split(",") if m.strip()),
                                           [i.strip() for i in args.ids.split(",") if i.strip()] or None,
-                                          args.answer_check, args.returning, args.social, args.instructions)
+                                          args.answer_check, args.returning, args.social, args.instructions,
+                                          args.language)
             elif part == "locomo":
                 result[part] = locomo(admin_url, app_url, redis_url, args.locomo_questions, args.locomo_conversations,
                                       args.locomo_answer, args.answer_check, args.locomo_adversarial,
