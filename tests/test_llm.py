@@ -67,6 +67,15 @@ def test_packaged_gguf_is_found() -> None:
         assert get_engine().path == path
 
 
+def test_the_loaded_model_gives_the_same_logits_whatever_the_batch() -> None:
+    """On CPUs whose fast kernels (AMX tiles) change a model's logits with the batch size, the
+    engine loads that model without them: a cached prefix must not change an answer or a margin."""
+    from api.llm.llama_engine import batch_invariant
+    engine = get_engine()
+    with engine.lock:
+        assert batch_invariant(engine.llm)
+
+
 def test_local_completion(router: llm.LLMRouter) -> None:
     result = run(llm.chat(HELLO, "renum-local", max_tokens=8, temperature=0.0, router=router))
     assert result.text.strip()

@@ -55,6 +55,55 @@ def template_opens_think(formatter: Jinja2ChatFormatter | None) -> bool:
     return formatter(messages=[{"role": "user", "content": "hi"}]).prompt.rstrip().endswith("<think>")
 
 
+# A fixed text whose last token's logits are compared between two ways of evaluating it (below).
+_PROBE = ("Política de trocas: o cliente pode trocar o produto em até 30 dias, com a nota fiscal. "
+          "Returns are accepted within 30 days with the receipt. ") * 2 + "Pergunta: até quando posso trocar?"
+_LOAD_LOCK = threading.Lock()
+
+
+def _load(path: Path, n_ctx: int, n_threads: int, *, fast_kernels: bool) -> Llama:
+    """The model; without `fast_kernels`, llama.cpp keeps the weights as stored instead of
+    repacking them for the CPU's fastest kernels (AMX tiles, interleaved AVX layouts).
+    llama-cpp-python has no argument for it: its model-parameter defaults are wrapped while loading."""
+    if fast_kernels:
+        return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    import llama_cpp.llama as llama_module
+    low_level = llama_module.llama_cpp
+    defaults = low_level.llama_model_default_params
+
+    def without_extra_buffers():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    with _LOAD_LOCK:
+        low_level.llama_model_default_params = without_extra_buffers
+        try:
+            return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        finally:
+            low_level.llama_model_default_params = defaults
+
+
+def batch_invariant(llm: Llama) -> bool:
+    """Whether the last token of _PROBE gets the same logits evaluated in one batch as after a
+    cached prefix (the last 30 or 8 tokens in a batch of their own). The prefix cache and the
+    answer check rely on it: the same prompt must give the same answer and the same margin however
+    the cache was left. Measured on an AMX CPU (2026-12-02): SmolLM2's Q4_1 weights repacked for
+    AMX differ by up to 1.5 in a logit with the batch size; Qwen2.5's Q4_K_M do not (< 1e-5)."""
+    tokens = llm.tokenize(_PROBE.encode(), add_bos=True, special=False)
+
+    def last_logits(start: int) -> np.ndarray:
+        llm.n_tokens = start
+        llm.eval(tokens[start:])
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+    try:
+        whole = last_logits(0)
+        return all(float(np.abs(whole - last_logits(len(tokens) - n)).max()) < 1e-3 for n in (30, 8))
+    finally:
+        llm.reset()
+
+
 class Engine:
     def __init__(self, path: Path, n_ctx: int, n_threads: int, name: str = "path") -> None:
         if not path.is_file():
@@ -62,7 +111,13 @@ class Engine:
         self.path = path
         self.name = name
         self.lock = threading.Lock()
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        self.llm = _load(path, n_ctx, n_threads, fast_kernels=True)
+        if not batch_invariant(self.llm):
+            log.warning("local model %s: this CPU's fast kernels change its logits with the batch size; "
+                        "loading it without them (slower prompt processing, same answers whatever the cache)",
+                        name)
+            self.llm.close()
+            self.llm = _load(path, n_ctx, n_threads, fast_kernels=False)
         template = self.llm.metadata.get("tokenizer.chat_template")
         self.formatter: Jinja2ChatFormatter | None = None
         if template:
