@@ -168,6 +168,32 @@ def test_without_a_knowledge_base_a_returning_customer_is_judged_with_what_is_re
     assert grounding.threshold_for("qwen1.5b", {}, kind="instructions", language="en") == 1.0
 
 
+@pytest.mark.parametrize("message, language", [
+    ("maple crossing sunday hours?", "en"), ("whats ur phone number pls", "en"), ("do u sell video games", "en"),
+    ("who owns northgate?", "en"), ("Why does Nate like turtles as pets?", "en"), ("Hello!", "en"),
+    ("meus pontos do Clube expiram?", "pt"), ("a transportadora entrega sabado?", "pt"), ("oi", "pt"),
+    ("pode repetir o prazo?", "pt"), ("ok", "pt"),  # undecided: the service's main language
+])
+def test_the_reply_is_in_the_language_the_customer_writes(message, language):
+    """Short chat messages often hold no function word; the not-found reply and the threshold's
+    language follow the message (api/memory/text.language with chat words)."""
+    assert grounding._language(message) == language
+    assert grounding.not_found_text(message) == grounding.NOT_FOUND[language]
+
+
+def test_every_benchmark_question_is_taken_for_its_language():
+    """The help-center questions of both languages (bench/data_answers, written as customers write)."""
+    import json
+    from pathlib import Path
+    data = Path(__file__).resolve().parents[1] / "bench" / "data_answers"
+    for language in ("pt", "en"):
+        asked = [q["question"] for q in json.loads((data / f"questions_{language}.json").read_text())["questions"]]
+        asked += [q["question"] for s in json.loads((data / f"instructions_{language}.json").read_text())["sets"]
+                  for q in s["questions"]]
+        wrong = [m for m in asked if grounding._language(m) != language]
+        assert not wrong, (language, wrong)
+
+
 def test_a_channel_hands_off_with_the_reason_the_check_gave():
     from api.channels import handoff
     refused = {"answerable": False, "margin": 0.2, "threshold": 1.0, "ms": 5}

@@ -22,7 +22,6 @@ for both: the check costs the question's ~25 tokens, and the answer then starts 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -31,6 +30,7 @@ import anyio
 from api.chat.prompt import Prompt
 from api.core.config import get_settings
 from api.llm import client as llm
+from api.memory import text
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,6 @@ HANDED_OFF = {
     "pt": "Não encontrei essa informação aqui. Vou passar sua mensagem para alguém da equipe.",
     "en": "I couldn't find that information here. I'm passing your message to someone from the team.",
 }
-_EN = set("the you your what how is are can does have has where when which i my me our we there any".split())
-_PT = set("o os as um uma você vocês vcs voce qual quais como quando onde tem têm é meu minha "
-          "não nao pra para de da em que eu".split())
 
 
 @dataclass(frozen=True)
@@ -172,8 +169,8 @@ async def check(group: str, prompt: Prompt | None, agent_settings: dict | None =
 
 
 def _language(question: str) -> str:
-    words = re.findall(r"\w+", question.casefold())
-    return "en" if sum(w in _EN for w in words) > sum(w in _PT for w in words) else "pt"
+    """The customer's language: English when the message reads as English, else Portuguese."""
+    return "en" if text.language(question, chat=True) == "en" else "pt"
 
 
 def not_found_text(question: str) -> str:
