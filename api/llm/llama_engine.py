@@ -89,7 +89,8 @@ def batch_invariant(llm: Llama) -> bool:
     cached prefix (the last 30 or 8 tokens in a batch of their own). The prefix cache and the
     answer check rely on it: the same prompt must give the same answer and the same margin however
     the cache was left. Measured on an AMX CPU (2026-12-02): SmolLM2's Q4_1 weights repacked for
-    AMX differ by up to 1.5 in a logit with the batch size; Qwen2.5's Q4_K_M do not (< 1e-5)."""
+    AMX differ by up to 1.5 in a logit with the batch size; Qwen2.5's Q4_K_M do not (< 1e-5). On an
+    AVX2-only CPU (AMD EPYC, 2026-12-03) Qwen2.5's Q4_K_M repacked for AVX2 differ by 0.55."""
     tokens = llm.tokenize(_PROBE.encode(), add_bos=True, special=False)
 
     def last_logits(start: int) -> np.ndarray:
