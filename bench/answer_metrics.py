@@ -18,7 +18,7 @@ _REFUSAL = re.compile(
     r"nao (esta|estao) (nos|no|nas) (trechos|excertos|documentos|informac)|nao (consigo|posso) (responder|informar|confirmar)|"
     r"sem informac|nao foi (mencionad|informad)|nao (e|foi) possivel (responder|informar)|"
     r"i (do not|don t|dont) know|not (mentioned|provided|specified|stated)|no information|"
-    r"(do not|don t|dont) have (that|this|the|enough) information|cannot answer|"
+    r"(do not|don t|dont) have (that|this|the|enough|any) information|cannot answer|"
     r"(cannot|can t|could not|couldn t|did not|didn t) find)")
 
 

@@ -26,6 +26,7 @@ def test_token_f1_is_the_squad_locomo_definition():
 def test_a_refusal_never_counts_as_a_no():
     assert says_unknown("Desculpe, não sei responder isso.")
     assert says_unknown("I don't know that, sorry.")
+    assert says_unknown("Sorry, but I don't have any information about student discounts.")
     assert says_unknown("Não tenho essa informação nos trechos.")
     assert says_unknown("Não tem essa informação.")
     assert not says_unknown("Não, a loja de Contagem fecha aos domingos.")
