@@ -63,10 +63,12 @@ THRESHOLDS_WITHOUT_KNOWLEDGE = {"qwen1.5b": 1.0}
 # right answers, 3 of them about the customer's history (BENCHMARKS.md, "A returning customer of an
 # agent without a knowledge base"). The margin separates less well here (AUC ~0.78) than with
 # excerpts (~0.88).
-# Measured on Portuguese customer-service questions only. On English LoCoMo questions (two friends'
-# conversations, asked with memory) its margin ranked the unanswerable questions *above* the answerable
-# ones (AUC 0.40; asked in English, 0.45) and 1.0 refused all 10 right answers of 80, so the model's
-# threshold is not used for messages in English (a configured one still is); see MEASURED_LANGUAGES.
+# On English LoCoMo questions (two friends' conversations, asked with memory) its margin ranked the
+# unanswerable questions *above* the answerable ones (AUC 0.40) and 1.0 refused all 10 right answers of
+# 80, so it was first kept to Portuguese. On English customer-service questions (bench/answers.py
+# --language en --instructions A|B --returning, held out, a rule fixed before the runs) it held: gain
+# +16 on sets A and B (22 of 31 invented answers and 4 wrong ones stopped, 5 of 25 right answers lost) (BENCHMARKS.md, "Answers in English"), so it applies to both languages; an agent
+# meant to talk about a person's life rather than a business should turn the check off.
 QUESTION_MEMORY_ONLY = ("As instruções da empresa, o que você lembra do cliente ou a conversa acima têm a "
                         "resposta para a pergunta do cliente? Responda só sim ou não.")
 THRESHOLDS_MEMORY_ONLY = {"qwen1.5b": 1.0}
@@ -76,7 +78,7 @@ _QUESTIONS = {"knowledge": (QUESTION, THRESHOLDS),
               "memory": (QUESTION_MEMORY_ONLY, THRESHOLDS_MEMORY_ONLY)}
 # The languages of the customer's message in which a question's measured thresholds hold (all where
 # absent); outside them the check runs only with a configured threshold.
-MEASURED_LANGUAGES = {"memory": {"pt"}}
+MEASURED_LANGUAGES: dict[str, set[str]] = {"memory": {"pt", "en"}}
 NOT_FOUND = {
     "pt": "Não encontrei essa informação aqui. Quer que eu chame alguém da equipe para ajudar?",
     "en": "I couldn't find that information here. Would you like me to call someone from the team to help?",
