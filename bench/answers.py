@@ -66,8 +66,10 @@ router_settings: {num_retries: 0, disable_cooldowns: true}
 
 # --language: the help-center data of each language (bench/data_answers/*_{pt,en}.json): a fictional
 # Brazilian shoe store in Portuguese, a fictional US home-electronics store in English (written before
-# anything was measured in English); the knowledge base's text configuration follows.
-KB_LANGUAGE = {"pt": "portuguese", "en": "english"}
+# anything was measured in English); the knowledge base's text configuration follows. entune: a
+# second English help center (a Colorado sporting-goods chain, knowledge agent only), written to tune
+# on for the English prompts, so that the first English set stays held out.
+KB_LANGUAGE = {"pt": "portuguese", "en": "english", "entune": "english"}
 
 
 def _data(name: str, language: str) -> dict:
@@ -298,7 +300,7 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
     help_center = _data("passages", language)
     passages = help_center["passages"]
     questions = _data("questions", language)["questions"]
-    remembered = _data("memory_questions", language)["questions"]
+    remembered = _data("memory_questions", language)["questions"] if returning or instructions else []
     company = None
     if instructions:  # an agent without a knowledge base, told the company's facts (instructions_<language>.json)
         company = next(s for s in _data("instructions", language)["sets"] if s["id"] == instructions)
@@ -405,7 +407,7 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         mine = [r for r in rows if r["mode"] == judged]
         kind = {"kb": "knowledge+memory" if returning else "knowledge"}.get(
             judged, "memory" if returning else "instructions")
-        measured = grounding.threshold_for(get_engine().name, {}, kind=kind, language=language)
+        measured = grounding.threshold_for(get_engine().name, {}, kind=kind, language=language[:2])
         grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5}
                       | ({measured} if measured is not None else set()))
         out["answer_check"] = {"mode": judged, "kind": kind, "model_threshold": measured,
@@ -733,8 +735,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fact dialogues: pt (the set prompts were tuned on), heldout (never tuned on) or "
                              "en (English, never tuned on)")
     parser.add_argument("--language", choices=sorted(KB_LANGUAGE), default="pt",
-                        help="help-center data: pt (Passo Leve, the tuning language) or en (written before any "
-                             "English measurement; --social is Portuguese only)")
+                        help="help-center data: pt (Passo Leve, the tuning language), en (written before any "
+                             "English measurement; --social is Portuguese only) or entune (English, to tune on)")
     parser.add_argument("--limit", type=int, default=None, help="help-center answerable questions (default all)")
     parser.add_argument("--locomo-questions", type=int, default=200)
     parser.add_argument("--locomo-conversations", type=int, default=2)
