@@ -556,3 +556,26 @@ def test_summary_with_the_local_model(setup, admin_conn):
     assert row["content"].strip()
     assert row["metadata"]["model"] == "renum-local"
     assert row["embedding_dim"] == 384
+
+
+@pytest.mark.no_stack
+@pytest.mark.parametrize("said,expected", [
+    ("Please ship it to 9 Oak Hill Road, Unit 12, Denver. my cell is (303) 555-0199",
+     {"address": "9 Oak Hill Road, Unit 12, Denver", "phone": "(303) 555-0199"}),
+    ("I moved last month, it's 1400 W Alameda Parkway, Lakewood and i love it",
+     {"address": "1400 W Alameda Parkway, Lakewood"}),
+    ("send it to my sister's place: 77 Pine St., St. Paul", {"address": "77 Pine St., St. Paul"}),
+    ("call me at +1 720.555.0123 or 720-555-0124", {"phone": "720-555-0124"}),
+    # "mixer." is not an abbreviated "R." (Rua) starting an address.
+    ("I'd like a stand mixer. Please ship it to 2209 Linden Street, Apt 4, Minneapolis.",
+     {"address": "2209 Linden Street, Apt 4, Minneapolis"}),
+    ("Meu endereço é R. Grão Mogol, 300, Carmo", {"address": "R. Grão Mogol, 300, Carmo"}),
+    # Not the customer's address: no cue before it.
+    ("does the store at 300 Main Street open on sunday?", {}),
+    ("order 2 more street bikes pls, deliver them friday", {}),
+    ("Meu endereço de entrega é Rua das Acácias, 45, bairro Sion, Belo Horizonte. Cel (31) 98877-1020",
+     {"address": "Rua das Acácias, 45, bairro Sion, Belo Horizonte", "phone": "(31) 98877-1020"}),
+])
+def test_us_and_brazilian_contact_details_are_found_by_pattern(said: str, expected: dict) -> None:
+    from api.memory.facts import contact_facts
+    assert {f.key: f.value for f in contact_facts(said)} == expected

@@ -150,15 +150,24 @@ def fact_text(fact: ExtractedFact) -> str:
 # the model returned: the packaged 1.5B model returns [] for some conversations that state an
 # address (BENCHMARKS.md), and then a changed address is never superseded. The last one the
 # customer wrote wins ("morava na Rua A, agora é Rua B"); one fact per key.
-_STREET = (r"(?:rua|r\.|avenida|av\.?|travessa|tv\.|alameda|al\.|pra[cç]a|estrada|rodovia|rod\.|"
+# \b: "mixer. Please ship it to …" is not "R. Please …" (an abbreviated Rua).
+_STREET = (r"\b(?:rua|r\.|avenida|av\.?|travessa|tv\.|alameda|al\.|pra[cç]a|estrada|rodovia|rod\.|"
            r"street|st\.|avenue|ave\.|road|rd\.)")
+# A US address puts the number first: "2209 Linden Street, Apt 4, Minneapolis", "812 Grand Ave, St. Paul"
+# (the English fact dialogues got no address fact at all without it: BENCHMARKS.md, "English fact extraction").
+_US_ADDRESS = (r"\b\d{1,6}\s+(?:[^\W\d][\w'-]*\s+){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|boulevard|blvd|"
+               r"drive|dr|court|ct|place|pl|way|parkway|pkwy|circle|cir|terrace|highway|hwy)\b\.?"
+               r"(?:,?\s*(?:apt|apartment|unit|suite|ste|#)\.?\s*#?\w+)?"
+               r"(?:,\s*(?-i:(?:St\.\s*)?[A-Z][\w'-]*(?:\s[A-Z][\w'-]*){0,2}))?")  # a capitalized city
 CONTACT_PATTERNS = {
     # "Rua das Acácias, 45, bairro Sion, Belo Horizonte": the street, its number, the rest of the clause.
     "address": re.compile(_STREET + r"\s+(?:[^\W\d]|\d{1,2}\s+de\s+)[^\n,.;!?]{1,60}?,?\s*(?:n[º°o.]?\s*)?\d{1,5}\b"
-                          r"[^\n.;!?]{0,80}", re.IGNORECASE),
+                          r"[^\n.;!?]{0,80}|" + _US_ADDRESS, re.IGNORECASE),
     "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     # Brazilian numbers with a separator or a country/area code: (31) 98877-1020, +55 31 98877 1020.
-    "phone": re.compile(r"(?:\+55\s?)?\(?\b\d{2}\)?\s?9?\d{4}[-\s]\d{4}\b|\+55\s?\d{10,11}\b"),
+    # US numbers with separators: 651-555-0147, (651) 555-0147, +1 651.555.0147.
+    "phone": re.compile(r"(?:\+55\s?)?\(?\b\d{2}\)?\s?9?\d{4}[-\s]\d{4}\b|\+55\s?\d{10,11}\b|"
+                        r"(?:\+1[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[-.\s]\d{4}\b"),
     "postal_code": re.compile(r"\b\d{5}-\d{3}\b"),
 }
 CONTACT_CONFIDENCE = 0.95
@@ -166,7 +175,8 @@ CONTACT_CONFIDENCE = 0.95
 # "entrega na", "mudei para"): "a loja da Rua Pernambuco, 1120 abre sábado?" is not their address.
 _OWN_ADDRESS = re.compile(r"(?:meu|minha|nosso|nossa)\s+(?:nov[oa]\s+)?(?:endere[cç]o|casa|apartamento|apto)|"
                           r"\bmor[oa]\b|\bmoramos\b|\bmudei\b|\bmudamos\b|\bentreg|\benvi[ae]|\bmand[ae]|"
-                          r"my (?:new )?address|i live|deliver|ship (?:it )?to", re.IGNORECASE)
+                          r"my (?:new )?(?:address|home|place|apartment|apt)|i live|\bmoved\b|deliver|ship (?:it )?to|"
+                          r"\bsend (?:it |them )?(?:over )?to\b", re.IGNORECASE)
 
 
 def contact_facts(customer_text: str) -> list[ExtractedFact]:
