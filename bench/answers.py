@@ -407,6 +407,7 @@ def helpcenter(admin_url: str, app_url: str, redis_url: str, limit: int | None,
         mine = [r for r in rows if r["mode"] == judged]
         kind = {"kb": "knowledge+memory" if returning else "knowledge"}.get(
             judged, "memory" if returning else "instructions")
+        # The customers' language: "entune" is English.
         measured = grounding.threshold_for(get_engine().name, {}, kind=kind, language=language[:2])
         grid = sorted({-1.0, -0.5, 0.0, 0.4, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5}
                       | ({measured} if measured is not None else set()))

@@ -28,22 +28,14 @@ SEEN: dict[str, dict] = {}
 
 
 def _first(engine, messages) -> dict:
-    from llama_cpp import Llama
-    llm = engine.llm
+    """The answer's own first token (the engine's yes/no reading, one token evaluated fresh)."""
     with engine.lock:
-        text = engine._format(messages)
-        tokens = llm.tokenize(text.encode(), add_bos=False, special=True)
-        common = Llama.longest_token_prefix(llm.input_ids[: llm.n_tokens], tokens)
-        llm.n_tokens = max(0, min(common, len(tokens) - 1))
-        llm.eval(tokens[llm.n_tokens:])
-        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-        logp = logits - np.logaddexp.reduce(logits)
-        yes = engine._first_tokens(("sim", "yes"))
-        no = engine._first_tokens(("não", "nao", "no"))
-        y, n = float(np.logaddexp.reduce(logp[yes])), float(np.logaddexp.reduce(logp[no]))
-        top = int(np.argmax(logits))
+        tokens = engine.llm.tokenize(engine._format(messages).encode(), add_bos=False, special=True)
+        logp = engine.next_logp(tokens, fresh=1)
+        y, n = engine.yes_no_logp(logp)
+        top = int(np.argmax(logp))
         return {"first": round(y - n, 3), "first_mass": round(float(np.exp(y) + np.exp(n)), 3),
-                "first_top": llm.detokenize([top]).decode(errors="replace")}
+                "first_top": engine.llm.detokenize([top]).decode(errors="replace")}
 
 
 def install() -> None:

@@ -149,19 +149,28 @@ class Engine:
             text = self._format([*messages, {"role": "user", "content": question}])
             tokens = self.llm.tokenize(text.encode(), add_bos=False, special=True)
             self._check_fits(len(tokens), self.name)
-            common = Llama.longest_token_prefix(self.llm.input_ids[: self.llm.n_tokens], tokens)
             # The question itself is always evaluated, even when the cache holds all of it: llama.cpp's
             # logits depend a little on the batch a token is evaluated in (a lone token takes another
             # kernel path; measured: margins 0.27 apart), and the same prompt must get the same margin.
             asked = len(self.llm.tokenize(question.encode(), add_bos=False, special=False))
-            self.llm.n_tokens = max(0, min(common, len(tokens) - asked))
-            self.llm.eval(tokens[self.llm.n_tokens:])
-            logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),))
-            logp = logits - np.logaddexp.reduce(logits)
-            yes, no = self._first_tokens(("sim", "yes")), self._first_tokens(("não", "nao", "no"))
-            return float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no]))
+            yes, no = self.yes_no_logp(self.next_logp(tokens, fresh=asked))
+            return yes - no
         finally:
             self.lock.release()
+
+    def next_logp(self, tokens: list[int], fresh: int) -> np.ndarray:
+        """Log-probabilities of the token after `tokens`, evaluating at least their last `fresh` (the
+        rest from llama.cpp's prefix cache). The caller holds `lock`."""
+        common = Llama.longest_token_prefix(self.llm.input_ids[: self.llm.n_tokens], tokens)
+        self.llm.n_tokens = max(0, min(common, len(tokens) - fresh))
+        self.llm.eval(tokens[self.llm.n_tokens:])
+        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),))
+        return logits - np.logaddexp.reduce(logits)
+
+    def yes_no_logp(self, logp: np.ndarray) -> tuple[float, float]:
+        """(log P(yes), log P(no)) of a first word, Portuguese or English, from next_logp's output."""
+        yes, no = self._first_tokens(("sim", "yes")), self._first_tokens(("não", "nao", "no"))
+        return float(np.logaddexp.reduce(logp[yes])), float(np.logaddexp.reduce(logp[no]))
 
     def _check_fits(self, prompt_tokens: int, model: str) -> None:
         if prompt_tokens >= self.llm.n_ctx():  # llama-cpp would raise a bare ValueError
