@@ -735,7 +735,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en", "en2", "en3"],
                         help="fact dialogues: pt (the set prompts were tuned on), heldout (never tuned on), "
                              "en (English; seen since 2026-12-03's US contact patterns) or en2 (English, "
-                             "written to hold out the English extraction example) or en3 (English, for one final measurement)")
+                             "written to hold out the English extraction example) or en3 (English, for one final "
+                             "measurement)")
     parser.add_argument("--language", choices=sorted(KB_LANGUAGE), default="pt",
                         help="help-center data: pt (Passo Leve, the tuning language), en (written before any "
                              "English measurement; --social is Portuguese only) or entune (English, to tune on)")

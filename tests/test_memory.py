@@ -566,6 +566,13 @@ def test_summary_with_the_local_model(setup, admin_conn):
      {"address": "1400 W Alameda Parkway, Lakewood"}),
     ("send it to my sister's place: 77 Pine St., St. Paul", {"address": "77 Pine St., St. Paul"}),
     ("call me at +1 720.555.0123 or 720-555-0124", {"phone": "720-555-0124"}),
+    ("we relocated last week. please mail all my future orders to 18 Harbor Road, Astoria",
+     {"address": "18 Harbor Road, Astoria"}),
+    ("new address is 640 Maple Court #3, Ames", {"address": "640 Maple Court #3, Ames"}),
+    # The sentence's full stop is not part of the address; an abbreviation's is.
+    ("so from now on please send my orders to 47 Juniper Lane.", {"address": "47 Juniper Lane"}),
+    # "send … to" counts right before the address only.
+    ("can you send the catalog to my office? never mind, the store at 12 Elm Street is closer", {}),
     # "mixer." is not an abbreviated "R." (Rua) starting an address.
     ("I'd like a stand mixer. Please ship it to 2209 Linden Street, Apt 4, Minneapolis.",
      {"address": "2209 Linden Street, Apt 4, Minneapolis"}),

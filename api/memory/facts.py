@@ -175,8 +175,11 @@ CONTACT_CONFIDENCE = 0.95
 # "entrega na", "mudei para"): "a loja da Rua Pernambuco, 1120 abre sábado?" is not their address.
 _OWN_ADDRESS = re.compile(r"(?:meu|minha|nosso|nossa)\s+(?:nov[oa]\s+)?(?:endere[cç]o|casa|apartamento|apto)|"
                           r"\bmor[oa]\b|\bmoramos\b|\bmudei\b|\bmudamos\b|\bentreg|\benvi[ae]|\bmand[ae]|"
-                          r"my (?:new )?(?:address|home|place|apartment|apt)|i live|\bmoved\b|deliver|ship (?:it )?to|"
-                          r"\bsend (?:it |them )?(?:over )?to\b", re.IGNORECASE)
+                          r"my (?:new )?(?:address|home|place|apartment|apt)|i live|\bmoved\b|\brelocated\b|deliver|"
+                          r"new (?:address|place|home) is|ship (?:it )?to|\bsend (?:it |them )?(?:over )?to\b|"
+                          # "send my orders to 47 Ferngrove Lane": right before the address only ("send the
+                          # catalog to my office? the store at 12 Elm Street…" is not theirs)
+                          r"\b(?:ship|send|mail)\s+(?:[\w']+\s+){1,3}to\s*$", re.IGNORECASE)
 
 
 def contact_facts(customer_text: str) -> list[ExtractedFact]:
@@ -184,11 +187,24 @@ def contact_facts(customer_text: str) -> list[ExtractedFact]:
     found = []
     text = customer_text or ""
     for key, pattern in CONTACT_PATTERNS.items():
-        matches = [m.group(0).strip(" ,") for m in pattern.finditer(text)
+        matches = [_trimmed(m.group(0)) for m in pattern.finditer(text)
                    if key != "address" or _OWN_ADDRESS.search(_clause_before(text, m.start()))]
         if matches:
             found.append(ExtractedFact(key=key, value=matches[-1][:MAX_VALUE_CHARS], confidence=CONTACT_CONFIDENCE))
     return found
+
+
+_ABBREVIATED = {"st", "ave", "rd", "ln", "blvd", "dr", "ct", "pl", "pkwy", "cir", "hwy", "av", "r", "tv", "al",
+                "rod", "apt", "ste"}
+
+
+def _trimmed(found: str) -> str:
+    """Without the separators around it, nor the full stop that ends the sentence ("…to 47 Ferngrove
+    Lane."), but "77 Pine St." keeps its abbreviation's."""
+    value = found.strip(" ,")
+    if value.endswith(".") and value[:-1].rsplit(None, 1)[-1].casefold() not in _ABBREVIATED:
+        value = value[:-1]
+    return value
 
 
 def _clause_before(text: str, start: int) -> str:

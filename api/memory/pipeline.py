@@ -20,7 +20,7 @@ from api.memory import repository_sync as repo
 from api.memory.facts import fact_text
 from api.memory.rows import load_context, memory_row
 from api.memory.models import ExtractedFact
-from api.memory.text import language, normalize_value
+from api.memory.text import normalize_value
 from api.prompts import service as prompts
 
 SUMMARY_MAX_TOKENS = 256
@@ -101,10 +101,8 @@ def facts_job(session: Session, conversation_id: UUID) -> LLMJob | None:
         return None
     known = [{"key": f["key"], "value": f["value"]} for f in repo.current_facts(session.conn, ctx["contact_id"])]
     shown = _prompt_turns(rows)
-    said = "\n".join(t["content"] for t in shown if t["role"] == "customer")
-    prompt = prompts.render("extract_facts", turns=shown, known_facts=known or None,
-                            language=language(said, chat=True))
-    return _job(ctx, prompt, len(rows), said)
+    prompt = prompts.render("extract_facts", turns=shown, known_facts=known or None)
+    return _job(ctx, prompt, len(rows), "\n".join(t["content"] for t in shown if t["role"] == "customer"))
 
 
 def store_facts(session: Session, job: LLMJob, facts: list[ExtractedFact], vectors: list[np.ndarray]) -> int:
