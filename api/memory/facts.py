@@ -202,7 +202,8 @@ def _trimmed(found: str) -> str:
     """Without the separators around it, nor the full stop that ends the sentence ("…to 47 Ferngrove
     Lane."), but "77 Pine St." keeps its abbreviation's."""
     value = found.strip(" ,")
-    if value.endswith(".") and value[:-1].rsplit(None, 1)[-1].casefold() not in _ABBREVIATED:
+    last = (value[:-1].split() or [""])[-1]
+    if value.endswith(".") and last.casefold() not in _ABBREVIATED:
         value = value[:-1]
     return value
 
