@@ -734,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default="helpcenter,facts,latency,locomo")
     parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en", "en2", "en3"],
                         help="fact dialogues: pt (the set prompts were tuned on), heldout (never tuned on), "
-                             "en (English; seen since 2026-12-03's US contact patterns) or en2 (English, "
+                             "en (English; seen since 2026-12-03's US contact patterns), en2 (English, "
                              "written to hold out the English extraction example) or en3 (English, for one final "
                              "measurement)")
     parser.add_argument("--language", choices=sorted(KB_LANGUAGE), default="pt",

@@ -6,8 +6,8 @@ Both runs must hold the same questions (same --language, --limit/--ids). Prints,
 two runs share: gold contained in each and the paired difference (after - before, 95 % bootstrap
 interval over questions), the questions whose gold answer is "no"/"não" and those whose gold is
 "yes"/"sim", and, for observe runs (`--answer-check observe`), what the answer check does at the
-model's shipped threshold for that language (or --threshold): right answers kept, and unanswerable
-questions still answered (invented).
+model's shipped knowledge-excerpt threshold (grounding.THRESHOLDS; --threshold for another kind, e.g.
+0.7 for --returning runs): right answers kept, and unanswerable questions still answered (invented).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from bench.answer_metrics import bootstrap_diff_ci
+from bench.answers import _with_threshold
 
 NO = {"no", "não", "nao"}
 YES = {"yes", "sim"}
@@ -30,13 +31,6 @@ def _rows(path: Path, mode: str) -> tuple[dict, dict]:
 def _gold_kind(row: dict) -> str | None:
     gold = {g.casefold() for g in (row["gold"] if isinstance(row["gold"], list) else [row["gold"]])}
     return "no" if gold & NO else "yes" if gold & YES else None
-
-
-def _checked(rows: list[dict], threshold: float | None) -> list[dict]:
-    if threshold is None:
-        return rows
-    from bench.answers import _with_threshold
-    return _with_threshold(rows, threshold)
 
 
 def compare(before: Path, after: Path, mode: str = "kb", threshold: float | None = None) -> dict:
@@ -63,7 +57,7 @@ def compare(before: Path, after: Path, mode: str = "kb", threshold: float | None
     observed = any((r.get("answer_check") or {}).get("margin") is not None for r in [*a.values(), *b.values()])
     if observed and threshold is not None:
         for name, rows in (("before", a), ("after", b)):
-            applied = {r["id"]: r for r in _checked([rows[i] for i in ids], threshold)}
+            applied = {r["id"]: r for r in _with_threshold([rows[i] for i in ids], threshold)}
             out[f"check_{name}"] = {
                 "threshold": threshold,
                 "right_kept": sum(bool(applied[i]["contained"]) for i in answerable),

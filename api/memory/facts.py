@@ -155,8 +155,10 @@ _STREET = (r"\b(?:rua|r\.|avenida|av\.?|travessa|tv\.|alameda|al\.|pra[cç]a|est
            r"street|st\.|avenue|ave\.|road|rd\.)")
 # A US address puts the number first: "2209 Linden Street, Apt 4, Minneapolis", "812 Grand Ave, St. Paul"
 # (the English fact dialogues got no address fact at all without it: BENCHMARKS.md, "English fact extraction").
-_US_ADDRESS = (r"\b\d{1,6}\s+(?:[^\W\d][\w'-]*\s+){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|boulevard|blvd|"
-               r"drive|dr|court|ct|place|pl|way|parkway|pkwy|circle|cir|terrace|highway|hwy)\b\.?"
+# Only an abbreviation takes a full stop: "77 Pine St., St. Paul", but "…send my orders to 47 Ferngrove
+# Lane." ends the sentence there.
+_US_ADDRESS = (r"\b\d{1,6}\s+(?:[^\W\d][\w'-]*\s+){1,3}(?:(?:street|avenue|road|lane|boulevard|drive|court|place|"
+               r"way|parkway|circle|terrace|highway)\b|(?:st|ave|rd|ln|blvd|dr|ct|pl|pkwy|cir|hwy)\b\.?)"
                r"(?:,?\s*(?:apt|apartment|unit|suite|ste|#)\.?\s*#?\w+)?"
                r"(?:,\s*(?-i:(?:St\.\s*)?[A-Z][\w'-]*(?:\s[A-Z][\w'-]*){0,2}))?")  # a capitalized city
 CONTACT_PATTERNS = {
@@ -187,25 +189,11 @@ def contact_facts(customer_text: str) -> list[ExtractedFact]:
     found = []
     text = customer_text or ""
     for key, pattern in CONTACT_PATTERNS.items():
-        matches = [_trimmed(m.group(0)) for m in pattern.finditer(text)
+        matches = [m.group(0).strip(" ,") for m in pattern.finditer(text)
                    if key != "address" or _OWN_ADDRESS.search(_clause_before(text, m.start()))]
         if matches:
             found.append(ExtractedFact(key=key, value=matches[-1][:MAX_VALUE_CHARS], confidence=CONTACT_CONFIDENCE))
     return found
-
-
-_ABBREVIATED = {"st", "ave", "rd", "ln", "blvd", "dr", "ct", "pl", "pkwy", "cir", "hwy", "av", "r", "tv", "al",
-                "rod", "apt", "ste"}
-
-
-def _trimmed(found: str) -> str:
-    """Without the separators around it, nor the full stop that ends the sentence ("…to 47 Ferngrove
-    Lane."), but "77 Pine St." keeps its abbreviation's."""
-    value = found.strip(" ,")
-    last = (value[:-1].split() or [""])[-1]
-    if value.endswith(".") and last.casefold() not in _ABBREVIATED:
-        value = value[:-1]
-    return value
 
 
 def _clause_before(text: str, start: int) -> str:
