@@ -631,26 +631,47 @@ def facts(admin_url: str, app_url: str, fact_set: str = "pt") -> dict:
                          "wrong": [f"{f['key']}: {f['value']}" for f in extracted if f not in ok],
                          "missed": [w for w in d["expected"] if w not in hit]})
             log(f"facts {d['id']}: {len(extracted)} extracted, {len(ok)} correct, missed {rows[-1]['missed']}")
-        sup = spec["supersession"]
-        with sync_unit_of_work(pool, principal) as s:
-            contact = _contact(s.conn, org_id, "fact-address")
-        memory_jobs.extract_facts(str(org_id), str(store_dialogue(contact, sup["first"])))
-        after_first = current_facts(contact)
-        memory_jobs.extract_facts(str(org_id), str(store_dialogue(contact, sup["second"])))
-        after_second = current_facts(contact)
-        addresses = [f for f in after_second if _matches(f["value"] or "", sup["new"])
-                     or _matches(f["value"] or "", sup["old"]) or "address" in f["key"] or "endereco" in f["key"]]
-        supersession = {
-            "after_first": [f"{f['key']}: {f['value']}" for f in after_first],
-            "after_second": [f"{f['key']}: {f['value']}" for f in after_second],
-            "current_address_facts": len(addresses),
-            "ok": len(addresses) == 1 and _matches(addresses[0]["value"] or "", sup["new"])}
-        log(f"supersession: {supersession}")
+        # One pair (dict) or several (list, the "moves" sets): two conversations of one contact; after
+        # both, exactly one current address fact, the new one, and where the pair names cities
+        # (city_new: the current one, the old one when the move stayed in the city) one current city.
+        pairs = spec["supersession"] if isinstance(spec["supersession"], list) else [spec["supersession"]]
+        checks = []
+        for n, sup in enumerate(pairs):
+            with sync_unit_of_work(pool, principal) as s:
+                contact = _contact(s.conn, org_id, f"fact-address-{sup.get('id', n)}")
+            memory_jobs.extract_facts(str(org_id), str(store_dialogue(contact, sup["first"])))
+            after_first = current_facts(contact)
+            memory_jobs.extract_facts(str(org_id), str(store_dialogue(contact, sup["second"])))
+            after_second = current_facts(contact)
+            checks.append(_supersession_check(sup, after_first, after_second))
+            log(f"supersession {sup.get('id', n)}: {checks[-1]}")
+        supersession = checks[0] if len(checks) == 1 else {
+            "pairs": len(checks), "address_ok": sum(c["ok"] for c in checks),
+            "city_checked": sum(c.get("city_ok") is not None for c in checks),
+            "city_ok": sum(bool(c.get("city_ok")) for c in checks), "checks": checks}
     finally:
         pool.close()
     return {"dialogues": len(rows), "extracted": tp + fp, "precision": round(tp / max(1, tp + fp), 3),
             "recall": round(found / max(1, expected_n), 3), "expected_facts": expected_n,
             "supersession": supersession, "rows": rows}
+
+
+def _supersession_check(sup: dict, after_first: list[dict], after_second: list[dict]) -> dict:
+    addresses = [f for f in after_second if _matches(f["value"] or "", sup["new"])
+                 or _matches(f["value"] or "", sup["old"]) or "address" in f["key"] or "endereco" in f["key"]]
+    check = {"id": sup.get("id"),
+             "after_first": [f"{f['key']}: {f['value']}" for f in after_first],
+             "after_second": [f"{f['key']}: {f['value']}" for f in after_second],
+             "current_address_facts": len(addresses),
+             "ok": len(addresses) == 1 and _matches(addresses[0]["value"] or "", sup["new"])}
+    if sup.get("city_new"):
+        names = {sup["city_new"], sup.get("city_old") or sup["city_new"]}
+        # A city fact, or any fact that holds only a city name the pair is about (not an address).
+        cities = [f for f in after_second if f["key"] in ("city", "cidade") or (
+            f not in addresses and any(normalize(f["value"] or "") == normalize(c) for c in names))]
+        check["current_city_facts"] = len(cities)
+        check["city_ok"] = len(cities) == 1 and _matches(cities[0]["value"] or "", sup["city_new"])
+    return check
 
 
 # --- latency ------------------------------------------------------------------------------------------
@@ -732,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.environ.get("RENUM_LOCAL_MODEL", "qwen1.5b"))
     parser.add_argument("--parts", default="helpcenter,facts,latency,locomo")
-    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en", "en2", "en3"],
+    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en", "en2", "en3", "moves_pt", "moves_en"],
                         help="fact dialogues: pt (the set prompts were tuned on), heldout (never tuned on), "
                              "en (English; seen since 2026-12-03's US contact patterns), en2 (English, "
                              "written to hold out the English extraction example) or en3 (English, for one final "

@@ -61,13 +61,18 @@ def test_help_center_set_is_the_size_the_issue_asks_and_consistent(language, lea
         assert any(contains(text, g) for g in q["gold"]) or set(q["gold"]) & {"nao", "sim", "no", "yes"}, q["id"]
 
 
-def test_fact_dialogues_are_well_formed():
-    spec = json.loads((DATA / "fact_dialogues_pt.json").read_text())
+@pytest.mark.parametrize("path", sorted(DATA.glob("fact_dialogues_*.json")), ids=lambda p: p.stem)
+def test_fact_dialogues_are_well_formed(path):
+    spec = json.loads(path.read_text())
     assert len(spec["dialogues"]) >= 5
     for d in spec["dialogues"]:
         assert {t["role"] for t in d["turns"]} <= {"user", "assistant"}
         said = " ".join(t["content"] for t in d["turns"] if t["role"] == "user")
         assert all(contains(said, v) for v in d["expected"]), d["id"]
-    sup = spec["supersession"]
-    assert contains(" ".join(t["content"] for t in sup["first"]), sup["old"])
-    assert contains(" ".join(t["content"] for t in sup["second"]), sup["new"])
+    pairs = spec["supersession"] if isinstance(spec["supersession"], list) else [spec["supersession"]]
+    for sup in pairs:
+        first = " ".join(t["content"] for t in sup["first"] if t["role"] == "user")
+        second = " ".join(t["content"] for t in sup["second"] if t["role"] == "user")
+        assert contains(first, sup["old"]) and contains(second, sup["new"])
+        if sup.get("city_new"):
+            assert contains(first, sup["city_old"]) and contains(first + " " + second, sup["city_new"])
