@@ -590,7 +590,7 @@ def facts(admin_url: str, app_url: str, fact_set: str = "pt") -> dict:
     from api.memory import jobs as memory_jobs
 
     spec = json.loads((DATA / f"fact_dialogues_{fact_set}.json").read_text())
-    org_id = _org(admin_url, f"passo-leve-facts-{fact_set}")
+    org_id = _org(admin_url, f"passo-leve-facts-{fact_set.replace('_', '-')}")
     principal = org_principal(org_id, "admin", kind="worker")
     pool = sync_pool(app_url, max_size=2)
     pool.open(wait=True)
