@@ -67,6 +67,10 @@ class Session:
     # --summaries locomo` stores it as the session's summary memory, an upper bound for what
     # the memory worker's local model writes (`--summaries local`).
     summary: str | None = None
+    # LoCoMo's own "observations" (GPT-written statements about each speaker, each citing the
+    # dia_ids of its evidence turns): `bench.memory --observations` stores them as fact memories,
+    # an upper bound for facts/events written by the memory worker as retrieval units (issue 14).
+    observations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def started_at(self) -> datetime | None:
@@ -121,6 +125,14 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _observations(by_speaker: dict | None) -> list[tuple[str, tuple[str, ...]]]:
+    out = []
+    for items in (by_speaker or {}).values():
+        for text, evidence in items:
+            out.append((text, (evidence,) if isinstance(evidence, str) else tuple(evidence)))
+    return out
+
+
 def _parse_qa(item: dict[str, Any]) -> QAItem:
     raw = tuple(str(e) for e in item.get("evidence") or [])
     ids = tuple(dict.fromkeys(i for r in raw for i in normalize_evidence(r)))
@@ -150,6 +162,7 @@ def _parse_conversation(sample: dict[str, Any]) -> Conversation:
             ],
             facts=list(conv.get(f"session_{n}_facts") or []),
             summary=(sample.get("session_summary") or {}).get(f"session_{n}_summary"),
+            observations=_observations((sample.get("observation") or {}).get(f"session_{n}_observation")),
         )
         for n in numbers
     ]

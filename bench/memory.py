@@ -32,10 +32,11 @@ from bench.metrics import first_rank, latency_summary, mean, paired_diff, with_c
 
 DEFAULT_PATH = DATASETS_DIR / "locomo" / "locomo10.json"
 KS = (5, 10)
-RECALL_KS = (1, 5, 10)
+RECALL_KS = (1, 5, 10, 15, 20)  # 15, 20: to compare units of different sizes at equal prompt words
 # Units retrieved per question for the ranks (MRR, rank of current vs stale); recall@k reads
 # the first k of them (the statement orders units the same whatever k is).
 RANK_DEPTH = 30
+WORD_KS = (10, 15, 20)
 
 
 def _recall(units: list[list[str]], evidence: tuple[str, ...], k: int) -> tuple[float, bool]:
@@ -117,7 +118,8 @@ def embed_questions(conversations, redis_url: str) -> tuple[dict[str, object], l
     return vectors, miss_ms
 
 
-async def evaluate(app_url: str, loaded, conversations, vectors: dict, config, now=None) -> dict:
+async def evaluate(app_url: str, loaded, conversations, vectors: dict, config, now=None,
+                   kinds: tuple[str, ...] = ("turn",)) -> dict:
     from api.core.db import async_pool, unit_of_work
     from api.core.principal import org_principal
     from api.memory import service as memory
@@ -133,26 +135,29 @@ async def evaluate(app_url: str, loaded, conversations, vectors: dict, config, n
                 started = time.perf_counter()
                 async with unit_of_work(pool, principal) as session:
                     hits = await memory.retrieve(session, loaded.contacts[conv.id], qa.question, k=RANK_DEPTH,
-                                                 query_vector=vectors[qa.question], kinds=("turn",), config=config,
+                                                 query_vector=vectors[qa.question], kinds=kinds, config=config,
                                                  now=now)
                 sql_ms.append((time.perf_counter() - started) * 1000)
                 # A hit is a unit (an excerpt of turns, or one turn when excerpt_turns=1): the
                 # evidence counts as found when any turn of a top-k unit is an evidence turn.
+                # An observation (--observations) counts as the evidence turns it cites.
                 units = [[loaded.dia_by_message.get(t.message_id, "") for t in h.excerpt]
+                         or list(h.metadata.get("evidence") or ())
                          or [loaded.dia_by_message.get(h.metadata.get("message_id"), "")] for h in hits]
                 if qa.category != 5:
                     context_turns.append(sum(len(u) for u in units[:max(KS)]))
-                    context_words.append(sum(len(t.content.split()) for h in hits[:max(KS)]
-                                             for t in (h.excerpt or [h])))
+                    context_words.append([sum(len(t.content.split()) for h in hits[:k] for t in (h.excerpt or [h]))
+                                          for k in WORD_KS])
                 records.append(question_record(qa, units))
     finally:
         await pool.close()
-    return {"config": vars(config), "questions": sum(r["category"] != 5 for r in records),
+    return {"config": vars(config), "kinds": list(kinds), "questions": sum(r["category"] != 5 for r in records),
             "adversarial_questions": sum(r["category"] == 5 for r in records),
             "metrics": summarize_records(records), "records": records,
             "latency_retrieve_ms": latency_summary(sql_ms),
             "turns_in_top10": round(sum(context_turns) / max(1, len(context_turns)), 1),
-            "words_in_top10": round(sum(context_words) / max(1, len(context_words)), 1)}
+            **{f"words_in_top{k}": round(sum(w[i] for w in context_words) / max(1, len(context_words)), 1)
+               for i, k in enumerate(WORD_KS)}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the first N conversations (e.g. those a setting was tuned on)")
     parser.add_argument("--facts", action="store_true",
                         help="store each session's listed facts through the fact pipeline (bench/sets sets)")
+    parser.add_argument("--observations", action="store_true",
+                        help="store LoCoMo's observations as fact memories and compare turns + facts with turns "
+                             "only (an upper bound for facts as retrieval units)")
     parser.add_argument("--sweep", action="store_true", help="also try other fusion weights/candidate counts")
     parser.add_argument("--chat-overhead", type=int, default=300, metavar="N",
                         help="time api/chat context assembly + prompt for N questions (0: skip)")
@@ -185,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     conversations = load_locomo(args.locomo)[args.skip_conversations:][:args.limit_conversations]
     admin_url, app_url, redis_url = start_stack(args.database)
     started = time.perf_counter()
-    loaded = ingest(admin_url, app_url, redis_url, conversations, summaries=args.summaries, facts=args.facts)
+    loaded = ingest(admin_url, app_url, redis_url, conversations, summaries=args.summaries, facts=args.facts,
+                    observations=args.observations)
     ingest_s = time.perf_counter() - started
     vectors, miss_ms = embed_questions(conversations, redis_url)
     from api.memory.service import DEFAULT_CONFIG, LEGACY_CONFIG, RetrievalConfig
@@ -211,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                                   or args.sweep_knobs else [])
     configs += [c for c in (LEGACY_CONFIG,) if args.legacy and c not in configs]
     runs = [asyncio.run(evaluate(app_url, loaded, conversations, vectors, config)) for config in configs]
+    if args.observations:  # the same configurations with the observations as units next to turns
+        runs += [asyncio.run(evaluate(app_url, loaded, conversations, vectors, config, kinds=("turn", "fact")))
+                 for config in configs]
     for run in runs[1:]:
         run["vs_default"] = compare(runs[0]["records"], run["records"])
     if args.chat_overhead:

@@ -58,7 +58,7 @@ def _session_start(session, index: int) -> datetime:
 
 
 def ingest(admin_url: str, app_url: str, redis_url: str, conversations: list[Conversation], *,
-           summaries: str = "none", facts: bool = False, log=print) -> Loaded:
+           summaries: str = "none", facts: bool = False, observations: bool = False, log=print) -> Loaded:
     """`summaries`: "none", "locomo" (the data set's own session summaries, stored as the memory
     worker stores its own) or "local" (the agent's local model summarizes each session, as the
     worker task does: slow on CPU)."""
@@ -95,6 +95,9 @@ def ingest(admin_url: str, app_url: str, redis_url: str, conversations: list[Con
                     _summarize(pool, principal, conversation_id, embedder, text=session.summary)
                 if facts and session.facts:
                     _store_facts(pool, principal, loaded, contact_id, conversation_id, session.facts, embedder)
+                if observations and session.observations:
+                    _store_observations(pool, principal, loaded, contact_id, conversation_id, session, index,
+                                        embedder)
             log(f"{conv.id}: {len(conv.sessions)} sessions, {loaded.turns} turns so far, "
                 f"embedding {loaded.embed_s:.0f}s (cache hits {embedder.hits}, misses {embedder.misses})")
     finally:
@@ -137,6 +140,26 @@ def _summarize(pool, principal, conversation_id: UUID, embedder, text: str | Non
                                     temperature=0)).text
     with sync_unit_of_work(pool, principal) as s:
         pipeline.store_summary(s, job, text, embedder.embed_passages([text])[0])
+
+
+def _store_observations(pool, principal, loaded: Loaded, contact_id: UUID, conversation_id: UUID, session,
+                        index: int, embedder) -> None:
+    """LoCoMo's observations of the session as fact memories (one key each, so none supersedes
+    another), dated at the session and carrying their evidence dia_ids: retrieved, such a unit
+    counts as finding those turns. GPT-written with the data set: an upper bound."""
+    from api.core.db import sync_unit_of_work
+    from api.memory import repository_sync
+    from api.memory.rows import memory_row
+    texts = [text for text, _ in session.observations]
+    vectors = embedder.embed_passages(texts)
+    ctx = {"organization_id": loaded.org_id, "contact_id": contact_id, "agent_id": loaded.agent_id,
+           "conversation_id": conversation_id}
+    at = _session_start(session, index)
+    with sync_unit_of_work(pool, principal) as s:
+        for n, ((text, evidence), vector) in enumerate(zip(session.observations, vectors, strict=True)):
+            repository_sync.insert_memory(s.conn, memory_row(
+                ctx, "fact", text, vector, key=f"observation_{session.number}_{n}", confidence=1.0,
+                metadata={"value": text, "evidence": list(evidence)}, at=at))
 
 
 def _store_facts(pool, principal, loaded: Loaded, contact_id: UUID, conversation_id: UUID, facts: list[dict],

@@ -107,6 +107,10 @@ def test_locomo_parses_conversations_and_resolves_evidence():
     assert stats["qa"] == 1986
     assert stats["qa_with_evidence"] >= 1980
     assert stats["evidence_resolve_fraction"] >= 0.99
+    # The data set's observations (bench.memory --observations), each citing its evidence turns.
+    observations = [o for conv in conversations for s in conv.sessions for o in s.observations]
+    assert len(observations) == 2541
+    assert all(text and evidence and all(isinstance(e, str) for e in evidence) for text, evidence in observations)
 
 
 def test_dialog_loaders():
