@@ -753,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.environ.get("RENUM_LOCAL_MODEL", "qwen1.5b"))
     parser.add_argument("--parts", default="helpcenter,facts,latency,locomo")
-    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en", "en2", "en3", "moves_pt", "moves_en"],
+    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en", "en2", "en3", "moves_pt", "moves_en", "gifts_pt", "gifts_en"],
                         help="fact dialogues: pt (the set prompts were tuned on), heldout (never tuned on), "
                              "en (English; seen since 2026-12-03's US contact patterns), en2 (English, "
                              "written to hold out the English extraction example) or en3 (English, for one final "
