@@ -586,3 +586,40 @@ def test_summary_with_the_local_model(setup, admin_conn):
 def test_us_and_brazilian_contact_details_are_found_by_pattern(said: str, expected: dict) -> None:
     from api.memory.facts import contact_facts
     assert {f.key: f.value for f in contact_facts(said)} == expected
+
+
+@pytest.mark.no_stack
+@pytest.mark.parametrize("said,address,theirs", [
+    # Sent to someone else: the address is not the customer's.
+    ("queria mandar um kit de presente pra minha mae, da pra entregar?\né Rua das Flores, 12, Petrópolis",
+     "Rua das Flores, 12, Petrópolis", False),
+    ("entrega na casa da minha vó: Rua Y, 3", "Rua Y, 3", False),
+    ("can you ship it to my brother at 55 Elm St?", "55 Elm St", False),
+    ("pls ship it to my sister Joy's place so he doesn't find it: 812 Grand Ave", "812 Grand Ave", False),
+    ("can you ship it to her place?\n14 Birch Road, Burlington", "14 Birch Road, Burlington", False),
+    # "ela mora na …" is where the sister lives, not the customer ("moro" would be theirs).
+    ("quero mandar uma cesta pra minha irma, ela mora na Rua Sao Sebastiao 77, Colombo",
+     "Rua Sao Sebastiao 77, Colombo", False),
+    # Bought for someone, or said to be theirs: the customer's.
+    ("fralda geriatrica pro meu pai\nmanda pra Rua Azarias Leite, 1-45", "Rua Azarias Leite, 1-45", True),
+    ("a bike for my son's birthday\n2217 Leavenworth St", "2217 Leavenworth St", True),
+    ("mandei um presente pra minha mãe ontem\nmeu endereço é Rua Nova, 10", "Rua Nova, 10", True),
+    ("that's my sister's place, we stayed with her. ours is 4417 Aurora Ave N", "4417 Aurora Ave N", True),
+    ("é Rua X, 45, apto 3", "Rua X, 45, apto 3", True),
+])
+def test_an_address_sent_to_someone_else_is_not_the_customers(said: str, address: str, theirs: bool) -> None:
+    from api.memory.facts import for_someone_else
+    assert for_someone_else(address, said) is not theirs
+
+
+@pytest.mark.no_stack
+def test_a_gifts_address_and_the_city_written_with_it_are_dropped_and_the_rest_kept() -> None:
+    from api.memory.facts import without_others_addresses
+    from api.memory.models import ExtractedFact
+    said = "oi, moro em Volta Redonda e queria mandar um kit pra minha mae\né Rua das Acácias, 77, Petrópolis\nThiago"
+    facts = [ExtractedFact(key="address", value="Rua das Acácias, 77", confidence=1.0),
+             ExtractedFact(key="city", value="Petropolis", confidence=1.0),
+             ExtractedFact(key="destination", value="Rua das Acácias, 77", confidence=1.0),
+             ExtractedFact(key="name", value="Thiago", confidence=1.0)]
+    assert [(f.key, f.value) for f in without_others_addresses(facts, said)] == \
+        [("destination", "Rua das Acácias, 77"), ("name", "Thiago")]

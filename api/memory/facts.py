@@ -15,6 +15,7 @@ import unicodedata
 from typing import Any
 
 from api.memory.models import ExtractedFact
+from api.memory.text import normalize_value
 
 log = logging.getLogger(__name__)
 MAX_FACTS = 20
@@ -200,6 +201,75 @@ def _clause_before(text: str, start: int) -> str:
     """The words before `start` in the same message line, at most 80 characters ("Mudei de casa.
     Agora é Rua B" keeps its cue from the sentence before)."""
     return text[max(0, start - 80):start].split("\n")[-1]
+
+
+# Someone else's address: a gift or an order for a relative ("queria mandar um kit pra minha mae" … "é Rua
+# das Acácias, 77, Petrópolis"; "can you ship it to her place?" … "14 Birch Hollow Rd"). The model takes it
+# for the customer's, and it would then supersede their own (BENCHMARKS.md, "Someone else's address").
+_RELATIVES_PT = (r"m[aã]e|pai|v[oóô]|av[oóô]|irm[aã]o?|tia|tio|prim[ao]|sobrinh[ao]|filh[ao]|amig[ao]|namorad[ao]|"
+                 r"esposa|marido|sogr[ao]|chefe|colega|afilhad[ao]|madrinha|padrinho|cunhad[ao]|entead[ao]|"
+                 r"net[ao]|vizinh[ao]")
+_RELATIVES_EN = (r"mom|mother|mum|dad|father|grandma|grandmother|grandpa|grandfather|nana|sister|brother|aunt|"
+                 r"uncle|niece|nephew|cousin|daughter|son|friend|boss|coworker|co-worker|colleague|wife|husband|"
+                 r"girlfriend|boyfriend|partner|in-laws?|neighbou?r|grandson|granddaughter|kids?")
+# Sent to them, not bought for them: "mandar um kit de presente pra minha mae", "casa da minha vó", "ship it
+# to my niece", "her place", "my sister's place"; but not "fralda geriátrica pro meu pai" or "a bike for my
+# son's birthday" (the customer's own address often follows those).
+_KIN = r"(?:minha|meu|nossa|nosso|sua|seu)\s+(?:" + _RELATIVES_PT + r")\b"
+_KIN_EN = r"(?:my|our)\s+(?:" + _RELATIVES_EN + r")\b"
+_SOMEONE_ELSE = re.compile(
+    r"\b(?:mand|envi|entreg|despach)\w*\s+(?:[\w']+\s+){0,5}?(?:pra|para|pro|p/)\s+(?:a\s+|o\s+)?" + _KIN + "|"
+    r"\b(?:casa|endere[cç]o|apartamento|apto|trabalho|escrit[oó]rio)\s+d[ao]\s+" + _KIN + "|"
+    r"\b(?:ship|send|deliver|mail)\w*\s+(?:[\w']+\s+){0,4}?to\s+" + _KIN_EN + "|"
+    + _KIN_EN + r"(?:\s+[A-Z][\w-]*)?(?:'s)?\s+(?:place|house|home|address|apartment|apt|office)\b|"
+    r"\b(?:her|his|their)\s+(?:place|house|home|address|apartment|apt|office)\b",
+    re.IGNORECASE)
+# …unless the customer says, in the line before the address, that it is theirs.
+_MINE = re.compile(r"\b(?:meu|minha|nosso|nossa)\s+(?:nov[oa]\s+)?(?:endere[cç]o|casa|apartamento|apto)\b|"
+                   r"\bmoro\b|\bmoramos\b|\bmudei\b|\bmudamos\b|"
+                   r"\bmy\s+(?:new\s+|own\s+)?(?:address|home|place|apartment|apt)\b|\b(?:i|we)\s+live\b|\bmoved\b|"
+                   r"\brelocated\b|\b(?:ours|mine)\s+is\b", re.IGNORECASE)
+_PLACE_KEYS = ("city", "postal_code")
+
+
+def _address_start(value: str, text: str) -> int:
+    """Where the customer wrote this address: the value itself, else its first word of 4+ letters
+    (the street's name: the model may have reformatted the rest); -1 when not found."""
+    lowered = text.casefold()
+    found = lowered.find(value.casefold().strip())
+    if found >= 0:
+        return found
+    for word in re.findall(r"[^\W\d_]{4,}", value):
+        if word.casefold() not in ("rua", "avenida", "street", "avenue", "road", "lane", "drive"):
+            hit = re.search(rf"\b{re.escape(word.casefold())}\b", lowered)
+            if hit:
+                return hit.start()
+    return -1
+
+
+def for_someone_else(address: str, customer_text: str) -> bool:
+    """Whether the customer gave this address for someone else: a relative or friend named in the same
+    line before it or in the line before that, and nothing in its own line before it saying it is theirs."""
+    start = _address_start(address, customer_text or "")
+    if start < 0:
+        return False
+    before = customer_text[:start].split("\n")
+    own_line, previous = before[-1], (before[-2] if len(before) > 1 else "")
+    return bool(_SOMEONE_ELSE.search(previous + "\n" + own_line)) and not _MINE.search(own_line)
+
+
+def without_others_addresses(facts: list[ExtractedFact], customer_text: str) -> list[ExtractedFact]:
+    """Drop an address given for someone else, and a city or postal code written with it (in the
+    address or in the rest of its line: "é Rua das Acácias, 77, Petrópolis")."""
+    text = customer_text or ""
+    others = [f.value for f in facts if f.key == "address" and for_someone_else(f.value, text)]
+    if not others:
+        return facts
+    spans = [f" {normalize_value(o)} " for o in others]
+    spans += [f" {normalize_value(text[start:].split(chr(10))[0])} " for o in others
+              if (start := _address_start(o, text)) >= 0]
+    return [f for f in facts if not (f.key == "address" and f.value in others)
+            and not (f.key in _PLACE_KEYS and any(f" {normalize_value(f.value)} " in span for span in spans))]
 
 
 def with_contact_facts(facts: list[ExtractedFact], customer_text: str) -> list[ExtractedFact]:
