@@ -235,13 +235,13 @@ _PLACE_KEYS = ("city", "postal_code")
 def _address_start(value: str, text: str) -> int:
     """Where the customer wrote this address: the value itself, else its first word of 4+ letters
     (the street's name: the model may have reformatted the rest); -1 when not found."""
-    lowered = text.casefold()
-    found = lowered.find(value.casefold().strip())
+    lowered = text.lower()  # not casefold(): "ß" -> "ss" would shift the offsets into `text`
+    found = lowered.find(value.lower().strip())
     if found >= 0:
         return found
     for word in re.findall(r"[^\W\d_]{4,}", value):
-        if word.casefold() not in ("rua", "avenida", "street", "avenue", "road", "lane", "drive"):
-            hit = re.search(rf"\b{re.escape(word.casefold())}\b", lowered)
+        if word.lower() not in ("rua", "avenida", "street", "avenue", "road", "lane", "drive"):
+            hit = re.search(rf"\b{re.escape(word.lower())}\b", lowered)
             if hit:
                 return hit.start()
     return -1
