@@ -753,11 +753,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.environ.get("RENUM_LOCAL_MODEL", "qwen1.5b"))
     parser.add_argument("--parts", default="helpcenter,facts,latency,locomo")
-    parser.add_argument("--facts-set", default="pt", choices=["pt", "heldout", "en", "en2", "en3", "moves_pt", "moves_en", "gifts_pt", "gifts_en"],
-                        help="fact dialogues: pt (the set prompts were tuned on), heldout (never tuned on), "
-                             "en (English; seen since 2026-12-03's US contact patterns), en2 (English, "
-                             "written to hold out the English extraction example) or en3 (English, for one final "
-                             "measurement)")
+    parser.add_argument("--facts-set", default="pt",
+                        choices=sorted(p.stem.removeprefix("fact_dialogues_") for p in DATA.glob("fact_dialogues_*.json")),
+                        help="fact dialogues (bench/data_answers/fact_dialogues_SET.json): pt (the set prompts were "
+                             "tuned on), heldout (never tuned on), en (English; seen since 2026-12-03's US contact "
+                             "patterns), en2 (English, written to hold out the English extraction example), en3 "
+                             "(English, for one final measurement), moves_pt/moves_en (moves, several pairs with "
+                             "cities) or gifts_pt/gifts_en (orders sent to someone else's address)")
     parser.add_argument("--language", choices=sorted(KB_LANGUAGE), default="pt",
                         help="help-center data: pt (Passo Leve, the tuning language), en (written before any "
                              "English measurement; --social is Portuguese only) or entune (English, to tune on)")

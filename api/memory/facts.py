@@ -176,7 +176,8 @@ CONTACT_PATTERNS = {
 CONTACT_CONFIDENCE = 0.95
 # An address is the customer's only when they say so just before it ("meu endereço é", "moro na",
 # "entrega na", "mudei para"): "a loja da Rua Pernambuco, 1120 abre sábado?" is not their address.
-_OWN_ADDRESS = re.compile(r"(?:meu|minha|nosso|nossa)\s+(?:nov[oa]\s+)?(?:endere[cç]o|casa|apartamento|apto)|"
+_MY_HOME_PT = r"(?:meu|minha|nosso|nossa)\s+(?:nov[oa]\s+)?(?:endere[cç]o|casa|apartamento|apto)"
+_OWN_ADDRESS = re.compile(_MY_HOME_PT + r"|"
                           r"\bmor[oa]\b|\bmoramos\b|\bmudei\b|\bmudamos\b|\bentreg|\benvi[ae]|\bmand[ae]|"
                           r"my (?:new )?(?:address|home|place|apartment|apt)|i live|\bmoved\b|\brelocated\b|deliver|"
                           r"new (?:address|place|home) is|ship (?:it )?to|\bsend (?:it |them )?(?:over )?to\b|"
@@ -225,7 +226,7 @@ _SOMEONE_ELSE = re.compile(
     r"\b(?:her|his|their)\s+(?:place|house|home|address|apartment|apt|office)\b",
     re.IGNORECASE)
 # …unless the customer says, in the line before the address, that it is theirs.
-_MINE = re.compile(r"\b(?:meu|minha|nosso|nossa)\s+(?:nov[oa]\s+)?(?:endere[cç]o|casa|apartamento|apto)\b|"
+_MINE = re.compile(r"\b" + _MY_HOME_PT + r"\b|"
                    r"\bmoro\b|\bmoramos\b|\bmudei\b|\bmudamos\b|"
                    r"\bmy\s+(?:new\s+|own\s+)?(?:address|home|place|apartment|apt)\b|\b(?:i|we)\s+live\b|\bmoved\b|"
                    r"\brelocated\b|\b(?:ours|mine)\s+is\b", re.IGNORECASE)
@@ -247,28 +248,35 @@ def _address_start(value: str, text: str) -> int:
     return -1
 
 
-def for_someone_else(address: str, customer_text: str) -> bool:
-    """Whether the customer gave this address for someone else: a relative or friend named in the same
-    line before it or in the line before that, and nothing in its own line before it saying it is theirs."""
-    start = _address_start(address, customer_text or "")
+def _given_for_someone_else(address: str, customer_text: str) -> int:
+    """Where the customer wrote an address they gave for someone else (a relative or friend named in
+    the same line before it or in the line before that, and nothing in its own line before it saying
+    it is theirs); -1 when it is theirs or not found."""
+    start = _address_start(address, customer_text)
     if start < 0:
-        return False
+        return -1
     before = customer_text[:start].split("\n")
     own_line, previous = before[-1], (before[-2] if len(before) > 1 else "")
-    return bool(_SOMEONE_ELSE.search(previous + "\n" + own_line)) and not _MINE.search(own_line)
+    someone_else = _SOMEONE_ELSE.search(previous + "\n" + own_line) and not _MINE.search(own_line)
+    return start if someone_else else -1
+
+
+def for_someone_else(address: str, customer_text: str) -> bool:
+    """Whether the customer gave this address for someone else (see _given_for_someone_else)."""
+    return _given_for_someone_else(address, customer_text or "") >= 0
 
 
 def without_others_addresses(facts: list[ExtractedFact], customer_text: str) -> list[ExtractedFact]:
     """Drop an address given for someone else, and a city or postal code written with it (in the
     address or in the rest of its line: "é Rua das Acácias, 77, Petrópolis")."""
     text = customer_text or ""
-    others = [f.value for f in facts if f.key == "address" and for_someone_else(f.value, text)]
-    if not others:
+    starts = {f.value: start for f in facts
+              if f.key == "address" and (start := _given_for_someone_else(f.value, text)) >= 0}
+    if not starts:
         return facts
-    spans = [f" {normalize_value(o)} " for o in others]
-    spans += [f" {normalize_value(text[start:].split(chr(10))[0])} " for o in others
-              if (start := _address_start(o, text)) >= 0]
-    return [f for f in facts if not (f.key == "address" and f.value in others)
+    written = [text[start:].partition("\n")[0] for start in starts.values()]  # the rest of the address's line
+    spans = [f" {normalize_value(span)} " for span in [*starts, *written]]
+    return [f for f in facts if not (f.key == "address" and f.value in starts)
             and not (f.key in _PLACE_KEYS and any(f" {normalize_value(f.value)} " in span for span in spans))]
 
 
