@@ -16,7 +16,7 @@ from api.core.db import async_pool, unit_of_work
 from api.core.principal import org_principal
 from api.webhooks import signing
 from tests.support.chat import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
-from tests.conftest import wait_for
+from tests.conftest import SESSION, TEST_DIR, wait_for
 from tests.support.documents import create_kb, upload, wait_done
 from tests.support.isolation import as_user
 from tests.fakes.http_recorder import HttpRecorder
@@ -46,6 +46,34 @@ def deliveries(client, tenant, endpoint_id: str, **params) -> list[dict]:
     resp = client.get(f"/v1/webhooks/{endpoint_id}/deliveries", params=params, headers=tenant.headers)
     assert resp.status_code == 200, resp.text
     return resp.json()["data"]
+
+
+def retry_budget_s() -> float:
+    """How long a delivery may take to reach its last attempt with the test settings (conftest's
+    RENUM_WEBHOOK_*): every backoff plus every attempt's timeout, and 60 s for a worker whose two
+    processes are still busy with earlier tests' tasks on a loaded machine."""
+    from api.core.config import get_settings
+    from api.webhooks.delivery import backoff_s
+    s = get_settings()
+    schedule = sum(backoff_s(n) for n in range(1, s.webhook_max_attempts))
+    return schedule + s.webhook_max_attempts * s.webhook_timeout_s + 60
+
+
+def wait_for_delivery(client, tenant, endpoint_id: str, status: str) -> list[dict]:
+    """Wait for the endpoint's deliveries in `status` through the retry schedule; on a timeout the
+    error shows where each delivery stands and what the worker did last."""
+    budget = retry_budget_s()
+    try:
+        return wait_for(lambda: deliveries(client, tenant, endpoint_id, status=status), budget, interval=0.25,
+                        message=f"a {status} delivery")
+    except AssertionError:
+        state = [{k: d.get(k) for k in ("status", "attempts", "next_attempt_at", "last_error", "updated_at")}
+                 for d in deliveries(client, tenant, endpoint_id)]
+        log = TEST_DIR / f"worker-{SESSION}.log"
+        tail = [line for line in log.read_text(errors="replace").splitlines() if "webhook" in line][-12:] \
+            if log.exists() else []
+        raise AssertionError(f"no {status} delivery after {budget:.0f} s; deliveries: {state}; "
+                             "worker log (webhooks): " + "\n".join(tail)) from None
 
 
 def verified(request, secret: str) -> bool:
@@ -123,8 +151,7 @@ def test_failed_attempts_are_retried_with_the_same_id_then_succeed(client, new_t
     receiver.script(path, 500, 503)
     endpoint = make_endpoint(client, t, receiver.url(path))
     delete_contact(client, t)
-    [delivery] = wait_for(lambda: deliveries(client, t, endpoint["id"], status="delivered"), 30,
-                          message="delivery after retries")
+    [delivery] = wait_for_delivery(client, t, endpoint["id"], "delivered")
     requests = receiver.to(path)
     assert len(requests) == 3
     assert delivery["attempts"] == 3
@@ -139,7 +166,7 @@ def test_dead_letter_keeps_the_error_and_can_be_redelivered(client, new_tenant, 
     receiver.script(path, 500, 500, 500)
     endpoint = make_endpoint(client, t, receiver.url(path))
     delete_contact(client, t)
-    [dead] = wait_for(lambda: deliveries(client, t, endpoint["id"], status="dead"), 30, message="dead letter")
+    [dead] = wait_for_delivery(client, t, endpoint["id"], "dead")
     assert dead["attempts"] == 3
     assert dead["last_status_code"] == 500
     assert dead["last_error"].startswith("HTTP 500")
@@ -151,7 +178,7 @@ def test_dead_letter_keeps_the_error_and_can_be_redelivered(client, new_tenant, 
     assert resp.status_code == 202
     assert resp.json()["status"] == "pending"
     assert resp.json()["attempts"] == 0
-    wait_for(lambda: deliveries(client, t, endpoint["id"], status="delivered"), 30, message="redelivered")
+    wait_for_delivery(client, t, endpoint["id"], "delivered")
     assert len(receiver.to(path)) == 4
     again = client.post(redeliver, headers=t.headers)
     assert again.status_code == 409
@@ -164,7 +191,7 @@ def test_unreachable_endpoint_records_a_clean_error(client, new_tenant, celery_w
     t = new_tenant()
     endpoint = make_endpoint(client, t, "http://127.0.0.1:9/nothing-listens-here")
     delete_contact(client, t)
-    [dead] = wait_for(lambda: deliveries(client, t, endpoint["id"], status="dead"), 30, message="dead letter")
+    [dead] = wait_for_delivery(client, t, endpoint["id"], "dead")
     assert dead["last_status_code"] is None
     assert dead["last_error"].startswith("could not connect")
 
