@@ -227,6 +227,85 @@ def test_contact_details_are_found_in_the_customers_words_when_the_model_misses_
     assert address["previous_value"] == "Rua das Acácias, 45, bairro Sion"
 
 
+def test_a_corrected_house_number_fixes_the_address_on_file(setup, admin_conn):
+    """The customer writes only the number that was wrong ("o numero do meu endereço ta errado ai no
+    cadastro, é 1168") and the model returns nothing: the address on file gets the right number and
+    supersedes the wrong one; a phone corrected by its last digits the same way."""
+    tenant, agent, contact = setup()
+    first = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, first, [("user", "entrega na Rua Sergipe, 1186, Funcionarios. meu cel é 31 99702-3354"),
+                                  ("assistant", "Anotado!")])
+    FAKE_LLM.script("Rua Sergipe, 1186", facts_reply())
+    assert memory_jobs.extract_facts(tenant.org_id, first) == 2
+    second = create_conversation(admin_conn, agent, contact)
+    add_turns(admin_conn, second, [("user", "oi, o numero do meu endereço ta errado ai no cadastro, é 1168"),
+                                   ("assistant", "Corrigido!"),
+                                   ("user", "e o cel na vdd termina em 45, nao 54")])
+    FAKE_LLM.script("ta errado ai no cadastro", facts_reply(("address", "1168", 0.8)))
+    assert memory_jobs.extract_facts(tenant.org_id, second) == 2
+    current = run(in_org(tenant.org_id, memory.current_facts, uuid.UUID(contact["id"])))
+    assert sorted((f["key"], f["value"], f["previous_value"]) for f in current) == [
+        ("address", "Rua Sergipe, 1168, Funcionarios", "Rua Sergipe, 1186, Funcionarios"),
+        ("phone", "31 99702-3345", "31 99702-3354")]
+
+
+@pytest.mark.no_stack
+@pytest.mark.parametrize("said,facts,known,expected", [
+    # The part that was wrong, in the same conversation.
+    ("Rua Alvarenga Peixoto, 1740, apto 201\nopa errei, o numero é 1470 e nao 1740",
+     {"address": "Rua Alvarenga Peixoto, 1740, apto 201"}, {}, {"address": "Rua Alvarenga Peixoto, 1470, apto 201"}),
+    ("address 88 Harrison Ave, Apt 14D\nours is 14B not 14D", {"address": "88 Harrison Ave, Apt 14D"}, {},
+     {"address": "88 Harrison Ave, Apt 14B"}),
+    ("deliver to 310 Linden St pls\nsorry, typo: it's Linden Ave, not Linden St", {"address": "310 Linden St"}, {},
+     {"address": "310 Linden Ave"}),
+    ("617-555-0154\noh shoot, it actually ends in 45, not 54", {"phone": "617-555-0154"}, {},
+     {"phone": "617-555-0145"}),
+    # Only the fix, in a later conversation: applied to the address on file.
+    ("hi, the house number on my account is wrong\nlet me check the lease\nok it's 3381", {},
+     {"address": "3318 Bryant Ave S"}, {"address": "3381 Bryant Ave S"}),
+    ("a portaria devolveu meu pedido pq o apto ta errado no cadastro. é apto 41, nao 14, bloco B", {},
+     {"address": "Rua Padre Rolim, 415, apto 14"}, {"address": "Rua Padre Rolim, 415, apto 41"}),
+    ("the street on my account is spelled wrong, it's Thomson, no p. Thomson Rd", {},
+     {"address": "54 Thompson Rd"}, {"address": "54 Thomson Rd"}),
+    # Not a correction of the address: nothing changes.
+    ("o pedido 48213 nao chegou\nnao moça, é 48213. e sao 2 pacotes nao 3", {}, {"address": "Rua B, 3"}, {}),
+    ("o numero do pedido ta errado, é 4521", {}, {"address": "Rua Sergipe, 1186"}, {}),
+    ("quero 3 nao 2, e entrega hoje nao amanha", {"address": "Rua Bahia, 300"}, {}, {"address": "Rua Bahia, 300"}),
+    ("Rua Bahia, 300\nsou a Mariana, o cadastro ta errado", {"address": "Rua Mariano Procópio, 300"}, {},
+     {"address": "Rua Mariano Procópio, 300"}),
+])
+def test_a_correction_changes_only_the_part_the_customer_fixed(said: str, facts: dict, known: dict,
+                                                               expected: dict) -> None:
+    from api.memory.facts import with_corrections
+    from api.memory.models import ExtractedFact
+    given = [ExtractedFact(key=k, value=v, confidence=0.9) for k, v in facts.items()]
+    assert {f.key: f.value for f in with_corrections(given, said, known)} == expected
+
+
+@pytest.mark.no_stack
+def test_an_address_given_again_as_the_right_one_is_the_customers() -> None:
+    from api.memory.facts import contact_facts
+    assert {f.key: f.value for f in contact_facts("o endereço ta errado. o certo é Rua Santa Rita Durao, 1205")} == \
+        {"address": "Rua Santa Rita Durao, 1205"}
+    assert {f.key: f.value for f in contact_facts("wrong one, ours is 4410 Wexford Ct")} == \
+        {"address": "4410 Wexford Ct"}
+    assert {f.key: f.value for f in contact_facts("hi! new customer, address is 415 Greenwood Ave, Apt 3C")} == \
+        {"address": "415 Greenwood Ave, Apt 3C"}
+    assert contact_facts("o endereço da loja é Rua Pernambuco, 1120?") == []
+
+
+@pytest.mark.no_stack
+@pytest.mark.parametrize("key,value,kept", [
+    ("phone", "Funcionarios", False), ("phone", "31 99702-3354", True), ("phone", "617-555-0154", True),
+    ("email", "joana.silva", False), ("email", "joana@example.com", True),
+    ("postal_code", "Savassi", False), ("postal_code", "SW1A 1AA", True), ("name", "Funcionarios", True),
+])
+def test_a_contact_detail_that_does_not_look_like_one_is_dropped(key: str, value: str, kept: bool) -> None:
+    from api.memory.facts import plausible
+    from api.memory.models import ExtractedFact
+    assert plausible(ExtractedFact(key=key, value=value, confidence=0.9)) is kept
+
+
 def test_a_changed_fact_outdates_the_turns_that_stated_the_old_value(setup, admin_conn, celery_worker):
     tenant, agent, contact = setup()
     old_conv = create_conversation(admin_conn, agent, contact)
@@ -597,6 +676,9 @@ def test_us_and_brazilian_contact_details_are_found_by_pattern(said: str, expect
     ("can you ship it to my brother at 55 Elm St?", "55 Elm St", False),
     ("pls ship it to my sister Joy's place so he doesn't find it: 812 Grand Ave", "812 Grand Ave", False),
     ("can you ship it to her place?\n14 Birch Road, Burlington", "14 Birch Road, Burlington", False),
+    ("I want to send a one-time box to my friend Tom, he just had surgery. 42 Birch Lane, Evanston",
+     "42 Birch Lane, Evanston", False),
+    ("um kit pro cachorro da minha sobrinha, endereço dela é Rua Itapecerica, 350", "Rua Itapecerica, 350", False),
     # "ela mora na …" is where the sister lives, not the customer ("moro" would be theirs).
     ("quero mandar uma cesta pra minha irma, ela mora na Rua Sao Sebastiao 77, Colombo",
      "Rua Sao Sebastiao 77, Colombo", False),

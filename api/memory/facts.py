@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import unicodedata
+from difflib import SequenceMatcher
 from typing import Any
 
 from api.memory.models import ExtractedFact
@@ -142,6 +143,17 @@ def grounded(fact: ExtractedFact, customer_text: str) -> bool:
     return found * 2 >= len(value)
 
 
+# A contact detail must look like one: the model files a neighbourhood under "phone" ("phone: Funcionarios").
+_SHAPES = {"phone": lambda v: sum(c.isdigit() for c in v) >= 7, "email": lambda v: "@" in v,
+           "postal_code": lambda v: any(c.isdigit() for c in v)}
+
+
+def plausible(fact: ExtractedFact) -> bool:
+    """Whether a phone, e-mail or postal code value has that shape (other keys: always)."""
+    shape = _SHAPES.get(fact.key)
+    return shape is None or shape(fact.value)
+
+
 def fact_text(fact: ExtractedFact) -> str:
     """What a fact memory says (and what is embedded): 'preferred contact time: mornings'."""
     return f"{fact.key.replace('_', ' ')}: {fact.value}"
@@ -183,7 +195,12 @@ _OWN_ADDRESS = re.compile(_MY_HOME_PT + r"|"
                           r"new (?:address|place|home) is|ship (?:it )?to|\bsend (?:it |them )?(?:over )?to\b|"
                           # "send my orders to 47 Ferngrove Lane": right before the address only ("send the
                           # catalog to my office? the store at 12 Elm Street…" is not theirs)
-                          r"\b(?:ship|send|mail)\s+(?:[\w']+\s+){1,3}to\s*$", re.IGNORECASE)
+                          r"\b(?:ship|send|mail)\s+(?:[\w']+\s+){1,3}to\s*$|"
+                          # a correction that gives the whole address again: "o certo é Rua …", "ours is 4410 …"
+                          r"\bo\s+cert[oa]\s+[ée]\b|\bcorrigindo\b|\bna\s+(?:verdade|real)\b|\bn[aã]o\s+(?:rua|avenida|av)\b|"
+                          r"\b(?:ours|mine)\s+is\b|\bshould\s+be\b|\bi\s+meant\b|\bcorrection\b|"
+                          # "address is 415 Greenwood Ave", "endereço: Rua X, 12" (not "o endereço da loja é")
+                          r"\baddress(?:\s+is|\s*:)|\bendere[cç]o(?:\s+[ée]|\s*:)", re.IGNORECASE)
 
 
 def contact_facts(customer_text: str) -> list[ExtractedFact]:
@@ -221,9 +238,10 @@ _KIN_EN = r"(?:my|our)\s+(?:" + _RELATIVES_EN + r")\b"
 _SOMEONE_ELSE = re.compile(
     r"\b(?:mand|envi|entreg|despach)\w*\s+(?:[\w']+\s+){0,5}?(?:pra|para|pro|p/)\s+(?:a\s+|o\s+)?" + _KIN + "|"
     r"\b(?:casa|endere[cç]o|apartamento|apto|trabalho|escrit[oó]rio)\s+d[ao]\s+" + _KIN + "|"
-    r"\b(?:ship|send|deliver|mail)\w*\s+(?:[\w']+\s+){0,4}?to\s+" + _KIN_EN + "|"
+    r"\b(?:ship|send|deliver|mail)\w*\s+(?:[\w'-]+\s+){0,4}?to\s+" + _KIN_EN + "|"
     + _KIN_EN + r"(?:\s+[A-Z][\w-]*)?(?:'s)?\s+(?:place|house|home|address|apartment|apt|office)\b|"
-    r"\b(?:her|his|their)\s+(?:place|house|home|address|apartment|apt|office)\b",
+    r"\b(?:her|his|their)\s+(?:place|house|home|address|apartment|apt|office)\b|"
+    r"\b(?:casa|endere[cç]o|apartamento|apto)\s+(?:dela|dele|delas|deles)\b",
     re.IGNORECASE)
 # …unless the customer says, in the line before the address, that it is theirs.
 _MINE = re.compile(r"\b" + _MY_HOME_PT + r"\b|"
@@ -278,6 +296,134 @@ def without_others_addresses(facts: list[ExtractedFact], customer_text: str) -> 
     spans = [f" {normalize_value(span)} " for span in [*starts, *written]]
     return [f for f in facts if not (f.key == "address" and f.value in starts)
             and not (f.key in _PLACE_KEYS and any(f" {normalize_value(f.value)} " in span for span in spans))]
+
+
+# Corrections: the customer fixes part of their own address or phone and writes only the part that changes
+# ("o numero é 1470 e nao 1740", "ours is 14B not 14D", "it's Linden Ave, not Linden St", "the house number
+# on my account is wrong, it's 2761", "é Sousa com S, nao Souza com Z", "termina em 45, nao 54"). The address
+# pattern takes the last full address, the wrong one, and the model cannot write a value the customer never
+# typed whole; so the fix is applied here to this conversation's address, or to the one on file when the
+# conversation gives none. An address given for someone else and corrected is still dropped afterwards.
+_NEGATION = re.compile(r"\b(?:e\s+)?(?:n[aã]o|not|instead\s+of|em\s+vez\s+de|no\s+lugar\s+de)\s+", re.IGNORECASE)
+_TOKENS = re.compile(r"[^\W_][\w-]*")
+_STREET_TYPES = {"rua", "r", "avenida", "av", "travessa", "tv", "alameda", "al", "estrada", "rodovia", "street", "st",
+                 "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "court", "ct", "place", "pl",
+                 "boulevard", "blvd", "way", "terrace", "circle"}
+_NOT_THE_ADDRESS = r"pedido|order|cart[aã]o|card|telefone|phone|cel(?:ular)?|whats\w*|cpf|protocolo|nota|invoice"
+# "the house number on my account is wrong", "o numero do meu endereço ta errado": said of the address
+_NUMBER_WRONG = re.compile(r"\b(?:n[uú]mero|number)\b[^\n]{0,60}?\b(?:errad|wrong|incorrect|trocad|invertid)|"
+                           r"\b(?:errei|errad\w*|erro|wrong|mistake|typo)\b[^\n]{0,60}?\b(?:n[uú]mero|number)\b",
+                           re.IGNORECASE)
+_ADDRESS_WORDS = re.compile(r"\b(?:endere[cç]o|address|casa|house|rua|street|cadastro|account|on\s+file|pr[eé]dio)\b",
+                            re.IGNORECASE)
+_NEW_NUMBER = re.compile(r"(?:\b[ée]|\beh|\bis|\bit'?s|\bit\s+is|\bser|\bsão|:)\s+(?:o\s+|the\s+)?(?:n[uú]mero\s+|number\s+)?"
+                         r"(\d{1,5}[a-z]?)\b", re.IGNORECASE)
+# A line about spelling: "ta escrito errado", "spelled wrong", "com S", "no p", "typo", "digitei errado".
+_SPELLING = re.compile(r"escrit[oa]\s+errad|grafia|spell|\b(?:com|sem)\s+(?-i:[a-zA-Z])\b|"
+                       r"\b(?:with|no)\s+(?:an?\s+)?(?-i:[a-zA-Z])\b|typo|digitei", re.IGNORECASE)
+_PHONE_FIX = re.compile(r"\b(?:termina|terminando|final|ends?|ending)\s+(?:em\s+|in\s+|with\s+|com\s+)?(\d{2,4})\b"
+                        r"\s*,?\s*(?:e\s+)?(?:n[aã]o|not)\s+(?:em\s+|in\s+)?(\d{2,4})\b", re.IGNORECASE)
+
+
+def _swappable(new: str, old: str) -> bool:
+    """Whether `new` can stand for `old` in an address: both numbers/codes ("1470"/"1740", "14B"/"14D"),
+    both street types ("Ave"/"St"), or spellings of one name ("Linden Ave"/"Linden St")."""
+    a, b = new.casefold(), old.casefold()
+    if a == b:
+        return False
+    if any(c.isdigit() for c in a) and any(c.isdigit() for c in b):
+        return len(b) >= 2
+    if a in _STREET_TYPES and b in _STREET_TYPES:
+        return True
+    return not any(c.isdigit() for c in a + b) and SequenceMatcher(None, a, b).ratio() >= 0.6
+
+
+def _replace_word(value: str, old: str, new: str) -> str | None:
+    hit = re.search(rf"(?<![\w-]){re.escape(old)}(?![\w-])", value, re.IGNORECASE)
+    return value[:hit.start()] + new + value[hit.end():] if hit else None
+
+
+def _swapped(value: str, text: str) -> str:
+    """"X e não Y" / "X not Y" where Y is part of the address: Y becomes X (two words first)."""
+    for negation in _NEGATION.finditer(text):
+        line_start = text.rfind("\n", 0, negation.start()) + 1
+        line_end = text.find("\n", negation.end())
+        before = _TOKENS.findall(text[line_start:negation.start()])
+        after = _TOKENS.findall(text[negation.end():line_end if line_end >= 0 else len(text)])
+        for k in (2, 1):
+            if len(before) < k or len(after) < k:
+                continue
+            new, old = " ".join(before[-k:]), " ".join(after[:k])
+            if _swappable(new, old) and (fixed := _replace_word(value, old, new)) is not None:
+                value = fixed
+                break
+    return value
+
+
+def _house_number(value: str) -> re.Match | None:
+    """The house number: first in a US address ("2716 Fairmount Ave"), after the street in a Brazilian one."""
+    return re.match(r"\s*(\d{1,6})\b", value) or re.search(r",\s*(?:n[º°o.]?\s*)?(\d{1,5})\b", value)
+
+
+def _renumbered(value: str, text: str) -> str:
+    """"The house number on my account is wrong … it's 2761": the number after that, in that line or a later one."""
+    for cue in _NUMBER_WRONG.finditer(text):
+        line_start = text.rfind("\n", 0, cue.start()) + 1
+        line = text[line_start:text.find("\n", cue.end()) if text.find("\n", cue.end()) >= 0 else len(text)]
+        if not _ADDRESS_WORDS.search(line) or re.search(rf"\b(?:{_NOT_THE_ADDRESS})\b", line, re.IGNORECASE):
+            continue
+        # in this line or the next two ("pera q vou olhar na conta de luz" … "achei, é 1397")
+        window = text[:cue.start()] + "\n".join(text[cue.start():].split("\n")[:3])
+        number, house = _NEW_NUMBER.search(window, cue.start()), _house_number(value)
+        if number and house:
+            value = value[:house.start(1)] + number.group(1) + value[house.end(1):]
+    return value
+
+
+def _respelled(value: str, text: str) -> str:
+    """"ta escrito errado … é Sousa com S": a capitalized word of a correcting line that is a near spelling of
+    a word of the address replaces it."""
+    words = re.findall(r"[^\W\d_]{4,}", value)
+    for line in text.split("\n"):
+        if not _SPELLING.search(line):
+            continue
+        for candidate in re.findall(r"\b[A-ZÀ-Ý][^\W\d_]{3,}", line):
+            for word in words:
+                ratio = SequenceMatcher(None, candidate.casefold(), word.casefold()).ratio()
+                if candidate.casefold() != word.casefold() and ratio >= 0.8 and candidate not in words:
+                    value = _replace_word(value, word, candidate) or value
+    return value
+
+
+def _is_fragment(value: str) -> bool:
+    """A model's "address" that is only the changed part ("1168", "apto 41"): no street name in it."""
+    return not [w for w in re.findall(r"[^\W\d_]{3,}", value) if w.casefold() not in ("apto", "apt", "bloco", "unit")]
+
+
+def with_corrections(facts: list[ExtractedFact], customer_text: str, known: dict[str, str]) -> list[ExtractedFact]:
+    """This conversation's address and phone (else the ones on file) with the customer's corrections applied."""
+    text = customer_text or ""
+    out = list(facts)
+    for key, correct in (("address", lambda v, t: _respelled(_renumbered(_swapped(v, t), t), t)),
+                         ("phone", _rephoned)):
+        fact = next((f for f in out if f.key == key and not (key == "address" and _is_fragment(f.value))), None)
+        base = fact.value if fact else known.get(key)
+        if not base:
+            continue
+        start = _address_start(base, text) if fact else -1
+        fixed = correct(base, text[start:] if start >= 0 else text)
+        if fixed != base:
+            out = [f for f in out if f.key != key] + [ExtractedFact(key=key, value=fixed, confidence=CONTACT_CONFIDENCE)]
+    return out
+
+
+def _rephoned(value: str, text: str) -> str:
+    """"na vdd termina em 45, nao 54": the last digits of the phone, when they were the wrong ones."""
+    for fix in _PHONE_FIX.finditer(text):
+        new, old = fix.group(1), fix.group(2)
+        if len(new) == len(old) and value.rstrip().endswith(old):
+            value = value.rstrip()[:-len(old)] + new
+    return value
 
 
 def with_contact_facts(facts: list[ExtractedFact], customer_text: str) -> list[ExtractedFact]:

@@ -76,8 +76,10 @@ def extract_facts(organization_id: str, conversation_id: str, *, tx: JobTransact
         return 0
     raw = _complete(job.messages, job.model, pipeline.FACTS_MAX_TOKENS)
     # Only what the customer actually wrote: small models invent values for the keys they were shown.
-    facts = [f for f in fact_parsing.parse_facts(raw) if fact_parsing.grounded(f, job.customer_text)]
+    facts = [f for f in fact_parsing.parse_facts(raw)
+             if fact_parsing.grounded(f, job.customer_text) and fact_parsing.plausible(f)]
     facts = fact_parsing.with_contact_facts(facts, job.customer_text)
+    facts = fact_parsing.with_corrections(facts, job.customer_text, job.known_facts)
     facts = fact_parsing.without_others_addresses(facts, job.customer_text)
     vectors = get_embedder().embed_passages([fact_parsing.fact_text(f) for f in facts]) if facts else []
     with tx(organization_id) as session:

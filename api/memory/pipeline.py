@@ -9,7 +9,7 @@ keeping personal text out of the shared Redis embedding cache keeps erasure simp
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 import numpy as np
@@ -41,6 +41,7 @@ class LLMJob:
     messages: list[dict]
     turns: int
     customer_text: str = ""  # what the customer wrote in the turns the prompt shows (facts are checked against it)
+    known_facts: dict[str, str] = field(default_factory=dict)  # the contact's current facts, key -> value
 
 
 def _prompt_turns(rows: list[dict]) -> list[dict]:
@@ -55,11 +56,12 @@ def _prompt_turns(rows: list[dict]) -> list[dict]:
     return kept[::-1]
 
 
-def _job(ctx: dict, prompt: str, turns: int, customer_text: str = "") -> LLMJob:
+def _job(ctx: dict, prompt: str, turns: int, customer_text: str = "", known_facts: dict | None = None) -> LLMJob:
     model = (ctx["settings"] or {}).get("memory_model") or ctx["model"]
     return LLMJob(organization_id=ctx["organization_id"], contact_id=ctx["contact_id"], agent_id=ctx["agent_id"],
                   conversation_id=ctx["conversation_id"], model=model,
-                  messages=[{"role": "user", "content": prompt}], turns=turns, customer_text=customer_text)
+                  messages=[{"role": "user", "content": prompt}], turns=turns, customer_text=customer_text,
+                  known_facts=known_facts or {})
 
 
 def summary_job(session: Session, conversation_id: UUID) -> LLMJob | None:
@@ -102,7 +104,8 @@ def facts_job(session: Session, conversation_id: UUID) -> LLMJob | None:
     known = [{"key": f["key"], "value": f["value"]} for f in repo.current_facts(session.conn, ctx["contact_id"])]
     shown = _prompt_turns(rows)
     prompt = prompts.render("extract_facts", turns=shown, known_facts=known or None)
-    return _job(ctx, prompt, len(rows), "\n".join(t["content"] for t in shown if t["role"] == "customer"))
+    return _job(ctx, prompt, len(rows), "\n".join(t["content"] for t in shown if t["role"] == "customer"),
+                {f["key"]: f["value"] for f in known if f["value"]})
 
 
 def store_facts(session: Session, job: LLMJob, facts: list[ExtractedFact], vectors: list[np.ndarray]) -> int:
