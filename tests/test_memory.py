@@ -267,7 +267,33 @@ def test_a_corrected_house_number_fixes_the_address_on_file(setup, admin_conn):
      {"address": "Rua Padre Rolim, 415, apto 14"}, {"address": "Rua Padre Rolim, 415, apto 41"}),
     ("the street on my account is spelled wrong, it's Thomson, no p. Thomson Rd", {},
      {"address": "54 Thompson Rd"}, {"address": "54 Thomson Rd"}),
-    # Not a correction of the address: nothing changes.
+    # Digits swapped, a unit given again, the street type, the phone's last digits, a name's spelling.
+    ("Rua Itupava, 1180\nMarcelo. ah foi mal, troquei os numeros, é 1108", {"address": "Rua Itupava, 1180"}, {},
+     {"address": "Rua Itupava, 1108"}),
+    ("Rua Brigadeiro Franco, 3320, apto 91\nopa, o apto é 19. digitei invertido",
+     {"address": "Rua Brigadeiro Franco, 3320, apto 91"}, {}, {"address": "Rua Brigadeiro Franco, 3320, apto 19"}),
+    ("pick up from 455 W Briar Pl, Apt 4C?\noh and wrong unit, it's 4G", {"address": "455 W Briar Pl, Apt 4C"}, {},
+     {"address": "455 W Briar Pl, Apt 4G"}),
+    ("sou a Leticia, Rua Sete de Setembro, 2740\ncorrigindo: é Avenida Sete de Setembro, nao rua",
+     {"address": "Rua Sete de Setembro, 2740"}, {}, {"address": "Avenida Sete de Setembro, 2740"}),
+    ("41 98844-6203\nna real o final é 6230, to com cel novo", {"phone": "41 98844-6203"}, {},
+     {"phone": "41 98844-6230"}),
+    ("number is 847-555-0139\noh and the last 2 digits are 93 not 39", {"phone": "847-555-0139"}, {},
+     {"phone": "847-555-0193"}),
+    ("the address you guys have for me is wrong\nit should be 3941", {}, {"address": "3914 N Lincoln Ave"},
+     {"address": "3941 N Lincoln Ave"}),
+    ("hi, it's Katherine Doyle\nit's Kathryn actually, no e", {"name": "Katherine Doyle"}, {},
+     {"name": "Kathryn Doyle"}),
+    ("Rua Bom Jesus, 1560, casa 3. ops, é casa 2 nao 3", {"address": "Rua Bom Jesus, 1560, casa 3"}, {},
+     {"address": "Rua Bom Jesus, 1560, casa 2"}),
+    # Not a correction of the address: nothing changes. The model already wrote the fixed unit: the address as
+    # first typed ("apto 68", "unit 6") is not a new statement of it.
+    ("Rua Padre Anchieta, 2050, apto 68\nopa nao é 68, é 88", {"address": "Rua Padre Anchieta, 2050, apto 88"}, {},
+     {"address": "Rua Padre Anchieta, 2050, apto 88"}),
+    ("2205 N Williams Ave, unit 6, Portland OR\nugh wrong unit, 5 not 6", {"address": "2205 N Williams Ave, unit 5"},
+     {}, {"address": "2205 N Williams Ave, unit 5"}),
+    ("meu cel 41 99261-7748\npode cobrar no meu cartao final 9012, foi mal", {"phone": "41 99261-7748"}, {},
+     {"phone": "41 99261-7748"}),
     ("o pedido 48213 nao chegou\nnao moça, é 48213. e sao 2 pacotes nao 3", {}, {"address": "Rua B, 3"}, {}),
     ("o numero do pedido ta errado, é 4521", {}, {"address": "Rua Sergipe, 1186"}, {}),
     ("quero 3 nao 2, e entrega hoje nao amanha", {"address": "Rua Bahia, 300"}, {}, {"address": "Rua Bahia, 300"}),
@@ -292,6 +318,8 @@ def test_an_address_given_again_as_the_right_one_is_the_customers() -> None:
     assert {f.key: f.value for f in contact_facts("hi! new customer, address is 415 Greenwood Ave, Apt 3C")} == \
         {"address": "415 Greenwood Ave, Apt 3C"}
     assert contact_facts("o endereço da loja é Rua Pernambuco, 1120?") == []
+    assert contact_facts("wait no, i meant 68 Linden Ct, 88 is his old place") == \
+        [contact_facts("i meant 68 Linden Ct")[0]]
 
 
 @pytest.mark.no_stack

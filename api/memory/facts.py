@@ -170,7 +170,8 @@ _STREET = (r"\b(?:rua|r\.|avenida|av\.?|travessa|tv\.|alameda|al\.|pra[cç]a|est
 # (the English fact dialogues got no address fact at all without it: BENCHMARKS.md, "English fact extraction").
 # Only an abbreviation takes a full stop: "77 Pine St., St. Paul", but "…send my orders to 47 Ferngrove
 # Lane." ends the sentence there.
-_US_ADDRESS = (r"\b\d{1,6}\s+(?:[^\W\d][\w'-]*\s+){1,3}(?:(?:street|avenue|road|lane|boulevard|drive|court|place|"
+_US_ADDRESS = (r"\b\d{1,6}\s+(?:(?!(?:is|was|his|her|my|our|the|a|an|at|in|on|old|new|to|of|and|or)\b)"
+               r"[^\W\d][\w'-]*\s+){1,3}(?:(?:street|avenue|road|lane|boulevard|drive|court|place|"
                r"way|parkway|circle|terrace|highway)\b|(?:st|ave|rd|ln|blvd|dr|ct|pl|pkwy|cir|hwy)\b\.?)"
                r"(?:,?\s*(?:apt|apartment|unit|suite|ste|#)\.?\s*#?\w+)?"
                r"(?:,\s*(?-i:(?:St\.\s*)?[A-Z][\w'-]*(?:\s[A-Z][\w'-]*){0,2}))?")  # a capitalized city
@@ -200,7 +201,8 @@ _OWN_ADDRESS = re.compile(_MY_HOME_PT + r"|"
                           r"\bo\s+cert[oa]\s+[ée]\b|\bcorrigindo\b|\bna\s+(?:verdade|real)\b|\bn[aã]o\s+(?:rua|avenida|av)\b|"
                           r"\b(?:ours|mine)\s+is\b|\bshould\s+be\b|\bi\s+meant\b|\bcorrection\b|"
                           # "address is 415 Greenwood Ave", "endereço: Rua X, 12" (not "o endereço da loja é")
-                          r"\baddress(?:\s+is|\s*:)|\bendere[cç]o(?:\s+[ée]|\s*:)", re.IGNORECASE)
+                          r"\baddress(?:\s+is|\s*:)|\bendere[cç]o(?:\s+[ée]|\s*:)|"
+                          r"\b(?:i'?m|we'?re|i\s+am|we\s+are)\s+at\b|\b(?:t[oô]|estou|fico)\s+n[ao]\b", re.IGNORECASE)
 
 
 def contact_facts(customer_text: str) -> list[ExtractedFact]:
@@ -311,18 +313,32 @@ _STREET_TYPES = {"rua", "r", "avenida", "av", "travessa", "tv", "alameda", "al",
                  "boulevard", "blvd", "way", "terrace", "circle"}
 _NOT_THE_ADDRESS = r"pedido|order|cart[aã]o|card|telefone|phone|cel(?:ular)?|whats\w*|cpf|protocolo|nota|invoice"
 # "the house number on my account is wrong", "o numero do meu endereço ta errado": said of the address
-_NUMBER_WRONG = re.compile(r"\b(?:n[uú]mero|number)\b[^\n]{0,60}?\b(?:errad|wrong|incorrect|trocad|invertid)|"
+_NUMBER_WRONG = re.compile(r"\b(?:n[uú]mero|number|endere[cç]o|address)\b[^\n]{0,60}?\b(?:errad|wrong|incorrect|trocad|invertid)|"
                            r"\b(?:errei|errad\w*|erro|wrong|mistake|typo)\b[^\n]{0,60}?\b(?:n[uú]mero|number)\b",
                            re.IGNORECASE)
 _ADDRESS_WORDS = re.compile(r"\b(?:endere[cç]o|address|casa|house|rua|street|cadastro|account|on\s+file|pr[eé]dio)\b",
                             re.IGNORECASE)
-_NEW_NUMBER = re.compile(r"(?:\b[ée]|\beh|\bis|\bit'?s|\bit\s+is|\bser|\bsão|:)\s+(?:o\s+|the\s+)?(?:n[uú]mero\s+|number\s+)?"
-                         r"(\d{1,5}[a-z]?)\b", re.IGNORECASE)
+_NEW_NUMBER = re.compile(r"(?:\b[ée]|\beh|\bis|\bit'?s|\bit\s+is|\bser|\bsão|\bshould\s+be|\bdeveria\s+ser|:)\s+"
+                         r"(?:o\s+|the\s+)?(?:n[uú]mero\s+|number\s+)?(\d{1,5}[a-z]?)\b(?!\s*(?:-|\d))", re.IGNORECASE)
+# The unit: "apto 91", "ap 1304", "Apt 4C", "unit 6", "casa 2".
+_UNIT = (r"\b(?:apto?|ap|apartamento|apartment|apt|unit|suite|flat|casa)\b\.?")
+_UNIT_IN_ADDRESS = re.compile(_UNIT + r"\s*#?\s*(\d{1,4}[a-z]?|[a-z]\d{0,3})\b", re.IGNORECASE)
+# "o apto é 19", "wrong unit, it's 4G", "é casa 2": a unit said to be one (the bare "apto 68" of the address
+# as first written is not).
+_IS = r"(?:[ée]|is|it'?s|should\s+be)\s+"
+_UNIT_STATED = re.compile(_UNIT + r"\s*,?\s*" + _IS + r"(?:o\s+|the\s+)?#?(\d{1,4}[a-z]?)\b|"
+                          r"\b" + _IS + r"(?:o\s+|a\s+|the\s+)?" + _UNIT + r"\s*#?(\d{1,4}[a-z]?)\b", re.IGNORECASE)
 # A line about spelling: "ta escrito errado", "spelled wrong", "com S", "no p", "typo", "digitei errado".
-_SPELLING = re.compile(r"escrit[oa]\s+errad|grafia|spell|\b(?:com|sem)\s+(?-i:[a-zA-Z])\b|"
-                       r"\b(?:with|no)\s+(?:an?\s+)?(?-i:[a-zA-Z])\b|typo|digitei", re.IGNORECASE)
-_PHONE_FIX = re.compile(r"\b(?:termina|terminando|final|ends?|ending)\s+(?:em\s+|in\s+|with\s+|com\s+)?(\d{2,4})\b"
-                        r"\s*,?\s*(?:e\s+)?(?:n[aã]o|not)\s+(?:em\s+|in\s+)?(\d{2,4})\b", re.IGNORECASE)
+_SPELLING = re.compile(r"escrit[oa]\s+errad|\bescreve|grafia|spell|autocorrect|corretor|"
+                       r"\b(?:com|sem)\s+(?-i:[a-zA-Z])\b|\b(?:with|no)\s+(?:an?\s+)?(?-i:[a-zA-Z])\b|typo|digitei",
+                       re.IGNORECASE)
+_PHONE_FIX = re.compile(r"\b(?:termina\w*|final|ends?|ending|last\s+(?:\w+\s+)?digits?)\s+"
+                        r"(?:[ée]\s+|em\s+|in\s+|with\s+|com\s+|are\s+|is\s+)?(\d{2,4})\b"
+                        r"(?:\s*,?\s*(?:e\s+)?(?:n[aã]o|not)\s+(?:em\s+|in\s+)?(\d{2,4})\b)?", re.IGNORECASE)
+# Without the wrong digits, a line that says it corrects: "na real o final é 6230" (not "cartao final 9012").
+_FIXING = re.compile(r"\bna\s+(?:real|verdade|vdd)\b|actually|errad|errei|wrong|corrig|troquei|confund|\bmix|typo|"
+                     r"sorry|my\s+bad|foi\s+mal|\bopa\b|oops", re.IGNORECASE)
+_NOT_THE_PHONE = re.compile(r"cart[aã]o|card|pedido|order|cpf|pix|cep|zip", re.IGNORECASE)
 
 
 def _swappable(new: str, old: str) -> bool:
@@ -357,6 +373,34 @@ def _swapped(value: str, text: str) -> str:
             if _swappable(new, old) and (fixed := _replace_word(value, old, new)) is not None:
                 value = fixed
                 break
+        else:  # "é Avenida Sete de Setembro, nao rua": the street type said a few words before
+            old = after[0].casefold() if after else ""
+            new = next((w for w in reversed(before[-6:]) if w.casefold() in _STREET_TYPES), None)
+            if old in _STREET_TYPES and new and new.casefold() != old:
+                value = _replace_word(value, after[0], new) or value
+    return value
+
+
+def _permuted(value: str, text: str) -> str:
+    """"troquei os numeros, é 1108", "o apto é 19. digitei invertido": a number given after the address with
+    the same digits as its house number or unit, in another order, is the right one."""
+    for said in _NEW_NUMBER.finditer(text):
+        number = said.group(1)
+        for part in (_house_number(value), _UNIT_IN_ADDRESS.search(value)):
+            if part and part.group(1) != number and sorted(part.group(1).casefold()) == sorted(number.casefold()):
+                value = value[:part.start(1)] + number + value[part.end(1):]
+                break
+    return value
+
+
+def _reunited(value: str, text: str) -> str:
+    """"wrong unit, it's 4G", "o apto é 203": a unit stated after the address replaces the address's unit."""
+    unit = _UNIT_IN_ADDRESS.search(value)
+    # the address's own unit, written in the text too, is not a correction of it
+    stated = [n for m in _UNIT_STATED.finditer(text)
+              if unit and (n := m.group(1) or m.group(2)).casefold() != unit.group(1).casefold()]
+    if unit and stated:
+        value = value[:unit.start(1)] + stated[-1] + value[unit.end(1):]
     return value
 
 
@@ -380,9 +424,9 @@ def _renumbered(value: str, text: str) -> str:
     return value
 
 
-def _respelled(value: str, text: str) -> str:
+def _respelled(value: str, text: str, similar: float = 0.8) -> str:
     """"ta escrito errado … é Sousa com S": a capitalized word of a correcting line that is a near spelling of
-    a word of the address replaces it."""
+    a word of the address (or name) replaces it."""
     words = re.findall(r"[^\W\d_]{4,}", value)
     for line in text.split("\n"):
         if not _SPELLING.search(line):
@@ -390,7 +434,7 @@ def _respelled(value: str, text: str) -> str:
         for candidate in re.findall(r"\b[A-ZÀ-Ý][^\W\d_]{3,}", line):
             for word in words:
                 ratio = SequenceMatcher(None, candidate.casefold(), word.casefold()).ratio()
-                if candidate.casefold() != word.casefold() and ratio >= 0.8 and candidate not in words:
+                if candidate.casefold() != word.casefold() and ratio >= similar and candidate not in words:
                     value = _replace_word(value, word, candidate) or value
     return value
 
@@ -404,8 +448,9 @@ def with_corrections(facts: list[ExtractedFact], customer_text: str, known: dict
     """This conversation's address and phone (else the ones on file) with the customer's corrections applied."""
     text = customer_text or ""
     out = list(facts)
-    for key, correct in (("address", lambda v, t: _respelled(_renumbered(_swapped(v, t), t), t)),
-                         ("phone", _rephoned)):
+    for key, correct in (("address", _address_fixed), ("phone", _rephoned),
+                         # "it's Kathryn actually, no e" for "Katherine": names are respelled more freely
+                         ("name", lambda v, t: _respelled(v, t, similar=0.7))):
         fact = next((f for f in out if f.key == key and not (key == "address" and _is_fragment(f.value))), None)
         base = fact.value if fact else known.get(key)
         if not base:
@@ -417,12 +462,22 @@ def with_corrections(facts: list[ExtractedFact], customer_text: str, known: dict
     return out
 
 
+def _address_fixed(value: str, text: str) -> str:
+    return _respelled(_permuted(_renumbered(_swapped(_reunited(value, text), text), text), text), text)
+
+
 def _rephoned(value: str, text: str) -> str:
-    """"na vdd termina em 45, nao 54": the last digits of the phone, when they were the wrong ones."""
+    """"na vdd termina em 45, nao 54", "na real o final é 6230": the last digits of the phone."""
     for fix in _PHONE_FIX.finditer(text):
         new, old = fix.group(1), fix.group(2)
-        if len(new) == len(old) and value.rstrip().endswith(old):
-            value = value.rstrip()[:-len(old)] + new
+        line_start = text.rfind("\n", 0, fix.start()) + 1
+        line = text[line_start:fix.end()]
+        if old is None and (not _FIXING.search(line) or _NOT_THE_PHONE.search(line)):
+            continue
+        digits = value.rstrip()
+        if (old is None or (len(new) == len(old) and digits.endswith(old))) and not digits.endswith(new) \
+                and sum(c.isdigit() for c in digits) >= 8:
+            value = digits[:-len(new)] + new
     return value
 
 
