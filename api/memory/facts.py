@@ -300,7 +300,7 @@ def without_others_addresses(facts: list[ExtractedFact], customer_text: str) -> 
             and not (f.key in _PLACE_KEYS and any(f" {normalize_value(f.value)} " in span for span in spans))]
 
 
-# Corrections: the customer fixes part of their own address or phone and writes only the part that changes
+# Corrections: the customer fixes part of their own address, phone or name and writes only the part that changes
 # ("o numero é 1470 e nao 1740", "ours is 14B not 14D", "it's Linden Ave, not Linden St", "the house number
 # on my account is wrong, it's 2761", "é Sousa com S, nao Souza com Z", "termina em 45, nao 54"). The address
 # pattern takes the last full address, the wrong one, and the model cannot write a value the customer never
@@ -311,7 +311,8 @@ _TOKENS = re.compile(r"[^\W_][\w-]*")
 _STREET_TYPES = {"rua", "r", "avenida", "av", "travessa", "tv", "alameda", "al", "estrada", "rodovia", "street", "st",
                  "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "court", "ct", "place", "pl",
                  "boulevard", "blvd", "way", "terrace", "circle"}
-_NOT_THE_ADDRESS = r"pedido|order|cart[aã]o|card|telefone|phone|cel(?:ular)?|whats\w*|cpf|protocolo|nota|invoice"
+_NOT_THE_ADDRESS = re.compile(r"\b(?:pedido|order|cart[aã]o|card|telefone|phone|cel(?:ular)?|whats\w*|cpf|protocolo|"
+                              r"nota|invoice)\b", re.IGNORECASE)
 # "the house number on my account is wrong", "o numero do meu endereço ta errado": said of the address
 _NUMBER_WRONG = re.compile(r"\b(?:n[uú]mero|number|endere[cç]o|address)\b[^\n]{0,60}?\b(?:errad|wrong|incorrect|trocad|invertid)|"
                            r"\b(?:errei|errad\w*|erro|wrong|mistake|typo)\b[^\n]{0,60}?\b(?:n[uú]mero|number)\b",
@@ -412,9 +413,9 @@ def _house_number(value: str) -> re.Match | None:
 def _renumbered(value: str, text: str) -> str:
     """"The house number on my account is wrong … it's 2761": the number after that, in that line or a later one."""
     for cue in _NUMBER_WRONG.finditer(text):
-        line_start = text.rfind("\n", 0, cue.start()) + 1
-        line = text[line_start:text.find("\n", cue.end()) if text.find("\n", cue.end()) >= 0 else len(text)]
-        if not _ADDRESS_WORDS.search(line) or re.search(rf"\b(?:{_NOT_THE_ADDRESS})\b", line, re.IGNORECASE):
+        line_start, line_end = text.rfind("\n", 0, cue.start()) + 1, text.find("\n", cue.end())
+        line = text[line_start:line_end if line_end >= 0 else None]
+        if not _ADDRESS_WORDS.search(line) or _NOT_THE_ADDRESS.search(line):
             continue
         # in this line or the next two ("pera q vou olhar na conta de luz" … "achei, é 1397")
         window = text[:cue.start()] + "\n".join(text[cue.start():].split("\n")[:3])
@@ -445,7 +446,8 @@ def _is_fragment(value: str) -> bool:
 
 
 def with_corrections(facts: list[ExtractedFact], customer_text: str, known: dict[str, str]) -> list[ExtractedFact]:
-    """This conversation's address and phone (else the ones on file) with the customer's corrections applied."""
+    """This conversation's address, phone and name (else the ones on file) with the customer's corrections
+    applied, each as a contact fact in place of the model's."""
     text = customer_text or ""
     out = list(facts)
     for key, correct in (("address", _address_fixed), ("phone", _rephoned),
