@@ -25,6 +25,7 @@ PG_PORT = int(os.environ.get("RENUM_TEST_PG_PORT", "15433"))
 # Several test sessions may run at once (developers, CI): they share the Postgres server but
 # each gets its own database and its own Redis server (so Celery queues never cross).
 SESSION = f"{os.getpid()}"
+WORKER_LOG = TEST_DIR / f"worker-{SESSION}.log"  # the session's Celery worker writes here
 
 
 def _free_port() -> int:
@@ -183,7 +184,7 @@ def new_tenant(client, admin_url):
 def celery_worker(stack):
     """A real Celery worker process consuming every queue; yields its Popen."""
     from infra.local import worker_command
-    log = open(TEST_DIR / f"worker-{SESSION}.log", "ab")
+    log = open(WORKER_LOG, "ab")
     proc = subprocess.Popen(worker_command(concurrency=2), cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -205,7 +206,7 @@ def _wait_worker(timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         if producer().control.ping(timeout=0.5):
             return
-    raise RuntimeError(f"celery worker did not start; see {TEST_DIR / f'worker-{SESSION}.log'}")
+    raise RuntimeError(f"celery worker did not start; see {WORKER_LOG}")
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):

@@ -16,7 +16,7 @@ from api.core.db import async_pool, unit_of_work
 from api.core.principal import org_principal
 from api.webhooks import signing
 from tests.support.chat import create_agent, hosted, open_conversation, send  # noqa: F401 (fixture)
-from tests.conftest import SESSION, TEST_DIR, wait_for
+from tests.conftest import WORKER_LOG, wait_for
 from tests.support.documents import create_kb, upload, wait_done
 from tests.support.isolation import as_user
 from tests.fakes.http_recorder import HttpRecorder
@@ -69,9 +69,8 @@ def wait_for_delivery(client, tenant, endpoint_id: str, status: str) -> list[dic
     except AssertionError:
         state = [{k: d.get(k) for k in ("status", "attempts", "next_attempt_at", "last_error", "updated_at")}
                  for d in deliveries(client, tenant, endpoint_id)]
-        log = TEST_DIR / f"worker-{SESSION}.log"
-        tail = [line for line in log.read_text(errors="replace").splitlines() if "webhook" in line][-12:] \
-            if log.exists() else []
+        tail = [line for line in WORKER_LOG.read_text(errors="replace").splitlines() if "webhook" in line][-12:] \
+            if WORKER_LOG.exists() else []
         raise AssertionError(f"no {status} delivery after {budget:.0f} s; deliveries: {state}; "
                              "worker log (webhooks): " + "\n".join(tail)) from None
 

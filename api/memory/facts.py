@@ -360,13 +360,23 @@ def _replace_word(value: str, old: str, new: str) -> str | None:
     return value[:hit.start()] + new + value[hit.end():] if hit else None
 
 
+def _line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the line holding text[start:end] starts and ends (one message per line)."""
+    line_end = text.find("\n", end)
+    return text.rfind("\n", 0, start) + 1, line_end if line_end >= 0 else len(text)
+
+
+def _spliced(value: str, part: re.Match, new: str) -> str:
+    """`value` with the first group of `part` (a match in `value`) replaced by `new`."""
+    return value[:part.start(1)] + new + value[part.end(1):]
+
+
 def _swapped(value: str, text: str) -> str:
     """"X e não Y" / "X not Y" where Y is part of the address: Y becomes X (two words first)."""
     for negation in _NEGATION.finditer(text):
-        line_start = text.rfind("\n", 0, negation.start()) + 1
-        line_end = text.find("\n", negation.end())
+        line_start, line_end = _line_bounds(text, negation.start(), negation.end())
         before = _TOKENS.findall(text[line_start:negation.start()])
-        after = _TOKENS.findall(text[negation.end():line_end if line_end >= 0 else len(text)])
+        after = _TOKENS.findall(text[negation.end():line_end])
         for k in (2, 1):
             if len(before) < k or len(after) < k:
                 continue
@@ -389,7 +399,7 @@ def _permuted(value: str, text: str) -> str:
         number = said.group(1)
         for part in (_house_number(value), _UNIT_IN_ADDRESS.search(value)):
             if part and part.group(1) != number and sorted(part.group(1).casefold()) == sorted(number.casefold()):
-                value = value[:part.start(1)] + number + value[part.end(1):]
+                value = _spliced(value, part, number)
                 break
     return value
 
@@ -401,7 +411,7 @@ def _reunited(value: str, text: str) -> str:
     stated = [n for m in _UNIT_STATED.finditer(text)
               if unit and (n := m.group(1) or m.group(2)).casefold() != unit.group(1).casefold()]
     if unit and stated:
-        value = value[:unit.start(1)] + stated[-1] + value[unit.end(1):]
+        value = _spliced(value, unit, stated[-1])
     return value
 
 
@@ -413,15 +423,14 @@ def _house_number(value: str) -> re.Match | None:
 def _renumbered(value: str, text: str) -> str:
     """"The house number on my account is wrong … it's 2761": the number after that, in that line or a later one."""
     for cue in _NUMBER_WRONG.finditer(text):
-        line_start, line_end = text.rfind("\n", 0, cue.start()) + 1, text.find("\n", cue.end())
-        line = text[line_start:line_end if line_end >= 0 else None]
+        line = text[slice(*_line_bounds(text, cue.start(), cue.end()))]
         if not _ADDRESS_WORDS.search(line) or _NOT_THE_ADDRESS.search(line):
             continue
         # in this line or the next two ("pera q vou olhar na conta de luz" … "achei, é 1397")
         window = text[:cue.start()] + "\n".join(text[cue.start():].split("\n")[:3])
         number, house = _NEW_NUMBER.search(window, cue.start()), _house_number(value)
         if number and house:
-            value = value[:house.start(1)] + number.group(1) + value[house.end(1):]
+            value = _spliced(value, house, number.group(1))
     return value
 
 
@@ -472,8 +481,7 @@ def _rephoned(value: str, text: str) -> str:
     """"na vdd termina em 45, nao 54", "na real o final é 6230": the last digits of the phone."""
     for fix in _PHONE_FIX.finditer(text):
         new, old = fix.group(1), fix.group(2)
-        line_start = text.rfind("\n", 0, fix.start()) + 1
-        line = text[line_start:fix.end()]
+        line = text[_line_bounds(text, fix.start(), fix.end())[0]:fix.end()]  # up to the digits only
         if old is None and (not _FIXING.search(line) or _NOT_THE_PHONE.search(line)):
             continue
         digits = value.rstrip()
